@@ -1,0 +1,44 @@
+#pragma once
+// The admin JSON API as a plain function of a request: ratelimitd serves it over HTTP and rlctl
+// calls it in-process on a data directory no server holds, so both behave the same.
+
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "admin/catalog.hpp"
+
+namespace rl::admin {
+
+struct api_request {
+    std::string method;                        // GET, POST, PATCH, DELETE
+    std::string path;                          // e.g. /v1/users/alice, already percent-decoded
+    std::map<std::string, std::string> query;  // decoded query parameters
+    std::string body;                          // JSON, may be empty
+};
+
+struct api_response {
+    int status = 200;
+    nlohmann::json body;  // an RFC 9457 problem when status >= 400
+};
+
+// RFC 9457 problem details; `type` is a short slug, made into a URN here.
+nlohmann::json problem(int status, std::string_view type, std::string_view title,
+                       std::string_view detail);
+
+nlohmann::json to_json(const user_record& user, const catalog& catalog);
+nlohmann::json to_json(const key_record& key, common::unix_seconds now);
+
+class admin_api {
+public:
+    explicit admin_api(catalog& catalog) : catalog_(catalog) {}
+    // Never throws: storage failures become 503 problems.
+    api_response handle(const api_request& request) const;
+
+private:
+    api_response dispatch(const api_request& request) const;
+    catalog& catalog_;
+};
+
+}  // namespace rl::admin

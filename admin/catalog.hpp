@@ -1,0 +1,107 @@
+#pragma once
+// Users and API keys as the admin sees them: validation, key generation, idempotent import.
+// Answers in domain outcomes; only the transports (HTTP, rlctl) turn them into statuses.
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "storage/store.hpp"
+
+namespace rl::admin {
+
+using storage::key_record;
+using storage::user_record;
+
+enum class outcome { ok, created, not_found, already_exists, conflict, invalid };
+
+template <typename T>
+struct result {
+    outcome status = outcome::ok;
+    std::optional<T> value;
+    std::string message;  // why, when status is not ok/created
+
+    bool succeeded() const noexcept {
+        return status == outcome::ok || status == outcome::created;
+    }
+};
+
+// A freshly generated key: the only time its plain text exists.
+struct created_key {
+    key_record record;
+    std::string key;
+};
+
+struct import_row {
+    std::string user;
+    std::string key;
+    std::optional<std::uint32_t> limit;
+};
+
+struct import_summary {
+    std::size_t users_created = 0;
+    std::size_t users_updated = 0;
+    std::size_t keys_imported = 0;
+    std::size_t keys_unchanged = 0;
+    std::vector<std::pair<std::size_t, std::string>> errors;  // row index, reason
+};
+
+// Told about every change once it is durable, so the server's in-memory view follows at once.
+class catalog_observer {
+public:
+    virtual ~catalog_observer() = default;
+    virtual void user_changed(const user_record& user) = 0;
+    virtual void user_deleted(std::string_view name) = 0;
+    virtual void key_changed(const key_record& key) = 0;
+};
+
+inline constexpr std::uint32_t max_limit = 100000;
+
+class catalog {
+public:
+    catalog(storage::store& store, std::uint32_t default_limit,
+            catalog_observer* observer = nullptr);
+
+    std::uint32_t default_limit() const noexcept { return default_limit_; }
+    // The limit that applies to the user: their own, or the default (stored as 0).
+    std::uint32_t effective_limit(const user_record& user) const noexcept {
+        return user.limit != 0 ? user.limit : default_limit_;
+    }
+
+    result<user_record> create_user(std::string_view name, std::optional<std::uint32_t> limit);
+    result<user_record> update_user(std::string_view name, std::optional<std::uint32_t> limit,
+                                    std::optional<bool> disabled);
+    result<user_record> delete_user(std::string_view name);
+    std::optional<user_record> find_user(std::string_view name) const;
+    std::vector<user_record> list_users() const;
+
+    result<created_key> create_key(std::string_view user, std::string_view label,
+                                   common::unix_seconds expires_at);
+    // Adopts an existing key. Importing the same key for the same user again changes nothing.
+    result<key_record> import_key(std::string_view user, std::string_view key,
+                                  std::string_view label);
+    result<key_record> revoke_key(std::uint64_t key_id);
+    std::optional<key_record> find_key(std::uint64_t key_id) const;
+    // All keys, or one user's; not_found if the user does not exist.
+    result<std::vector<key_record>> list_keys(std::optional<std::string_view> user) const;
+
+    // Bulk import in one synced write; rows that fail are reported and skipped.
+    import_summary import(const std::vector<import_row>& rows);
+
+    const storage::store& store() const noexcept { return store_; }
+
+private:
+    static std::optional<std::string> check_limit(std::optional<std::uint32_t> limit);
+    void notify(const user_record& user);
+    void notify(const key_record& key);
+
+    storage::store& store_;
+    std::uint32_t default_limit_;
+    catalog_observer* observer_;
+    std::mutex write_mutex_;  // check-then-write must not interleave
+};
+
+}  // namespace rl::admin

@@ -1,0 +1,93 @@
+#pragma once
+// How rlctl reaches the admin API: over HTTP to a running ratelimitd, or in-process on a data
+// directory no server holds. Commands see one interface and cannot tell which they got.
+
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "admin/admin_api.hpp"
+#include "storage/store.hpp"
+
+namespace rl::cli {
+
+// A failure worth one line on stderr and exit status 1.
+class cli_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct client_response {
+    int status = 0;
+    nlohmann::json body;  // null when the reply had no JSON body
+};
+
+class admin_client {
+public:
+    virtual ~admin_client() = default;
+    // One admin API request; `body` null sends none. Error statuses are returned, not thrown;
+    // throws cli_error only when the API cannot be reached at all.
+    virtual client_response call(const std::string& method, const std::string& path_and_query,
+                                 const nlohmann::json& body) = 0;
+};
+
+// Talks to a running ratelimitd; one connection is kept alive across calls. A 401's detail
+// gets a hint on where the token came from (never the token itself).
+class http_admin_client : public admin_client {
+public:
+    http_admin_client(std::string base_url, std::optional<std::string> token,
+                      std::string token_source);
+    ~http_admin_client() override;
+    http_admin_client(const http_admin_client&) = delete;
+    http_admin_client& operator=(const http_admin_client&) = delete;
+
+    client_response call(const std::string& method, const std::string& path_and_query,
+                         const nlohmann::json& body) override;
+
+private:
+    std::string base_url_;
+    std::optional<std::string> token_;
+    std::string token_source_;
+    void* curl_;  // CURL*, kept out of this header
+};
+
+// Runs the admin API in this process on a data directory; the directory stays locked (so no
+// server can start on it) for as long as this object lives.
+class local_admin_client : public admin_client {
+public:
+    // Throws storage_error (code locked when a server holds the directory).
+    local_admin_client(const std::string& data_dir, std::uint32_t default_limit);
+
+    client_response call(const std::string& method, const std::string& path_and_query,
+                         const nlohmann::json& body) override;
+
+private:
+    std::unique_ptr<storage::store> store_;
+    admin::catalog catalog_;
+    admin::admin_api api_;
+};
+
+// Percent-encodes everything but RFC 3986 unreserved characters ('+' too: servers read it as a
+// space), so user input is safe as a path segment or a query value.
+std::string url_encode(std::string_view text);
+
+// Splits "/v1/x%20y?a=1&b=2" into a decoded path and query; throws cli_error on a bad escape.
+admin::api_request parse_target(const std::string& method, std::string_view path_and_query);
+
+struct connection_options {
+    std::optional<std::string> server;    // --server or RL_ADMIN_URL
+    std::optional<std::string> token;     // --token or RL_ADMIN_TOKEN
+    std::optional<std::string> data_dir;  // --data-dir or RL_DATA_DIR
+};
+
+inline constexpr const char* default_admin_url = "http://127.0.0.1:8081";
+
+// With a data directory: works on it in-process, unless a server holds it, then over HTTP to
+// that server (URL and token from the files it wrote there). Without one: over HTTP.
+std::unique_ptr<admin_client> connect(const connection_options& options);
+
+}  // namespace rl::cli

@@ -1,0 +1,112 @@
+#include "common/api_key.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <stdexcept>
+
+namespace rl::common {
+
+namespace {
+
+// One digest context per thread: EVP_Digest() would allocate one per call.
+struct digest_context {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    const EVP_MD* md = EVP_sha256();
+    ~digest_context() { EVP_MD_CTX_free(ctx); }
+};
+
+void random_bytes(unsigned char* out, int size) {
+    if (RAND_bytes(out, size) != 1) throw std::runtime_error("OpenSSL RAND_bytes failed");
+}
+
+bool is_visible_ascii(char c) noexcept { return c > 0x20 && c < 0x7f; }
+
+}  // namespace
+
+key_hash sha256(std::string_view data) noexcept {
+    thread_local digest_context digest;
+    key_hash out{};
+    unsigned int size = 0;
+    EVP_DigestInit_ex(digest.ctx, digest.md, nullptr);
+    EVP_DigestUpdate(digest.ctx, data.data(), data.size());
+    EVP_DigestFinal_ex(digest.ctx, out.data(), &size);
+    return out;
+}
+
+std::string to_hex(const std::uint8_t* data, std::size_t size) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out(size * 2, '0');
+    for (std::size_t i = 0; i < size; ++i) {
+        out[2 * i] = digits[data[i] >> 4];
+        out[2 * i + 1] = digits[data[i] & 0xf];
+    }
+    return out;
+}
+
+std::uint64_t random_u64() {
+    std::uint64_t value = 0;
+    random_bytes(reinterpret_cast<unsigned char*>(&value), sizeof value);
+    return value;
+}
+
+std::string route_of(std::string_view user_name) {
+    const key_hash digest = sha256(user_name);
+    return to_hex(digest.data(), 5);
+}
+
+std::string generate_api_key(std::string_view user_name) {
+    // 20 random bytes = 160 bits, written as 32 base32 characters (no separators inside).
+    static constexpr char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
+    unsigned char secret[20];
+    random_bytes(secret, sizeof secret);
+    std::string key = "rl_" + route_of(user_name) + "_";
+    for (std::size_t bit = 0; bit < sizeof secret * 8; bit += 5) {
+        unsigned value = 0;
+        for (std::size_t b = bit; b < bit + 5; ++b)
+            value = (value << 1) | ((secret[b / 8] >> (7 - b % 8)) & 1u);
+        key.push_back(alphabet[value]);
+    }
+    return key;
+}
+
+bool is_well_formed_key(std::string_view key) noexcept {
+    if (key.empty() || key.size() > max_key_length) return false;
+    for (char c : key)
+        if (!is_visible_ascii(c)) return false;
+    return true;
+}
+
+bool is_valid_user_name(std::string_view name) noexcept {
+    if (name.empty() || name.size() > 64) return false;
+    for (char c : name) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                        c == '.' || c == '_' || c == '@' || c == '-';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+std::string format_key_id(std::uint64_t id) {
+    std::uint8_t bytes[8];
+    for (int i = 0; i < 8; ++i) bytes[i] = static_cast<std::uint8_t>(id >> (56 - 8 * i));
+    return to_hex(bytes, sizeof bytes);
+}
+
+std::optional<std::uint64_t> parse_key_id(std::string_view text) noexcept {
+    if (text.size() != 16) return std::nullopt;
+    std::uint64_t id = 0;
+    for (char c : text) {
+        unsigned digit;
+        if (c >= '0' && c <= '9')
+            digit = static_cast<unsigned>(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            digit = static_cast<unsigned>(c - 'a' + 10);
+        else
+            return std::nullopt;
+        id = (id << 4) | digit;
+    }
+    return id;
+}
+
+}  // namespace rl::common

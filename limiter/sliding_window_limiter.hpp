@@ -1,0 +1,79 @@
+#pragma once
+// Exact sliding-window limiter: no interval of length `window` ever holds more than `limit`
+// admitted requests for one user. Pure logic: the caller passes the time in.
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+namespace rl::limiter {
+
+using time_point = std::chrono::steady_clock::time_point;
+using user_id = std::uint32_t;
+
+inline constexpr std::chrono::nanoseconds window = std::chrono::seconds(1);
+
+struct decision {
+    bool admitted = false;
+    std::uint32_t limit = 0;
+    // Quota left in the window after this decision.
+    std::uint32_t remaining = 0;
+    // Time until the oldest admitted request leaves the window and frees one unit of quota
+    // (zero when the window is empty).
+    std::chrono::nanoseconds reset_after{0};
+};
+
+// The admitted timestamps of one user inside the last window, oldest first, in a ring that
+// grows only as far as the user actually uses it (never past the limit).
+class user_window {
+public:
+    decision decide(std::uint32_t limit, std::int64_t now_ns);
+    void add(std::int64_t at_ns, std::uint32_t count, std::uint32_t limit);
+    // Latest time seen: nothing in the window can be newer, so the window is stale after it.
+    std::int64_t latest() const noexcept { return latest_; }
+
+private:
+    void expire(std::int64_t now_ns) noexcept;
+    void keep_newest(std::uint32_t count);
+    void push(std::int64_t at_ns);
+    std::int64_t oldest() const noexcept { return ring_[head_]; }
+
+    std::vector<std::int64_t> ring_;
+    std::uint32_t head_ = 0;
+    std::uint32_t size_ = 0;
+    std::int64_t latest_ = INT64_MIN;
+};
+
+// Thread-safe: users are spread over shards, each with its own lock, so threads deciding for
+// different users rarely contend, and one user's decisions are serialised.
+class sliding_window_limiter {
+public:
+    decision decide(user_id user, std::uint32_t limit, time_point now);
+
+    // Seeds a user's window with `count` admits at `at` (used after a restart).
+    void restore(user_id user, std::uint32_t limit, std::uint32_t count, time_point at);
+
+    // Drops one user's state (the user was deleted).
+    void forget(user_id user);
+
+    // Drops every window with nothing admitted in the last `window`; returns how many remain.
+    std::size_t forget_idle(time_point now);
+
+    std::size_t active_users() const;
+
+private:
+    static constexpr std::size_t shard_count = 64;
+    struct shard {
+        mutable std::mutex mutex;
+        std::unordered_map<user_id, user_window> windows;
+    };
+    shard& shard_of(user_id user) noexcept { return shards_[user % shard_count]; }
+
+    std::array<shard, shard_count> shards_;
+};
+
+}  // namespace rl::limiter

@@ -1,0 +1,124 @@
+#include "service/admin_server.hpp"
+
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace rl::service {
+
+namespace {
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+std::string trim(std::string text) {
+    const auto first = text.find_first_not_of(" \t\r\n");
+    if (first == std::string::npos) return {};
+    return text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
+}
+
+http_reply json_reply(const admin::api_response& response) {
+    return http_reply{response.status,
+                      response.status >= 400 ? "application/problem+json" : "application/json",
+                      {},
+                      response.body.dump()};
+}
+
+}  // namespace
+
+std::optional<std::string> percent_decode(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '+') {
+            out.push_back(' ');
+        } else if (text[i] == '%') {
+            if (i + 2 >= text.size()) return std::nullopt;
+            const int hi = hex_value(text[i + 1]), lo = hex_value(text[i + 2]);
+            if (hi < 0 || lo < 0) return std::nullopt;
+            out.push_back(static_cast<char>(hi * 16 + lo));
+            i += 2;
+        } else {
+            out.push_back(text[i]);
+        }
+    }
+    return out;
+}
+
+bool admin_server::authorized(std::optional<std::string_view> authorization) const noexcept {
+    constexpr std::string_view scheme = "Bearer ";
+    if (!authorization || authorization->size() != scheme.size() + token_.size() ||
+        authorization->substr(0, scheme.size()) != scheme)
+        return false;
+    // Constant time, so the comparison does not leak how much of a guess was right.
+    return CRYPTO_memcmp(authorization->data() + scheme.size(), token_.data(), token_.size()) == 0;
+}
+
+http_reply admin_server::handle(std::string_view method, std::string_view path,
+                                std::string_view query,
+                                std::optional<std::string_view> authorization,
+                                std::string body) const {
+    if (path == "/healthz") return http_reply{200, "application/json", {}, R"({"status":"ok"})"};
+    if (!authorized(authorization)) {
+        auto reply = problem_reply(401, "unauthorized", "Unauthorized",
+                                   "send the admin token as Authorization: Bearer <token>");
+        reply.headers.emplace_back("WWW-Authenticate", "Bearer");
+        return reply;
+    }
+    if (path == "/metrics" && method == "GET")
+        return http_reply{200, "text/plain; version=0.0.4; charset=utf-8", {}, render_metrics_()};
+
+    admin::api_request request;
+    request.method = std::string(method);
+    auto decoded_path = percent_decode(path);
+    if (!decoded_path) return problem_reply(400, "invalid-request", "Invalid request", "malformed percent-encoding in the path");
+    request.path = std::move(*decoded_path);
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const std::string_view pair = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+        if (pair.empty()) continue;
+        const auto eq = pair.find('=');
+        auto name = percent_decode(pair.substr(0, eq));
+        auto value = percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
+        if (!name || !value) return problem_reply(400, "invalid-request", "Invalid request", "malformed percent-encoding in the query");
+        request.query[*name] = *value;
+    }
+    request.body = std::move(body);
+    return json_reply(api_.handle(request));
+}
+
+std::string load_or_create_admin_token(const std::string& data_dir) {
+    const std::string path = data_dir + "/admin.token";
+    if (std::ifstream in{path}) {
+        std::stringstream text;
+        text << in.rdbuf();
+        std::string token = trim(text.str());
+        if (token.size() >= 16) return token;
+        throw std::runtime_error(path + " holds no usable token (16+ characters); remove it to get a new one");
+    }
+    std::uint8_t bytes[32];
+    for (std::size_t i = 0; i < sizeof bytes; i += 8) {
+        const std::uint64_t r = common::random_u64();
+        for (std::size_t b = 0; b < 8; ++b) bytes[i + b] = static_cast<std::uint8_t>(r >> (8 * b));
+    }
+    const std::string token = common::to_hex(bytes, sizeof bytes);
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) throw std::runtime_error("cannot create " + path);
+    const std::string line = token + "\n";
+    const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+                    ::fsync(fd) == 0;
+    ::close(fd);
+    if (!ok) throw std::runtime_error("cannot write " + path);
+    return token;
+}
+
+}  // namespace rl::service

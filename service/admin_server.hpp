@@ -1,0 +1,38 @@
+#pragma once
+// The admin listener's HTTP layer: bearer token, /healthz, /metrics, then the JSON admin API.
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "admin/admin_api.hpp"
+#include "service/limit_handler.hpp"
+
+namespace rl::service {
+
+class admin_server {
+public:
+    admin_server(const admin::admin_api& api, std::string token,
+                 std::function<std::string()> render_metrics)
+        : api_(api), token_(std::move(token)), render_metrics_(std::move(render_metrics)) {}
+
+    // `path` and `query` are the raw (still percent-encoded) parts of the request target.
+    http_reply handle(std::string_view method, std::string_view path, std::string_view query,
+                      std::optional<std::string_view> authorization, std::string body) const;
+
+private:
+    bool authorized(std::optional<std::string_view> authorization) const noexcept;
+
+    const admin::admin_api& api_;
+    std::string token_;
+    std::function<std::string()> render_metrics_;
+};
+
+// Reads <data_dir>/admin.token, or creates it (mode 0600) with a fresh random token.
+std::string load_or_create_admin_token(const std::string& data_dir);
+
+// Percent-decodes; nullopt on a malformed escape.
+std::optional<std::string> percent_decode(std::string_view text);
+
+}  // namespace rl::service

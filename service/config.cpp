@@ -1,0 +1,89 @@
+#include "service/config.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+
+#include "admin/catalog.hpp"
+#include "common/time_text.hpp"
+
+namespace rl::service {
+
+endpoint parse_endpoint(const std::string& text, const std::string& what) {
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos)
+        throw config_error(fmt::format("{}: '{}' is not host:port", what, text));
+    std::string host = text.substr(0, colon);
+    const std::string port_text = text.substr(colon + 1);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
+    if (host.empty()) host = "0.0.0.0";
+    char* end = nullptr;
+    const long port = std::strtol(port_text.c_str(), &end, 10);
+    if (port_text.empty() || *end != '\0' || port < 0 || port > 65535)
+        throw config_error(fmt::format("{}: '{}' has no valid port (0-65535)", what, text));
+    return endpoint{host, static_cast<std::uint16_t>(port)};
+}
+
+parse_outcome parse_config(int argc, const char* const* argv) {
+    CLI::App app{"ratelimitd: exact per-user API rate limits, backed by RocksDB", "ratelimitd"};
+    app.set_version_flag("--version", std::string("ratelimitd ") + RL_VERSION);
+
+    std::string listen = "0.0.0.0:8080";
+    std::string admin_listen = "127.0.0.1:8081";
+    std::string data_dir = "./data";
+    std::int64_t default_limit = 10;
+    std::int64_t threads = 0;
+    std::string retention = "48h";
+
+    app.add_option("--listen", listen, "Public address for /limit, /healthz, /readyz")
+        ->envname("RL_LISTEN")->capture_default_str();
+    app.add_option("--admin-listen", admin_listen, "Admin API address (keep it on loopback)")
+        ->envname("RL_ADMIN_LISTEN")->capture_default_str();
+    app.add_option("--data-dir", data_dir, "RocksDB data directory (created if missing)")
+        ->envname("RL_DATA_DIR")->capture_default_str();
+    app.add_option("--default-limit", default_limit, "Requests per sliding second for users without their own limit")
+        ->envname("RL_DEFAULT_LIMIT")->capture_default_str();
+    app.add_option("--threads", threads, "Worker threads (0: one per core)")
+        ->envname("RL_THREADS")->capture_default_str();
+    app.add_option("--usage-retention", retention, "How long per-second usage is kept (e.g. 48h, 7d)")
+        ->envname("RL_USAGE_RETENTION")->capture_default_str();
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::Success& e) {  // --help, --version
+        return {std::nullopt, app.exit(e)};
+    } catch (const CLI::ParseError& e) {
+        throw config_error(e.what());
+    }
+
+    config cfg;
+    cfg.listen = parse_endpoint(listen, "--listen");
+    cfg.admin_listen = parse_endpoint(admin_listen, "--admin-listen");
+    if (data_dir.empty()) throw config_error("--data-dir: must not be empty");
+    cfg.data_dir = data_dir;
+    if (default_limit < 1 || default_limit > admin::max_limit)
+        throw config_error(fmt::format("--default-limit: {} is not between 1 and {}",
+                                       default_limit, admin::max_limit));
+    cfg.default_limit = static_cast<std::uint32_t>(default_limit);
+    if (threads < 0 || threads > 256)
+        throw config_error(fmt::format("--threads: {} is not between 0 and 256", threads));
+    cfg.threads = threads == 0 ? std::max(1u, std::thread::hardware_concurrency())
+                               : static_cast<unsigned>(threads);
+    const auto keep = common::parse_duration(retention);
+    if (!keep || keep->count() < 60)
+        throw config_error(fmt::format("--usage-retention: '{}' is not a duration of at least 1m "
+                                       "(e.g. 48h, 7d)", retention));
+    cfg.usage_retention = *keep;
+    if (const char* token = std::getenv("RL_ADMIN_TOKEN"); token && *token) {
+        if (std::string_view(token).size() < 16)
+            throw config_error("RL_ADMIN_TOKEN: use at least 16 characters");
+        cfg.admin_token = token;
+    }
+    return {cfg, 0};
+}
+
+}  // namespace rl::service

@@ -1,0 +1,45 @@
+#pragma once
+// ratelimitd's configuration: flags, each with an environment variable.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace rl::service {
+
+struct endpoint {
+    std::string host;
+    std::uint16_t port = 0;
+};
+
+struct config {
+    endpoint listen{"0.0.0.0", 8080};
+    endpoint admin_listen{"127.0.0.1", 8081};
+    std::string data_dir = "./data";
+    std::uint32_t default_limit = 10;
+    unsigned threads = 0;  // 0: one per core
+    std::chrono::seconds usage_retention = std::chrono::hours(48);
+    std::optional<std::string> admin_token;  // RL_ADMIN_TOKEN; else <data_dir>/admin.token
+};
+
+// Thrown for bad configuration; main prints `what()` on one line and exits 2.
+class config_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// What parsing asked for: run with a config, or exit at once (--help, --version).
+struct parse_outcome {
+    std::optional<config> run;
+    int exit_code = 0;
+};
+
+// Reads flags and RL_* environment variables (a flag wins over its variable).
+parse_outcome parse_config(int argc, const char* const* argv);
+
+// "host:port", "[v6]:port" or ":port"; throws config_error.
+endpoint parse_endpoint(const std::string& text, const std::string& what);
+
+}  // namespace rl::service

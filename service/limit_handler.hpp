@@ -1,0 +1,57 @@
+#pragma once
+// /limit without the socket: key → user → limiter → usage → reply. The HTTP server only copies
+// the reply onto the wire.
+
+#include <atomic>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "limiter/sliding_window_limiter.hpp"
+#include "service/key_index.hpp"
+#include "service/metrics.hpp"
+#include "service/usage_recorder.hpp"
+
+namespace rl::service {
+
+struct limit_result {
+    limit_outcome outcome = limit_outcome::missing_key;
+    limiter::decision decision;
+    const user_entry* user = nullptr;
+};
+
+struct http_reply {
+    int status = 200;
+    std::string content_type;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+};
+
+class limit_handler {
+public:
+    limit_handler(const key_index& keys, limiter::sliding_window_limiter& limiter,
+                  usage_recorder& usage, metrics& metrics, const std::atomic<bool>& ready)
+        : keys_(keys), limiter_(limiter), usage_(usage), metrics_(metrics), ready_(ready) {}
+
+    // `api_key` is the X-API-KEY header, absent when the request had none.
+    limit_result check(std::optional<std::string_view> api_key, limiter::time_point now,
+                       common::unix_seconds wall_now);
+
+private:
+    const key_index& keys_;
+    limiter::sliding_window_limiter& limiter_;
+    usage_recorder& usage_;
+    metrics& metrics_;
+    const std::atomic<bool>& ready_;
+};
+
+// The status, headers and body for a result; never mentions the key.
+http_reply render(const limit_result& result);
+
+// A problem+json reply for anything else on the public port (404s, bad requests).
+http_reply problem_reply(int status, std::string_view type, std::string_view title,
+                         std::string_view detail);
+
+}  // namespace rl::service

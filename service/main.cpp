@@ -1,0 +1,19 @@
+#include <fmt/format.h>
+
+#include <csignal>
+
+#include "service/config.hpp"
+#include "service/server.hpp"
+
+int main(int argc, char** argv) {
+    rl::service::parse_outcome parsed;
+    try {
+        parsed = rl::service::parse_config(argc, argv);
+    } catch (const rl::service::config_error& e) {
+        fmt::print(stderr, "ratelimitd: {}\n", e.what());
+        return 2;
+    }
+    if (!parsed.run) return parsed.exit_code;
+    std::signal(SIGPIPE, SIG_IGN);
+    return rl::service::run(*parsed.run);
+}

@@ -1,0 +1,343 @@
+#include "service/server.hpp"
+
+#include <fmt/format.h>
+#include <restinio/all.hpp>
+
+#include <condition_variable>
+#include <fstream>
+#include <future>
+#include <thread>
+#include <unordered_map>
+
+#include "admin/admin_api.hpp"
+#include "admin/catalog.hpp"
+#include "service/admin_server.hpp"
+#include "service/key_index.hpp"
+#include "service/limit_handler.hpp"
+#include "service/metrics.hpp"
+#include "service/usage_recorder.hpp"
+#include "storage/store.hpp"
+
+namespace rl::service {
+
+namespace {
+
+template <typename... Args>
+void log(fmt::format_string<Args...> format, Args&&... args) {
+    fmt::print(stderr, "ratelimitd: {}\n", fmt::format(format, std::forward<Args>(args)...));
+}
+
+const char* reason_phrase(int status) {
+    switch (status) {
+        case 200: return "OK";
+        case 201: return "Created";
+        case 400: return "Bad Request";
+        case 401: return "Unauthorized";
+        case 403: return "Forbidden";
+        case 404: return "Not Found";
+        case 409: return "Conflict";
+        case 413: return "Payload Too Large";
+        case 429: return "Too Many Requests";
+        case 500: return "Internal Server Error";
+        default: return "Service Unavailable";
+    }
+}
+
+restinio::request_handling_status_t send(const restinio::request_handle_t& req, http_reply reply) {
+    auto response = req->create_response(restinio::http_status_line_t{
+        restinio::http_status_code_t{static_cast<std::uint16_t>(reply.status)},
+        reason_phrase(reply.status)});
+    response.append_header(restinio::http_field::content_type, std::move(reply.content_type));
+    for (auto& [name, value] : reply.headers) response.append_header(name, std::move(value));
+    response.set_body(std::move(reply.body));
+    return response.done();
+}
+
+std::optional<std::string_view> header(const restinio::request_handle_t& req, std::string_view name) {
+    if (const std::string* value = req->header().try_get_field(name)) return std::string_view(*value);
+    return std::nullopt;
+}
+
+// Every admit counted in the last two wall-clock seconds is put back into the limiter at the
+// latest moment it could have happened, so a restart (even after kill -9) never hands out
+// quota: at worst a user is held back for up to one extra second.
+class recent_usage {
+public:
+    explicit recent_usage(const storage::store& store)
+        : wall_(std::chrono::system_clock::now()), mono_(std::chrono::steady_clock::now()) {
+        const common::unix_seconds second =
+            std::chrono::duration_cast<std::chrono::seconds>(wall_.time_since_epoch()).count();
+        // A little past now too, in case the wall clock stepped back across the restart.
+        store.for_each_usage(second - 1, second + 5, [&](const storage::usage_bucket& b) {
+            if (b.count.allowed > 0) admits_[b.key_id].push_back(b);
+        });
+    }
+
+    void restore(const storage::key_record& key, const user_entry& user,
+                 limiter::sliding_window_limiter& limiter) const {
+        const auto it = admits_.find(key.key_id);
+        if (it == admits_.end()) return;
+        for (const auto& bucket : it->second) {
+            const auto latest = std::min(wall_, std::chrono::system_clock::time_point(
+                                                    std::chrono::seconds(bucket.second + 1)));
+            const auto at = mono_ - (wall_ - latest);
+            const auto count = static_cast<std::uint32_t>(
+                std::min<std::uint64_t>(bucket.count.allowed, UINT32_MAX));
+            limiter.restore(user.id, user.limit.load(), count,
+                            std::chrono::time_point_cast<limiter::time_point::duration>(at));
+        }
+    }
+
+    bool empty() const noexcept { return admits_.empty(); }
+
+private:
+    std::chrono::system_clock::time_point wall_;
+    std::chrono::steady_clock::time_point mono_;
+    std::unordered_map<std::uint64_t, std::vector<storage::usage_bucket>> admits_;
+};
+
+restinio::incoming_http_msg_limits_t message_limits(std::uint64_t max_body) {
+    return restinio::incoming_http_msg_limits_t{}
+        .max_url_size(8 * 1024)
+        .max_field_name_size(256)
+        .max_field_value_size(8 * 1024)
+        .max_field_count(100)
+        .max_body_size(max_body);
+}
+
+// Both listeners share one io_context and its worker threads. With one thread the cheaper
+// strand-free traits are safe.
+template <typename Traits>
+class listeners {
+public:
+    using server_t = restinio::http_server_t<Traits>;
+
+    listeners(asio::io_context& io, const config& cfg, limit_handler& limit,
+              const admin_server& admin, const std::atomic<bool>& ready)
+        : public_(restinio::external_io_context(io),
+                  settings(cfg.listen, 1 << 20)
+                      .request_handler([&limit, &ready](restinio::request_handle_t req) {
+                          return serve_public(limit, ready, req);
+                      })),
+          admin_(restinio::external_io_context(io),
+                 settings(cfg.admin_listen, 64 << 20)
+                     .request_handler([&admin](restinio::request_handle_t req) {
+                         return send(req, admin.handle(
+                                              req->header().method().c_str(),
+                                              req->header().path(), req->header().query(),
+                                              header(req, "Authorization"), req->body()));
+                     })) {}
+
+    // Throws if a listener cannot bind.
+    void open() {
+        open_one(public_);
+        open_one(admin_);
+    }
+
+    void close() {
+        close_one(public_);
+        close_one(admin_);
+    }
+
+private:
+    static restinio::server_settings_t<Traits> settings(const endpoint& where,
+                                                        std::uint64_t max_body) {
+        restinio::server_settings_t<Traits> s;
+        s.address(where.host)
+            .port(where.port)
+            .read_next_http_message_timelimit(std::chrono::seconds(60))
+            .write_http_response_timelimit(std::chrono::seconds(10))
+            .handle_request_timeout(std::chrono::seconds(10))
+            .max_pipelined_requests(64)
+            .incoming_http_msg_limits(message_limits(max_body));
+        return s;
+    }
+
+    static restinio::request_handling_status_t serve_public(limit_handler& limit,
+                                                            const std::atomic<bool>& ready,
+                                                            const restinio::request_handle_t& req) {
+        const auto path = req->header().path();
+        if (path == "/limit")
+            return send(req, render(limit.check(header(req, "X-API-KEY"),
+                                                std::chrono::steady_clock::now(),
+                                                common::wall_now())));
+        if (path == "/healthz") return send(req, {200, "application/json", {}, R"({"status":"ok"})"});
+        if (path == "/readyz") {
+            if (ready.load()) return send(req, {200, "application/json", {}, R"({"status":"ready"})"});
+            return send(req, problem_reply(503, "not-ready", "Not ready", "the key store is still loading"));
+        }
+        return send(req, problem_reply(404, "not-found", "Not found",
+                                       "no such path; the public endpoints are /limit, /healthz and /readyz"));
+    }
+
+    static void open_one(server_t& server) {
+        std::promise<void> opened;
+        server.open_async([&] { opened.set_value(); },
+                          [&](std::exception_ptr e) { opened.set_exception(e); });
+        opened.get_future().get();
+    }
+
+    static void close_one(server_t& server) {
+        std::promise<void> closed;
+        server.close_async([&] { closed.set_value(); },
+                           [&](std::exception_ptr) { closed.set_value(); });
+        closed.get_future().wait();
+    }
+
+    server_t public_;
+    server_t admin_;
+};
+
+void write_admin_url(const config& cfg) {
+    // rlctl reads this to find a server that holds the directory.
+    std::string host = cfg.admin_listen.host;
+    if (host == "0.0.0.0" || host == "::") host = "127.0.0.1";
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";
+    std::ofstream(cfg.data_dir + "/admin.url") << fmt::format("http://{}:{}\n", host, cfg.admin_listen.port);
+}
+
+// Frees idle limiter windows every second; drops expired usage every minute.
+class maintenance {
+public:
+    maintenance(limiter::sliding_window_limiter& limiter, storage::store& store,
+                std::chrono::seconds retention)
+        : thread_([this, &limiter, &store, retention] {
+              std::unique_lock lock(mutex_);
+              for (int tick = 0; !stopping_; ++tick) {
+                  limiter.forget_idle(std::chrono::steady_clock::now());
+                  if (tick % 60 == 0) {
+                      try {
+                          store.expire_usage_before(common::wall_now() - retention.count());
+                      } catch (const storage::storage_error& e) {
+                          log("expiring old usage failed: {}", e.what());
+                      }
+                  }
+                  wake_.wait_for(lock, std::chrono::seconds(1));
+              }
+          }) {}
+
+    ~maintenance() {
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_all();
+        thread_.join();
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stopping_ = false;
+    std::thread thread_;  // last: starts after the members it uses
+};
+
+template <typename Traits>
+int serve(const config& cfg, storage::store& store) {
+    std::string token;
+    try {
+        token = cfg.admin_token ? *cfg.admin_token : load_or_create_admin_token(cfg.data_dir);
+    } catch (const std::exception& e) {
+        log("{}", e.what());
+        return 1;
+    }
+
+    key_index keys(cfg.default_limit);
+    limiter::sliding_window_limiter limiter;
+    usage_recorder usage(store);
+    metrics counters;
+    std::atomic<bool> ready{false};
+    admin::catalog catalog(store, cfg.default_limit, &keys);
+    admin::admin_api api(catalog);
+    limit_handler limit(keys, limiter, usage, counters, ready);
+    admin_server admin(api, token, [&] {
+        return counters.render(gauges{keys.user_count(), keys.key_count(), limiter.active_users(),
+                                      usage.writes(), usage.failures(), ready.load()});
+    });
+
+    asio::io_context io;
+    auto work = asio::make_work_guard(io);
+    std::vector<std::thread> workers;
+    for (unsigned i = 0; i < cfg.threads; ++i) workers.emplace_back([&io] { io.run(); });
+    auto stop_workers = [&] {
+        work.reset();
+        io.stop();
+        for (auto& t : workers) t.join();
+    };
+
+    listeners<Traits> servers(io, cfg, limit, admin, ready);
+    try {
+        servers.open();
+    } catch (const std::exception& e) {
+        log("cannot listen: {}", e.what());
+        stop_workers();
+        return 1;
+    }
+    write_admin_url(cfg);
+    if (cfg.admin_listen.host != "127.0.0.1" && cfg.admin_listen.host != "localhost" &&
+        cfg.admin_listen.host != "::1")
+        log("WARNING: the admin API listens on {}, not loopback; anyone who can reach it and "
+            "holds the token controls every key", cfg.admin_listen.host);
+
+    // Signals are caught before loading so a stop during a long load is still clean.
+    std::promise<int> stop_signal;
+    asio::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](const std::error_code& ec, int sig) {
+        if (!ec) stop_signal.set_value(sig);
+    });
+
+    try {
+        const recent_usage recent(store);
+        keys.load(store, [&](const storage::key_record& key, const user_entry& user) {
+            recent.restore(key, user, limiter);
+        });
+    } catch (const storage::storage_error& e) {
+        log("cannot load keys: {}", e.what());
+        servers.close();
+        stop_workers();
+        return 1;
+    }
+    ready = true;
+    log("ready: {} users, {} keys; public {}:{}, admin {}:{}, {} thread(s), data {}",
+        keys.user_count(), keys.key_count(), cfg.listen.host, cfg.listen.port,
+        cfg.admin_listen.host, cfg.admin_listen.port, cfg.threads, cfg.data_dir);
+
+    int exit_code = 0;
+    {
+        maintenance upkeep(limiter, store, cfg.usage_retention);
+        const int sig = stop_signal.get_future().get();
+        log("{} received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        ready = false;
+        servers.close();  // stop accepting
+        // Replies already queued get a moment to reach the wire before the loop stops.
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    stop_workers();
+    try {
+        store.flush();
+    } catch (const storage::storage_error& e) {
+        log("final flush failed: {}", e.what());
+        exit_code = 1;
+    }
+    log("stopped");
+    return exit_code;
+}
+
+}  // namespace
+
+int run(const config& cfg) {
+    std::unique_ptr<storage::store> store;
+    try {
+        store = storage::store::open(cfg.data_dir);
+    } catch (const storage::storage_error& e) {
+        if (e.code() == storage::storage_errc::locked)
+            log("{} is in use by another process (is ratelimitd already running?)", cfg.data_dir);
+        else
+            log("cannot open data directory: {}", e.what());
+        return 1;
+    }
+    if (cfg.threads == 1) return serve<restinio::default_single_thread_traits_t>(cfg, *store);
+    return serve<restinio::default_traits_t>(cfg, *store);
+}
+
+}  // namespace rl::service

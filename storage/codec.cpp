@@ -1,0 +1,173 @@
+#include "storage/codec.hpp"
+
+#include <cstring>
+
+namespace rl::storage::codec {
+
+namespace {
+
+// Record values start with a format byte so later versions can add fields.
+constexpr std::uint8_t user_format = 1;
+constexpr std::uint8_t key_format = 1;
+
+void put_be64(std::string& out, std::uint64_t v) {
+    for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
+}
+
+void put_le64(std::string& out, std::uint64_t v) {
+    for (int shift = 0; shift < 64; shift += 8) out.push_back(static_cast<char>(v >> shift));
+}
+
+void put_string(std::string& out, std::string_view s) {
+    put_le64(out, s.size());
+    out.append(s);
+}
+
+// Bounds-checked reader: every read fails softly once the input is exhausted.
+class reader {
+public:
+    explicit reader(std::string_view bytes) : bytes_(bytes) {}
+
+    bool be64(std::uint64_t& v) noexcept {
+        if (bytes_.size() < 8) return false;
+        v = 0;
+        for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<std::uint8_t>(bytes_[i]);
+        bytes_.remove_prefix(8);
+        return true;
+    }
+    bool le64(std::uint64_t& v) noexcept {
+        if (bytes_.size() < 8) return false;
+        v = 0;
+        for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<std::uint8_t>(bytes_[i]);
+        bytes_.remove_prefix(8);
+        return true;
+    }
+    bool byte(std::uint8_t& v) noexcept {
+        if (bytes_.empty()) return false;
+        v = static_cast<std::uint8_t>(bytes_[0]);
+        bytes_.remove_prefix(1);
+        return true;
+    }
+    bool string(std::string& s) {
+        std::uint64_t n = 0;
+        if (!le64(n) || n > bytes_.size()) return false;
+        s.assign(bytes_.substr(0, n));
+        bytes_.remove_prefix(n);
+        return true;
+    }
+    bool i64(std::int64_t& v) noexcept {
+        std::uint64_t u = 0;
+        if (!le64(u)) return false;
+        v = static_cast<std::int64_t>(u);
+        return true;
+    }
+    bool done() const noexcept { return bytes_.empty(); }
+
+private:
+    std::string_view bytes_;
+};
+
+}  // namespace
+
+std::string encode_user(const user_record& user) {
+    std::string out;
+    out.push_back(static_cast<char>(user_format));
+    put_le64(out, user.limit);
+    out.push_back(user.disabled ? 1 : 0);
+    put_le64(out, static_cast<std::uint64_t>(user.created_at));
+    return out;
+}
+
+std::optional<user_record> decode_user(std::string_view name, std::string_view bytes) noexcept {
+    reader r(bytes);
+    user_record user;
+    std::uint8_t format = 0, disabled = 0;
+    std::uint64_t limit = 0;
+    if (!r.byte(format) || format != user_format || !r.le64(limit) || limit > UINT32_MAX ||
+        !r.byte(disabled) || disabled > 1 || !r.i64(user.created_at) || !r.done())
+        return std::nullopt;
+    try {
+        user.name.assign(name);
+    } catch (...) {
+        return std::nullopt;
+    }
+    user.limit = static_cast<std::uint32_t>(limit);
+    user.disabled = disabled == 1;
+    return user;
+}
+
+std::string encode_key(const key_record& key) {
+    std::string out;
+    out.push_back(static_cast<char>(key_format));
+    put_le64(out, key.key_id);
+    put_string(out, key.user);
+    put_string(out, key.label);
+    put_le64(out, static_cast<std::uint64_t>(key.created_at));
+    put_le64(out, static_cast<std::uint64_t>(key.expires_at));
+    put_le64(out, static_cast<std::uint64_t>(key.revoked_at));
+    return out;
+}
+
+std::optional<key_record> decode_key(std::string_view hash, std::string_view bytes) noexcept {
+    if (hash.size() != sizeof(key_hash)) return std::nullopt;
+    try {
+        reader r(bytes);
+        key_record key;
+        std::uint8_t format = 0;
+        if (!r.byte(format) || format != key_format || !r.le64(key.key_id) || !r.string(key.user) ||
+            !r.string(key.label) || !r.i64(key.created_at) || !r.i64(key.expires_at) ||
+            !r.i64(key.revoked_at) || !r.done())
+            return std::nullopt;
+        std::memcpy(key.hash.data(), hash.data(), hash.size());
+        return key;
+    } catch (...) {  // allocation failure on a corrupt length
+        return std::nullopt;
+    }
+}
+
+std::string encode_key_id(std::uint64_t key_id) {
+    std::string out;
+    put_be64(out, key_id);
+    return out;
+}
+
+std::optional<std::uint64_t> decode_key_id(std::string_view bytes) noexcept {
+    reader r(bytes);
+    std::uint64_t id = 0;
+    if (!r.be64(id) || !r.done()) return std::nullopt;
+    return id;
+}
+
+std::string encode_usage_key(unix_seconds second, std::uint64_t key_id) {
+    std::string out;
+    out.reserve(usage_key_size);
+    put_be64(out, static_cast<std::uint64_t>(second));
+    put_be64(out, key_id);
+    return out;
+}
+
+std::optional<usage_bucket> decode_usage_key(std::string_view bytes) noexcept {
+    reader r(bytes);
+    std::uint64_t second = 0;
+    usage_bucket bucket;
+    if (!r.be64(second) || !r.be64(bucket.key_id) || !r.done()) return std::nullopt;
+    bucket.second = static_cast<unix_seconds>(second);
+    return bucket;
+}
+
+std::string encode_usage_value(const usage_count& count) {
+    std::string out;
+    out.reserve(usage_value_size);
+    put_le64(out, count.allowed);
+    put_le64(out, count.rejected);
+    return out;
+}
+
+std::optional<usage_count> decode_usage_value(std::string_view bytes) noexcept {
+    reader r(bytes);
+    usage_count count;
+    if (!r.le64(count.allowed) || !r.le64(count.rejected) || !r.done()) return std::nullopt;
+    return count;
+}
+
+}  // namespace rl::storage::codec

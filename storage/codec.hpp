@@ -1,0 +1,32 @@
+#pragma once
+// Byte layouts of everything in the data directory. Integers in keys are big-endian so keys
+// sort by value; decoders never throw and reject anything malformed.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "storage/records.hpp"
+
+namespace rl::storage::codec {
+
+inline constexpr std::size_t usage_key_size = 16;    // be64 second, be64 key_id
+inline constexpr std::size_t usage_value_size = 16;  // le64 allowed, le64 rejected
+
+std::string encode_user(const user_record& user);
+std::optional<user_record> decode_user(std::string_view name, std::string_view bytes) noexcept;
+
+std::string encode_key(const key_record& key);
+std::optional<key_record> decode_key(std::string_view hash, std::string_view bytes) noexcept;
+
+std::string encode_key_id(std::uint64_t key_id);
+std::optional<std::uint64_t> decode_key_id(std::string_view bytes) noexcept;
+
+std::string encode_usage_key(unix_seconds second, std::uint64_t key_id);
+std::optional<usage_bucket> decode_usage_key(std::string_view bytes) noexcept;
+
+std::string encode_usage_value(const usage_count& count);
+std::optional<usage_count> decode_usage_value(std::string_view bytes) noexcept;
+
+}  // namespace rl::storage::codec

@@ -1,0 +1,50 @@
+#pragma once
+// What storage keeps, in domain terms. Times are Unix seconds (wall clock); 0 means "never".
+
+#include <cstdint>
+#include <string>
+
+#include "common/api_key.hpp"
+#include "common/time_text.hpp"
+
+namespace rl::storage {
+
+using common::key_hash;
+using common::unix_seconds;
+
+struct user_record {
+    std::string name;
+    std::uint32_t limit = 0;
+    bool disabled = false;
+    unix_seconds created_at = 0;
+};
+
+struct key_record {
+    std::uint64_t key_id = 0;
+    key_hash hash{};
+    std::string user;
+    std::string label;
+    unix_seconds created_at = 0;
+    unix_seconds expires_at = 0;
+    unix_seconds revoked_at = 0;
+};
+
+struct usage_count {
+    std::uint64_t allowed = 0;
+    std::uint64_t rejected = 0;
+
+    usage_count& operator+=(const usage_count& other) noexcept {
+        allowed += other.allowed;
+        rejected += other.rejected;
+        return *this;
+    }
+};
+
+// Requests of one key in one wall-clock second.
+struct usage_bucket {
+    unix_seconds second = 0;
+    std::uint64_t key_id = 0;
+    usage_count count;
+};
+
+}  // namespace rl::storage

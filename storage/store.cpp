@@ -1,0 +1,263 @@
+#include "storage/store.hpp"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/slice.h>
+#include <rocksdb/table.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/write_batch.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "storage/codec.hpp"
+#include "storage/usage_merge_operator.hpp"
+
+namespace rl::storage {
+
+namespace {
+
+// Column families: the names are the on-disk contract.
+constexpr const char* cf_users = "users";          // user name -> user record
+constexpr const char* cf_keys = "api_keys";        // sha256(key) -> key record
+constexpr const char* cf_key_ids = "api_key_ids";  // be64 key_id -> sha256(key)
+constexpr const char* cf_usage = "usage_1s";       // be64 second, be64 key_id -> counts
+constexpr const char* meta_schema_version = "schema_version";
+
+std::string_view view(const key_hash& hash) {
+    return {reinterpret_cast<const char*>(hash.data()), hash.size()};
+}
+
+[[noreturn]] void fail(const rocksdb::Status& status, std::string_view doing) {
+    const std::string what = std::string(doing) + ": " + status.ToString();
+    if (status.IsIOError() && status.ToString().find("lock") != std::string::npos)
+        throw storage_error(storage_errc::locked, what);
+    if (status.IsCorruption()) throw storage_error(storage_errc::corruption, what);
+    throw storage_error(storage_errc::io_error, what);
+}
+
+void check(const rocksdb::Status& status, std::string_view doing) {
+    if (!status.ok()) fail(status, doing);
+}
+
+[[noreturn]] void corrupt(std::string_view what) {
+    throw storage_error(storage_errc::corruption, "cannot decode " + std::string(what));
+}
+
+}  // namespace
+
+struct store::impl {
+    std::string directory;
+    std::unique_ptr<rocksdb::DB> db;
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;  // default, users, keys, key_ids, usage
+    rocksdb::WriteOptions synced;
+    rocksdb::WriteOptions logged;  // in the WAL, not fsynced
+
+    rocksdb::ColumnFamilyHandle* meta() const { return handles[0]; }
+    rocksdb::ColumnFamilyHandle* users() const { return handles[1]; }
+    rocksdb::ColumnFamilyHandle* keys() const { return handles[2]; }
+    rocksdb::ColumnFamilyHandle* key_ids() const { return handles[3]; }
+    rocksdb::ColumnFamilyHandle* usage() const { return handles[4]; }
+
+    ~impl() {
+        if (!db) return;
+        for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+        db->Close();
+    }
+
+    void put_key(rocksdb::WriteBatch& batch, const key_record& key) {
+        batch.Put(keys(), view(key.hash), codec::encode_key(key));
+        batch.Put(key_ids(), codec::encode_key_id(key.key_id), view(key.hash));
+    }
+};
+
+std::unique_ptr<store> store::open(const std::string& directory) {
+    std::error_code ec;
+    std::filesystem::create_directories(directory, ec);
+    if (ec) throw storage_error(storage_errc::io_error, "cannot create " + directory + ": " + ec.message());
+    ::chmod(directory.c_str(), 0700);  // keys are hashed, but usage and names are private too
+    const bool fresh = !std::filesystem::exists(std::filesystem::path(directory) / "CURRENT");
+
+    rocksdb::DBOptions db_options;
+    db_options.create_if_missing = true;
+    db_options.create_missing_column_families = true;
+    db_options.keep_log_file_num = 5;
+    db_options.max_background_jobs = 2;
+
+    rocksdb::ColumnFamilyOptions catalog_options;
+    rocksdb::BlockBasedTableOptions table;
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    catalog_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+
+    rocksdb::ColumnFamilyOptions usage_options;
+    usage_options.merge_operator = std::make_shared<usage_merge_operator>();
+    // Keys arrive in time order; old ones are removed by range tombstones, and periodic
+    // compaction makes sure the files behind them are rewritten even without new writes.
+    usage_options.periodic_compaction_seconds = 24 * 3600;
+
+    std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+        {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
+        {cf_users, catalog_options},
+        {cf_keys, catalog_options},
+        {cf_key_ids, catalog_options},
+        {cf_usage, usage_options},
+    };
+
+    auto state = std::make_unique<impl>();
+    state->directory = directory;
+    state->synced.sync = true;
+    rocksdb::DB* raw = nullptr;
+    check(rocksdb::DB::Open(db_options, directory, families, &state->handles, &raw),
+          "open " + directory);
+    state->db.reset(raw);
+
+    std::string version;
+    const auto status = state->db->Get(rocksdb::ReadOptions(), state->meta(), meta_schema_version, &version);
+    if (status.IsNotFound() && fresh) {
+        check(state->db->Put(state->synced, state->meta(), meta_schema_version,
+                             std::to_string(schema_version)),
+              "write schema version");
+    } else if (!status.ok() && !status.IsNotFound()) {
+        fail(status, "read schema version");
+    } else if (version != std::to_string(schema_version)) {
+        throw storage_error(storage_errc::schema_mismatch,
+                            directory + " has schema version '" + version +
+                                "', this build reads version " + std::to_string(schema_version));
+    }
+    return std::unique_ptr<store>(new store(std::move(state)));
+}
+
+store::store(std::unique_ptr<impl> state) : impl_(std::move(state)) {}
+store::~store() = default;
+
+const std::string& store::directory() const noexcept { return impl_->directory; }
+
+std::optional<user_record> store::find_user(std::string_view name) const {
+    std::string bytes;
+    const auto status = impl_->db->Get(rocksdb::ReadOptions(), impl_->users(), name, &bytes);
+    if (status.IsNotFound()) return std::nullopt;
+    check(status, "read user");
+    auto user = codec::decode_user(name, bytes);
+    if (!user) corrupt("user record");
+    return user;
+}
+
+std::vector<user_record> store::list_users() const {
+    std::vector<user_record> users;
+    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->users()));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        auto user = codec::decode_user(it->key().ToStringView(), it->value().ToStringView());
+        if (!user) corrupt("user record");
+        users.push_back(std::move(*user));
+    }
+    check(it->status(), "list users");
+    return users;
+}
+
+void store::put_user(const user_record& user) {
+    check(impl_->db->Put(impl_->synced, impl_->users(), user.name, codec::encode_user(user)),
+          "write user");
+}
+
+void store::delete_user(std::string_view name) {
+    rocksdb::WriteBatch batch;
+    batch.Delete(impl_->users(), name);
+    for_each_key([&](const key_record& key) {
+        if (key.user != name) return;
+        batch.Delete(impl_->keys(), view(key.hash));
+        batch.Delete(impl_->key_ids(), codec::encode_key_id(key.key_id));
+    });
+    check(impl_->db->Write(impl_->synced, &batch), "delete user");
+}
+
+std::optional<key_record> store::find_key(const key_hash& hash) const {
+    std::string bytes;
+    const auto status = impl_->db->Get(rocksdb::ReadOptions(), impl_->keys(), view(hash), &bytes);
+    if (status.IsNotFound()) return std::nullopt;
+    check(status, "read key");
+    auto key = codec::decode_key(view(hash), bytes);
+    if (!key) corrupt("key record");
+    return key;
+}
+
+std::optional<key_record> store::find_key_by_id(std::uint64_t key_id) const {
+    std::string hash;
+    const auto status = impl_->db->Get(rocksdb::ReadOptions(), impl_->key_ids(),
+                                       codec::encode_key_id(key_id), &hash);
+    if (status.IsNotFound()) return std::nullopt;
+    check(status, "read key id");
+    if (hash.size() != sizeof(key_hash)) corrupt("key id index");
+    key_hash h;
+    std::memcpy(h.data(), hash.data(), h.size());
+    return find_key(h);
+}
+
+void store::for_each_key(const std::function<void(const key_record&)>& visit) const {
+    rocksdb::ReadOptions options;
+    options.readahead_size = 2 << 20;
+    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(options, impl_->keys()));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        auto key = codec::decode_key(it->key().ToStringView(), it->value().ToStringView());
+        if (!key) corrupt("key record");
+        visit(*key);
+    }
+    check(it->status(), "scan keys");
+}
+
+void store::put_key(const key_record& key) {
+    rocksdb::WriteBatch batch;
+    impl_->put_key(batch, key);
+    check(impl_->db->Write(impl_->synced, &batch), "write key");
+}
+
+void store::write(const catalog_batch& changes) {
+    rocksdb::WriteBatch batch;
+    for (const auto& user : changes.users)
+        batch.Put(impl_->users(), user.name, codec::encode_user(user));
+    for (const auto& key : changes.keys) impl_->put_key(batch, key);
+    check(impl_->db->Write(impl_->synced, &batch), "write batch");
+}
+
+bool store::add_usage(const std::vector<usage_bucket>& buckets) noexcept {
+    try {
+        rocksdb::WriteBatch batch;
+        for (const auto& b : buckets)
+            batch.Merge(impl_->usage(), codec::encode_usage_key(b.second, b.key_id),
+                        codec::encode_usage_value(b.count));
+        return impl_->db->Write(impl_->logged, &batch).ok();
+    } catch (...) {
+        return false;
+    }
+}
+
+void store::for_each_usage(unix_seconds from, unix_seconds until,
+                           const std::function<void(const usage_bucket&)>& visit) const {
+    if (from >= until) return;
+    const std::string lower = codec::encode_usage_key(from, 0);
+    const std::string upper = codec::encode_usage_key(until, 0);
+    rocksdb::Slice upper_slice(upper);
+    rocksdb::ReadOptions options;
+    options.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(options, impl_->usage()));
+    for (it->Seek(lower); it->Valid(); it->Next()) {
+        auto bucket = codec::decode_usage_key(it->key().ToStringView());
+        auto count = codec::decode_usage_value(it->value().ToStringView());
+        if (!bucket || !count) continue;  // a damaged bucket is skipped, not fatal to a report
+        bucket->count = *count;
+        visit(*bucket);
+    }
+    check(it->status(), "scan usage");
+}
+
+void store::expire_usage_before(unix_seconds cutoff) {
+    if (cutoff <= 0) return;
+    check(impl_->db->DeleteRange(impl_->logged, impl_->usage(), codec::encode_usage_key(0, 0),
+                                 codec::encode_usage_key(cutoff, 0)),
+          "expire usage");
+}
+
+void store::flush() { check(impl_->db->FlushWAL(true), "flush WAL"); }
+
+}  // namespace rl::storage
