@@ -1,0 +1,475 @@
+#include "cli/commands.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <sstream>
+
+#include "admin/catalog.hpp"
+#include "cli/admin_client.hpp"
+#include "cli/csv_import.hpp"
+#include "cli/output.hpp"
+#include "common/api_key.hpp"
+#include "common/time_text.hpp"
+
+namespace rl::cli {
+
+namespace {
+
+using nlohmann::json;
+
+// Bad usage found after parsing; exit status 2 like CLI11's own errors.
+class usage_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// The admin API seen by a command: connects on first use, so --help and usage errors never open
+// storage or the network, and turns problem responses into cli_error.
+class session {
+public:
+    session(connection_options options, bool json_output)
+        : options_(std::move(options)), json_output_(json_output) {}
+
+    client_response send(const std::string& method, const std::string& target,
+                         const json& body = nullptr) {
+        if (!client_) client_ = connect(options_);
+        return client_->call(method, target, body);
+    }
+
+    // The body of a successful response; throws cli_error with the server's detail otherwise.
+    json request(const std::string& method, const std::string& target, const json& body = nullptr) {
+        client_response response = send(method, target, body);
+        if (response.status < 200 || response.status >= 300) throw cli_error(detail_of(response));
+        return std::move(response.body);
+    }
+
+    static std::string detail_of(const client_response& response) {
+        for (const char* field : {"detail", "title"}) {
+            const json& body = response.body;
+            if (body.is_object() && body.contains(field) && body[field].is_string() &&
+                !body[field].get<std::string>().empty())
+                return body[field].get<std::string>();
+        }
+        return fmt::format("the admin API answered HTTP {}", response.status);
+    }
+
+    // Scripts get the document as is; people get `human()`.
+    void print(const json& document, const std::function<std::string()>& human) const {
+        std::cout << (json_output_ ? format_json(document) : human());
+    }
+
+private:
+    connection_options options_;
+    bool json_output_;
+    std::unique_ptr<admin_client> client_;
+};
+
+using action = std::function<void(session&)>;
+
+// Everything a command line can hold; each command reads the fields it declared.
+struct arguments {
+    std::string server, token, data_dir;
+    bool json_output = false;
+    std::string name, user, key, key_id, label, expires, file, since, until, step;
+    std::uint32_t limit = 0;
+    bool disable = false, enable = false;
+};
+
+std::string users_path(const std::string& name) { return "/v1/users/" + url_encode(name); }
+
+std::string with_query(std::string path, const std::vector<std::pair<const char*, std::string>>& params) {
+    char separator = '?';
+    for (const auto& [name, value] : params) {
+        if (value.empty()) continue;
+        path += separator + std::string(name) + '=' + url_encode(value);
+        separator = '&';
+    }
+    return path;
+}
+
+std::string one_user(const json& user) { return format_users(json::array({user})); }
+
+// Validators give a usage error (exit 2) before anything is sent.
+CLI::Validator checked(const char* kind, std::function<bool(const std::string&)> ok,
+                       const char* why) {
+    return CLI::Validator(
+        [ok = std::move(ok), why](std::string& text) { return ok(text) ? std::string() : why; },
+        kind);
+}
+
+const CLI::Validator key_id_text = checked(
+    "KEY_ID", [](const std::string& t) { return common::parse_key_id(t).has_value(); },
+    "a key id is 16 lowercase hex digits");
+const CLI::Validator expiry_text = checked(
+    "30d|RFC3339",
+    [](const std::string& t) { return common::parse_duration(t) || common::parse_rfc3339(t); },
+    "use a duration like 30d or an RFC 3339 time");
+const CLI::Validator time_text = checked(
+    "TIME",
+    [](const std::string& t) { return common::parse_time_point(t, common::wall_now()).has_value(); },
+    "use 'now', a duration before now like 1h, or an RFC 3339 time");
+const CLI::Validator step_text = checked(
+    "1s|1m|1h|1d",
+    [](const std::string& t) {
+        const auto d = common::parse_duration(t);
+        return d && d->count() > 0;
+    },
+    "use a duration like 1s, 1m, 1h or 1d");
+
+CLI::Option* add_limit(CLI::App* command, arguments& a) {
+    return command->add_option("--limit", a.limit, "Requests per sliding second")
+        ->check(CLI::Range(std::uint32_t{1}, admin::max_limit));
+}
+
+void add_user_commands(CLI::App& app, arguments& a, action& chosen) {
+    auto* user = app.add_subcommand("user", "Create, list, change and delete users");
+
+    auto* create = user->add_subcommand("create", "Create a user");
+    create->add_option("NAME", a.name, "1-64 of A-Z a-z 0-9 . _ @ -")->required();
+    auto* create_limit = add_limit(create, a);
+    create->callback([&, create_limit] {
+        chosen = [&, create_limit](session& s) {
+            json body{{"name", a.name}};
+            if (create_limit->count() > 0) body["limit"] = a.limit;
+            const json created = s.request("POST", "/v1/users", body);
+            s.print(created, [&] { return one_user(created); });
+        };
+    });
+
+    auto* list = user->add_subcommand("list", "List all users");
+    list->callback([&] {
+        chosen = [](session& s) {
+            const json users = s.request("GET", "/v1/users");
+            s.print(users, [&] { return format_users(users.at("users")); });
+        };
+    });
+
+    auto* show = user->add_subcommand("show", "Show one user");
+    show->add_option("NAME", a.name)->required();
+    show->callback([&] {
+        chosen = [&](session& s) {
+            const json found = s.request("GET", users_path(a.name));
+            s.print(found, [&] { return one_user(found); });
+        };
+    });
+
+    auto* update = user->add_subcommand("update", "Change a user's limit or enable/disable them");
+    update->add_option("NAME", a.name)->required();
+    auto* update_limit = add_limit(update, a);
+    auto* disable = update->add_flag("--disable", a.disable, "Reject all of the user's requests (403)");
+    auto* enable = update->add_flag("--enable", a.enable, "Admit the user's requests again");
+    disable->excludes(enable);
+    update->callback([&, update_limit] {
+        chosen = [&, update_limit](session& s) {
+            json body = json::object();
+            if (update_limit->count() > 0) body["limit"] = a.limit;
+            if (a.disable || a.enable) body["disabled"] = a.disable;
+            if (body.empty()) throw usage_error("user update: give --limit, --disable or --enable");
+            const json updated = s.request("PATCH", users_path(a.name), body);
+            s.print(updated, [&] { return one_user(updated); });
+        };
+    });
+
+    auto* remove = user->add_subcommand("delete", "Delete a user and all of their keys");
+    remove->add_option("NAME", a.name)->required();
+    remove->callback([&] {
+        chosen = [&](session& s) {
+            const json deleted = s.request("DELETE", users_path(a.name));
+            s.print(deleted, [&] {
+                return fmt::format("deleted user {} and all of their keys\n", a.name);
+            });
+        };
+    });
+}
+
+// `--key -` reads the key from stdin, so it stays out of shell history and `ps`.
+std::string key_argument(const std::string& value) {
+    if (value != "-") return value;
+    std::string line;
+    std::getline(std::cin, line);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    return line;
+}
+
+void add_key_commands(CLI::App& app, arguments& a, action& chosen) {
+    auto* key = app.add_subcommand("key", "Create, adopt, list and revoke API keys");
+
+    auto* create = key->add_subcommand("create", "Generate a new key (shown once)");
+    create->add_option("USER", a.user)->required();
+    create->add_option("--label", a.label, "A note for people, e.g. where the key is used");
+    create->add_option("--expires", a.expires, "A duration from now (30d) or an RFC 3339 time")
+        ->check(expiry_text);
+    create->callback([&] {
+        chosen = [&](session& s) {
+            json body{{"user", a.user}};
+            if (!a.label.empty()) body["label"] = a.label;
+            if (!a.expires.empty()) body["expires"] = a.expires;
+            const json created = s.request("POST", "/v1/keys", body);
+            s.print(created, [&] { return format_created_key(created); });
+        };
+    });
+
+    auto* adopt = key->add_subcommand("import", "Adopt an existing key for a user");
+    adopt->add_option("USER", a.user)->required();
+    adopt->add_option("--key", a.key, "The key (- reads it from stdin)")->required();
+    adopt->add_option("--label", a.label, "A note for people");
+    adopt->callback([&] {
+        chosen = [&](session& s) {
+            json body{{"user", a.user}, {"key", key_argument(a.key)}};
+            if (!a.label.empty()) body["label"] = a.label;
+            const client_response response = s.send("POST", "/v1/keys/import", body);
+            if (response.status >= 300) throw cli_error(session::detail_of(response));
+            const json& adopted = response.body;
+            s.print(adopted, [&] {
+                const std::string id = adopted.value("key_id", "");
+                return response.status == 201
+                           ? fmt::format("imported key {} for user {}\n", id, a.user)
+                           : fmt::format("key {} already belongs to user {}; nothing changed\n",
+                                         id, a.user);
+            });
+        };
+    });
+
+    auto* list = key->add_subcommand("list", "List keys, of everyone or of one user");
+    list->add_option("USER", a.user);
+    list->callback([&] {
+        chosen = [&](session& s) {
+            const json keys = s.request("GET", with_query("/v1/keys", {{"user", a.user}}));
+            s.print(keys, [&] { return format_keys(keys.at("keys")); });
+        };
+    });
+
+    auto* revoke = key->add_subcommand("revoke", "Revoke a key at once");
+    revoke->add_option("KEY_ID", a.key_id)->required()->check(key_id_text);
+    revoke->callback([&] {
+        chosen = [&](session& s) {
+            const json revoked = s.request("POST", "/v1/keys/" + a.key_id + "/revoke");
+            s.print(revoked, [&] {
+                return fmt::format("revoked key {} of user {}\n", a.key_id,
+                                   revoked.value("user", ""));
+            });
+        };
+    });
+}
+
+// The rows of a file, validated in full before anything is written.
+class csv_import {
+public:
+    static constexpr std::size_t chunk_rows = 5000;
+    static constexpr std::size_t errors_shown = 20;
+
+    csv_import(session& s, std::string path) : session_(s), path_(std::move(path)) {}
+
+    void run() {
+        std::unique_ptr<std::istream> in = open();
+        check_whole_file(*in);
+        in->clear();
+        in->seekg(0);
+        if (!*in) throw cli_error(fmt::format("cannot read {} a second time", path_));
+        read_csv(*in, chunk_rows, [&](std::vector<csv_row>& rows) { send(rows); },
+                 [&](const csv_error& e) { report(e.line, e.message); });
+        if (in->bad()) throw cli_error(fmt::format("cannot read {}: {}", path_, std::strerror(errno)));
+        finish();
+    }
+
+private:
+    // Two passes need a file we can rewind; anything else (a pipe, stdin) is read into memory.
+    std::unique_ptr<std::istream> open() const {
+        if (path_ == "-") return std::make_unique<std::istringstream>(slurp(std::cin));
+        std::error_code ec;
+        const bool regular = std::filesystem::is_regular_file(path_, ec);
+        auto file = std::make_unique<std::ifstream>(path_, std::ios::binary);
+        if (!*file) throw cli_error(fmt::format("cannot open {}: {}", path_, std::strerror(errno)));
+        if (regular) return file;
+        return std::make_unique<std::istringstream>(slurp(*file));
+    }
+
+    static std::string slurp(std::istream& in) {
+        std::ostringstream text;
+        text << in.rdbuf();
+        return text.str();
+    }
+
+    void check_whole_file(std::istream& in) {
+        read_csv(in, chunk_rows, [&](std::vector<csv_row>& rows) { total_rows_ += rows.size(); },
+                 [&](const csv_error& e) { report(e.line, e.message); });
+        if (in.bad()) throw cli_error(fmt::format("cannot read {}: {}", path_, std::strerror(errno)));
+        if (errors_ > 0)
+            throw cli_error(fmt::format("{}: {} malformed line{}; nothing was imported", path_,
+                                        errors_, errors_ == 1 ? "" : "s"));
+    }
+
+    void send(std::vector<csv_row>& rows) {
+        json batch = json::array();
+        for (auto& row : rows) {
+            json item{{"user", std::move(row.user)}, {"key", std::move(row.key)}};
+            if (row.limit) item["limit"] = *row.limit;
+            batch.push_back(std::move(item));
+        }
+        const client_response response = session_.send("POST", "/v1/import", json{{"rows", batch}});
+        if (response.status < 200 || response.status >= 300) {
+            clear_progress();
+            throw cli_error(fmt::format(
+                "import stopped at {}:{}: {}; the {} rows before it are imported, and importing "
+                "the same file again is safe",
+                path_, rows.front().line, session::detail_of(response), done_rows_));
+        }
+        const json& summary = response.body;
+        for (auto& [field, total] : totals_.items())
+            total = total.get<std::uint64_t>() + summary.value(field, std::uint64_t{0});
+        for (const auto& error : summary.value("errors", json::array())) {
+            const auto index = error.value("row", std::size_t{0});
+            report(index < rows.size() ? rows[index].line : 0, error.value("error", "rejected"));
+        }
+        done_rows_ += rows.size();
+        show_progress();
+    }
+
+    void finish() {
+        clear_progress();
+        json summary{{"file", path_}, {"rows", done_rows_}, {"errors", errors_}};
+        summary.update(totals_);
+        session_.print(summary, [&] {
+            return fmt::format(
+                "{}: {} rows; users {} created, {} updated; keys {} imported, {} unchanged; "
+                "{} errors\n",
+                path_, done_rows_, totals_["users_created"].get<std::uint64_t>(),
+                totals_["users_updated"].get<std::uint64_t>(),
+                totals_["keys_imported"].get<std::uint64_t>(),
+                totals_["keys_unchanged"].get<std::uint64_t>(), errors_);
+        });
+        if (errors_ > 0)
+            throw cli_error(fmt::format("{} row{} of {} not imported", errors_,
+                                        errors_ == 1 ? "" : "s", path_));
+    }
+
+    void report(std::size_t line, const std::string& message) {
+        if (++errors_ > errors_shown) return;
+        clear_progress();
+        std::cerr << fmt::format("{}:{}: {}\n", path_, line, message);
+        if (errors_ == errors_shown) std::cerr << "(further errors are counted, not shown)\n";
+    }
+
+    void show_progress() {
+        if (!progress_) return;
+        std::cerr << fmt::format("\r imported {}/{} rows", done_rows_, total_rows_) << std::flush;
+        progress_shown_ = true;
+    }
+
+    void clear_progress() {
+        if (!progress_shown_) return;
+        std::cerr << "\r\033[K" << std::flush;
+        progress_shown_ = false;
+    }
+
+    session& session_;
+    std::string path_;
+    std::size_t total_rows_ = 0;
+    std::size_t done_rows_ = 0;
+    std::size_t errors_ = 0;
+    json totals_ = {{"users_created", 0}, {"users_updated", 0}, {"keys_imported", 0},
+                    {"keys_unchanged", 0}};
+    const bool progress_ = ::isatty(STDERR_FILENO) == 1;
+    bool progress_shown_ = false;
+};
+
+void add_import_command(CLI::App& app, arguments& a, action& chosen) {
+    auto* import = app.add_subcommand(
+        "import",
+        "Bulk-add users and keys from lines user,key[,limit] (all or nothing if a line is "
+        "malformed; running it again changes nothing)");
+    import->add_option("FILE", a.file, "CSV file (- for stdin)")->required();
+    import->callback([&] { chosen = [&](session& s) { csv_import(s, a.file).run(); }; });
+}
+
+void add_usage_command(CLI::App& app, arguments& a, action& chosen) {
+    auto* usage = app.add_subcommand("usage", "Allowed and rejected requests over time");
+    auto* user = usage->add_option("--user", a.user, "Only this user's keys");
+    auto* key = usage->add_option("--key", a.key_id, "Only this key")->check(key_id_text);
+    user->excludes(key);
+    usage->add_option("--since", a.since, "Start: a duration before now or a time (default 1h)")
+        ->check(time_text);
+    usage->add_option("--until", a.until, "End: now, a duration before now or a time")
+        ->check(time_text);
+    usage->add_option("--step", a.step, "Bucket size (default: fits the range)")->check(step_text);
+    usage->callback([&] {
+        chosen = [&](session& s) {
+            const json report = s.request(
+                "GET", with_query("/v1/usage", {{"user", a.user},
+                                                {"key_id", a.key_id},
+                                                {"since", a.since},
+                                                {"until", a.until},
+                                                {"step", a.step}}));
+            const std::string scope = !a.user.empty()     ? "user " + a.user
+                                      : !a.key_id.empty() ? "key " + a.key_id
+                                                          : "all users";
+            s.print(report, [&] { return format_usage(report, scope); });
+        };
+    });
+}
+
+}  // namespace
+
+int run(int argc, const char* const* argv) {
+    arguments a;
+    action chosen;
+    CLI::App app{"rlctl: manage ratelimitd users, API keys and usage", "rlctl"};
+    try {
+        app.set_version_flag("--version", std::string("rlctl ") + RL_VERSION);
+        // Global options work before and after the command.
+        app.fallthrough();
+        app.add_option("--server", a.server,
+                       fmt::format("Admin API of a running ratelimitd (default {})", default_admin_url))
+            ->envname("RL_ADMIN_URL");
+        app.add_option("--token", a.token, "Admin token (default: the server's admin.token file)")
+            ->envname("RL_ADMIN_TOKEN");
+        app.add_option("--data-dir", a.data_dir,
+                       "Work on this data directory, or on the server that holds it")
+            ->envname("RL_DATA_DIR");
+        app.add_flag("--json", a.json_output, "Print one JSON document, for scripts");
+        add_user_commands(app, a, chosen);
+        add_key_commands(app, a, chosen);
+        add_import_command(app, a, chosen);
+        add_usage_command(app, a, chosen);
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? 0 : 2;
+    } catch (const std::exception& e) {
+        std::cerr << "rlctl: " << e.what() << '\n';
+        return 1;
+    }
+
+    if (!chosen) {
+        // `rlctl` or `rlctl user` alone: show what can follow (checked here rather than with
+        // require_subcommand, which would hide a mistyped command behind "a subcommand is required").
+        std::cerr << app.help();
+        return 2;
+    }
+    try {
+        auto given = [](const std::string& v) { return v.empty() ? std::nullopt : std::optional(v); };
+        session s({given(a.server), given(a.token), given(a.data_dir)}, a.json_output);
+        chosen(s);
+        std::cout.flush();
+        if (!std::cout) throw cli_error("cannot write to standard output");
+        return 0;
+    } catch (const usage_error& e) {
+        std::cerr << "rlctl: " << e.what() << "\nRun with --help for more information.\n";
+        return 2;
+    } catch (const std::exception& e) {
+        std::cerr << "rlctl: " << e.what() << '\n';
+        return 1;
+    } catch (...) {
+        std::cerr << "rlctl: unexpected error\n";
+        return 1;
+    }
+}
+
+}  // namespace rl::cli

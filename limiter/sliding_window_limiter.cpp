@@ -47,15 +47,22 @@ decision user_window::decide(std::uint32_t limit, std::int64_t now_ns) {
     now_ns = std::max(now_ns, latest_);
     latest_ = now_ns;
     expire(now_ns);
-    if (size_ > limit) keep_newest(limit);  // the limit was lowered
 
+    // After the limit was lowered the window may hold more than `limit` admits. They all stay:
+    // dropping some would hand their quota out again if the limit were raised within the window.
     decision d;
     d.limit = limit;
     d.admitted = size_ < limit;
     if (d.admitted) push(now_ns);
-    d.remaining = limit - size_;
-    if (size_ > 0) d.reset_after = std::chrono::nanoseconds(oldest() + window_ns - now_ns);
-    else if (limit == 0) d.reset_after = window;
+    d.remaining = size_ < limit ? limit - size_ : 0;
+    if (limit == 0) {
+        d.reset_after = window;
+    } else if (size_ > 0) {
+        // Quota frees once all but limit - 1 admits have left the window.
+        const std::uint32_t freeing = size_ < limit ? 0 : size_ - limit;
+        const std::int64_t at = ring_[(head_ + freeing) % ring_.size()];
+        d.reset_after = std::chrono::nanoseconds(at + window_ns - now_ns);
+    }
     return d;
 }
 

@@ -22,13 +22,13 @@ struct decision {
     std::uint32_t limit = 0;
     // Quota left in the window after this decision.
     std::uint32_t remaining = 0;
-    // Time until the oldest admitted request leaves the window and frees one unit of quota
+    // Time until enough admitted requests leave the window to free one unit of quota
     // (zero when the window is empty).
     std::chrono::nanoseconds reset_after{0};
 };
 
 // The admitted timestamps of one user inside the last window, oldest first, in a ring that
-// grows only as far as the user actually uses it (never past the limit).
+// grows only as far as the user actually uses it (never past the highest limit used).
 class user_window {
 public:
     decision decide(std::uint32_t limit, std::int64_t now_ns);

@@ -168,15 +168,18 @@ TEST_CASE("remaining and reset_after describe the window after the decision", "[
 
 TEST_CASE("lowering the limit takes effect at once", "[limiter]") {
     sliding_window_limiter limiter;
-    REQUIRE(admitted_count(limiter, 1, 10, at_ms(t0), 6) == 6);
+    for (std::int64_t ms = 0; ms < 600; ms += 100)
+        REQUIRE(limiter.decide(1, 10, at_ms(t0 + ms)).admitted);
 
-    const auto d = limiter.decide(1, 5, at_ms(t0 + 1));
+    // Six admits against a limit of five: quota frees when the second oldest leaves.
+    const auto d = limiter.decide(1, 5, at_ms(t0 + 600));
     CHECK_FALSE(d.admitted);
     CHECK(d.limit == 5);
     CHECK(d.remaining == 0);
-    CHECK(d.reset_after == milliseconds(999));
+    CHECK(d.reset_after == milliseconds(500));
 
-    CHECK(admitted_count(limiter, 1, 5, at_ms(t0 + 1000), 6) == 5);
+    CHECK_FALSE(limiter.decide(1, 5, at_ms(t0 + 1099)).admitted);
+    CHECK(admitted_count(limiter, 1, 5, at_ms(t0 + 1100), 2) == 1);
 }
 
 TEST_CASE("raising the limit frees the difference at once", "[limiter]") {

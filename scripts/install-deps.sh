@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages ratelimitd builds and tests with, skipping those already present.
+# Idempotent; uses sudo when not run as root.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config curl ca-certificates
+  librestinio-dev libasio-dev libhttp-parser-dev libfmt-dev
+  librocksdb-dev libcli11-dev catch2 nlohmann-json3-dev
+  libssl-dev libcurl4-openssl-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && { echo "install-deps: all ${#packages[@]} packages present"; exit 0; }
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "install-deps: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

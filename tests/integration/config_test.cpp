@@ -1,0 +1,50 @@
+// Bad configuration: one clear line on stderr and exit code 2.
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+
+#include "tests/support/process.hpp"
+#include "tests/support/temp_dir.hpp"
+
+using rl::testing::run_command;
+
+namespace {
+
+void require_config_error(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
+    rl::testing::temp_dir dir;
+    std::vector<std::string> argv = {rl::testing::ratelimitd_path(), "--data-dir", dir / "data"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const auto r = run_command(argv, env);
+    INFO("stderr: " << r.err);
+    REQUIRE(r.exit_code == 2);
+    REQUIRE_FALSE(r.err.empty());
+    REQUIRE(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    REQUIRE(r.out.empty());
+}
+
+}  // namespace
+
+TEST_CASE("bad flags and environment variables exit 2 with one line") {
+    require_config_error({"--default-limit", "abc"});
+    require_config_error({"--default-limit", "0"});
+    require_config_error({"--listen", "nonsense"});
+    require_config_error({"--listen", "127.0.0.1:99999"});
+    require_config_error({"--admin-listen", "localhost:"});
+    require_config_error({"--threads", "-1"});
+    require_config_error({"--usage-retention", "5x"});
+    require_config_error({"--no-such-flag"});
+    require_config_error({}, {"RL_DEFAULT_LIMIT=ten"});
+    require_config_error({}, {"RL_THREADS=many"});
+    require_config_error({}, {"RL_ADMIN_TOKEN=short"});
+}
+
+TEST_CASE("--help and --version exit 0") {
+    const auto help = run_command({rl::testing::ratelimitd_path(), "--help"});
+    REQUIRE(help.exit_code == 0);
+    REQUIRE(help.out.find("--default-limit") != std::string::npos);
+    REQUIRE(help.out.find("RL_DEFAULT_LIMIT") != std::string::npos);
+    const auto version = run_command({rl::testing::ratelimitd_path(), "--version"});
+    REQUIRE(version.exit_code == 0);
+    REQUIRE(version.out.find("ratelimitd") != std::string::npos);
+}

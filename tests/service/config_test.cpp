@@ -1,0 +1,91 @@
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+
+#include "service/config.hpp"
+
+using rl::service::config_error;
+using rl::service::parse_config;
+using rl::service::parse_endpoint;
+
+namespace {
+
+rl::service::config parse(std::vector<const char*> args) {
+    args.insert(args.begin(), "ratelimitd");
+    auto outcome = parse_config(static_cast<int>(args.size()), args.data());
+    REQUIRE(outcome.run);
+    return *outcome.run;
+}
+
+// Sets an environment variable for one scope.
+struct scoped_env {
+    const char* name;
+    scoped_env(const char* n, const char* value) : name(n) { ::setenv(n, value, 1); }
+    ~scoped_env() { ::unsetenv(name); }
+};
+
+}  // namespace
+
+TEST_CASE("defaults follow the SPEC") {
+    const auto cfg = parse({});
+    REQUIRE(cfg.listen.host == "0.0.0.0");
+    REQUIRE(cfg.listen.port == 8080);
+    REQUIRE(cfg.admin_listen.host == "127.0.0.1");
+    REQUIRE(cfg.admin_listen.port == 8081);
+    REQUIRE(cfg.data_dir == "./data");
+    REQUIRE(cfg.default_limit == 10);
+    REQUIRE(cfg.threads >= 1);
+    REQUIRE(cfg.usage_retention == std::chrono::hours(48));
+    REQUIRE_FALSE(cfg.admin_token);
+}
+
+TEST_CASE("flags set every option") {
+    const auto cfg = parse({"--listen", "127.0.0.1:9000", "--admin-listen", "[::1]:9001",
+                            "--data-dir", "/tmp/x", "--default-limit", "25", "--threads", "3",
+                            "--usage-retention", "7d"});
+    REQUIRE(cfg.listen.host == "127.0.0.1");
+    REQUIRE(cfg.listen.port == 9000);
+    REQUIRE(cfg.admin_listen.host == "::1");
+    REQUIRE(cfg.admin_listen.port == 9001);
+    REQUIRE(cfg.data_dir == "/tmp/x");
+    REQUIRE(cfg.default_limit == 25);
+    REQUIRE(cfg.threads == 3);
+    REQUIRE(cfg.usage_retention == std::chrono::hours(7 * 24));
+}
+
+TEST_CASE("environment variables set options and flags win over them") {
+    scoped_env limit("RL_DEFAULT_LIMIT", "42");
+    scoped_env listen("RL_LISTEN", ":7000");
+    scoped_env token("RL_ADMIN_TOKEN", "0123456789abcdef0123");
+    auto cfg = parse({});
+    REQUIRE(cfg.default_limit == 42);
+    REQUIRE(cfg.listen.port == 7000);
+    REQUIRE(cfg.admin_token == std::string("0123456789abcdef0123"));
+    cfg = parse({"--default-limit", "5"});
+    REQUIRE(cfg.default_limit == 5);
+}
+
+TEST_CASE("bad values are config errors") {
+    for (std::vector<const char*> bad : std::vector<std::vector<const char*>>{
+             {"--default-limit", "0"},
+             {"--default-limit", "100001"},
+             {"--default-limit", "x"},
+             {"--threads", "-2"},
+             {"--listen", "8080"},
+             {"--listen", "host:port"},
+             {"--usage-retention", "30s"},
+             {"--usage-retention", "forever"},
+             {"--data-dir", ""},
+             {"--bogus"}}) {
+        bad.insert(bad.begin(), "ratelimitd");
+        INFO(bad[1] << " " << (bad.size() > 2 ? bad[2] : ""));
+        REQUIRE_THROWS_AS(parse_config(static_cast<int>(bad.size()), bad.data()), config_error);
+    }
+}
+
+TEST_CASE("endpoints parse host:port forms") {
+    REQUIRE(parse_endpoint(":80", "x").host == "0.0.0.0");
+    REQUIRE(parse_endpoint("[::]:80", "x").host == "::");
+    REQUIRE(parse_endpoint("localhost:0", "x").port == 0);
+    REQUIRE_THROWS_AS(parse_endpoint("localhost:-1", "x"), config_error);
+}

@@ -1,0 +1,121 @@
+// /limit without sockets: the key index, limiter and usage recorder wired as in the server.
+
+#include <catch2/catch.hpp>
+
+#include "admin/catalog.hpp"
+#include "service/limit_handler.hpp"
+#include "tests/support/temp_dir.hpp"
+
+using namespace rl;
+using service::limit_outcome;
+
+namespace {
+
+struct harness {
+    testing::temp_dir dir;
+    std::unique_ptr<storage::store> store = storage::store::open(dir / "data");
+    service::key_index keys{10};
+    limiter::sliding_window_limiter limiter;
+    service::usage_recorder usage{*store};
+    service::metrics counters;
+    std::atomic<bool> ready{true};
+    admin::catalog catalog{*store, 10, &keys};
+    service::limit_handler handler{keys, limiter, usage, counters, ready};
+    limiter::time_point t0 = limiter::time_point{} + std::chrono::hours(1);
+    common::unix_seconds wall = 1'800'000'000;
+
+    std::string key_for(const std::string& user, std::uint32_t limit) {
+        REQUIRE(catalog.create_user(user, limit).succeeded());
+        return catalog.create_key(user, "", 0).value->key;
+    }
+    service::limit_result check(std::optional<std::string_view> key,
+                                std::chrono::milliseconds at = {}) {
+        return handler.check(key, t0 + at, wall);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("no key and malformed keys are refused without a lookup") {
+    harness h;
+    REQUIRE(h.check(std::nullopt).outcome == limit_outcome::missing_key);
+    REQUIRE(h.check("").outcome == limit_outcome::missing_key);
+    REQUIRE(h.check("has space").outcome == limit_outcome::invalid_key);
+    REQUIRE(h.check(std::string(257, 'a')).outcome == limit_outcome::invalid_key);
+    REQUIRE(h.check("unknown-key").outcome == limit_outcome::invalid_key);
+    REQUIRE(h.counters.decisions(limit_outcome::invalid_key) == 3);
+}
+
+TEST_CASE("until the keys are loaded, known-looking keys get 503 but missing keys still 401") {
+    harness h;
+    const auto key = h.key_for("a", 1);
+    h.ready = false;
+    REQUIRE(h.check(key).outcome == limit_outcome::not_ready);
+    REQUIRE(h.check(std::nullopt).outcome == limit_outcome::missing_key);
+}
+
+TEST_CASE("admits up to the limit, then limits, and counts usage for both") {
+    harness h;
+    const auto key = h.key_for("a", 2);
+    REQUIRE(h.check(key).outcome == limit_outcome::admitted);
+    REQUIRE(h.check(key, std::chrono::milliseconds(10)).outcome == limit_outcome::admitted);
+    const auto limited = h.check(key, std::chrono::milliseconds(20));
+    REQUIRE(limited.outcome == limit_outcome::limited);
+    REQUIRE(limited.decision.reset_after == std::chrono::milliseconds(980));
+    REQUIRE(h.check(key, std::chrono::milliseconds(1000)).outcome == limit_outcome::admitted);
+
+    storage::usage_count total;
+    h.store->for_each_usage(h.wall, h.wall + 1, [&](const storage::usage_bucket& b) { total += b.count; });
+    REQUIRE(total.allowed == 3);
+    REQUIRE(total.rejected == 1);
+}
+
+TEST_CASE("disabled users are forbidden; expired keys are their own outcome") {
+    harness h;
+    const auto key = h.key_for("a", 5);
+    REQUIRE(h.catalog.update_user("a", std::nullopt, true).succeeded());
+    REQUIRE(h.check(key).outcome == limit_outcome::user_disabled);
+
+    REQUIRE(h.catalog.create_user("b", std::nullopt).succeeded());
+    const auto expiring = h.catalog.create_key("b", "", common::wall_now() + 10).value->key;
+    REQUIRE(h.handler.check(expiring, h.t0, common::wall_now()).outcome == limit_outcome::admitted);
+    REQUIRE(h.handler.check(expiring, h.t0, common::wall_now() + 10).outcome == limit_outcome::expired_key);
+}
+
+TEST_CASE("replies carry the SPEC's statuses and headers and never the key") {
+    harness h;
+    const auto key = h.key_for("alice", 1);
+    auto header = [](const service::http_reply& r, const std::string& name) {
+        for (const auto& [n, v] : r.headers)
+            if (n == name) return v;
+        return std::string();
+    };
+    const auto ok = service::render(h.check(key));
+    REQUIRE(ok.status == 200);
+    REQUIRE(header(ok, "X-RateLimit-User") == "alice");
+    REQUIRE(header(ok, "RateLimit") == "\"default\";r=0;t=1");
+    const auto limited = service::render(h.check(key, std::chrono::milliseconds(400)));
+    REQUIRE(limited.status == 429);
+    REQUIRE(header(limited, "Retry-After") == "1");
+    REQUIRE(limited.content_type == "application/problem+json");
+    const auto missing = service::render(h.check(std::nullopt));
+    REQUIRE(missing.status == 401);
+    REQUIRE(header(missing, "WWW-Authenticate") == "ApiKey header=\"X-API-KEY\"");
+    for (const auto& reply : {ok, limited}) {
+        REQUIRE(reply.body.find(key) == std::string::npos);
+        for (const auto& [n, v] : reply.headers) REQUIRE(v.find(key) == std::string::npos);
+    }
+}
+
+TEST_CASE("deleting a user drops their keys from the index; re-creating keeps their window") {
+    harness h;
+    const auto key = h.key_for("a", 1);
+    REQUIRE(h.check(key).outcome == limit_outcome::admitted);
+    REQUIRE(h.catalog.delete_user("a").succeeded());
+    REQUIRE(h.check(key).outcome == limit_outcome::invalid_key);
+    REQUIRE(h.keys.user_count() == 0);
+    REQUIRE(h.catalog.create_user("a", 1).succeeded());
+    const auto fresh = h.catalog.create_key("a", "", 0).value->key;
+    REQUIRE(h.check(fresh, std::chrono::milliseconds(100)).outcome == limit_outcome::limited);
+    REQUIRE(h.keys.user_count() == 1);
+}

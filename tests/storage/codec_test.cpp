@@ -1,0 +1,227 @@
+#include "storage/codec.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <random>
+#include <string>
+
+#include "storage/usage_merge_operator.hpp"
+
+namespace {
+
+using namespace rl::storage;
+namespace codec = rl::storage::codec;
+
+// Every decoder under one signature, so the malformed-input cases run against all of them.
+struct decoder {
+    const char* name;
+    std::string valid;                                  // a canonical encoding
+    std::function<bool(std::string_view)> accepts;      // decodes without complaint
+    std::function<std::string(std::string_view)> round;  // decode then encode again
+};
+
+const key_hash some_hash = rl::common::sha256("rl_0123456789_secret");
+const std::string some_hash_bytes(reinterpret_cast<const char*>(some_hash.data()),
+                                  some_hash.size());
+
+user_record sample_user() { return {"alice", 25, true, 1795815000}; }
+
+key_record sample_key() {
+    return {0x0123456789abcdefULL, some_hash, "alice", "ci runner", 1795815000, 1798407000, 0};
+}
+
+template <typename Decode, typename Encode>
+decoder make_decoder(const char* name, std::string valid, Decode decode, Encode encode) {
+    return {name, std::move(valid),
+            [decode](std::string_view bytes) { return decode(bytes).has_value(); },
+            [decode, encode](std::string_view bytes) { return encode(*decode(bytes)); }};
+}
+
+std::vector<decoder> all_decoders() {
+    return {
+        make_decoder(
+            "user", codec::encode_user(sample_user()),
+            [](std::string_view b) { return codec::decode_user("alice", b); },
+            [](const user_record& u) { return codec::encode_user(u); }),
+        make_decoder(
+            "key", codec::encode_key(sample_key()),
+            [](std::string_view b) { return codec::decode_key(some_hash_bytes, b); },
+            [](const key_record& k) { return codec::encode_key(k); }),
+        make_decoder("key id", codec::encode_key_id(42), codec::decode_key_id,
+                     codec::encode_key_id),
+        make_decoder(
+            "usage key", codec::encode_usage_key(1795815000, 7), codec::decode_usage_key,
+            [](const usage_bucket& b) { return codec::encode_usage_key(b.second, b.key_id); }),
+        make_decoder("usage value", codec::encode_usage_value({3, 4}), codec::decode_usage_value,
+                     codec::encode_usage_value),
+    };
+}
+
+std::string merged(const std::string* existing, const std::string& operand) {
+    usage_merge_operator op;
+    const rocksdb::Slice existing_slice = existing ? rocksdb::Slice(*existing) : rocksdb::Slice();
+    std::string out;
+    REQUIRE(op.Merge("key", existing ? &existing_slice : nullptr, operand, &out, nullptr));
+    return out;
+}
+
+usage_count counts_of(const std::string& bytes) {
+    const auto count = codec::decode_usage_value(bytes);
+    REQUIRE(count.has_value());
+    return *count;
+}
+
+}  // namespace
+
+TEST_CASE("a user record survives encode and decode", "[codec]") {
+    const user_record user = sample_user();
+    const auto decoded = codec::decode_user(user.name, codec::encode_user(user));
+    REQUIRE(decoded.has_value());
+    CHECK(decoded->name == "alice");
+    CHECK(decoded->limit == 25);
+    CHECK(decoded->disabled);
+    CHECK(decoded->created_at == 1795815000);
+
+    const user_record extremes{"x", UINT32_MAX, false, -1};
+    const auto back = codec::decode_user("x", codec::encode_user(extremes));
+    REQUIRE(back.has_value());
+    CHECK(back->limit == UINT32_MAX);
+    CHECK_FALSE(back->disabled);
+    CHECK(back->created_at == -1);
+}
+
+TEST_CASE("a key record survives encode and decode, hash taken from the key", "[codec]") {
+    key_record key = sample_key();
+    key.label = std::string("bytes \0 and \xff too", 17);
+    key.revoked_at = 1795900000;
+    const auto decoded = codec::decode_key(some_hash_bytes, codec::encode_key(key));
+    REQUIRE(decoded.has_value());
+    CHECK(decoded->key_id == key.key_id);
+    CHECK(decoded->hash == some_hash);
+    CHECK(decoded->user == "alice");
+    CHECK(decoded->label == key.label);
+    CHECK(decoded->created_at == key.created_at);
+    CHECK(decoded->expires_at == key.expires_at);
+    CHECK(decoded->revoked_at == key.revoked_at);
+}
+
+TEST_CASE("the stored key record holds no trace of the plain key", "[codec]") {
+    const std::string plain = "rl_0123456789_secret";
+    const std::string bytes = codec::encode_key(sample_key());
+    CHECK(bytes.find(plain) == std::string::npos);
+    CHECK(bytes.find("secret") == std::string::npos);
+}
+
+TEST_CASE("key ids and usage keys are big-endian so they sort by value", "[codec]") {
+    CHECK(codec::encode_key_id(1) < codec::encode_key_id(256));
+    CHECK(codec::encode_key_id(0xff) < codec::encode_key_id(0x100));
+    CHECK(codec::decode_key_id(codec::encode_key_id(UINT64_MAX)) == UINT64_MAX);
+
+    const std::string key = codec::encode_usage_key(1795815000, 7);
+    CHECK(key.size() == codec::usage_key_size);
+    CHECK(codec::encode_usage_key(1, UINT64_MAX) < codec::encode_usage_key(2, 0));
+    CHECK(codec::encode_usage_key(255, 0) < codec::encode_usage_key(256, 0));
+    CHECK(codec::encode_usage_key(5, 1) < codec::encode_usage_key(5, 2));
+
+    const auto bucket = codec::decode_usage_key(key);
+    REQUIRE(bucket.has_value());
+    CHECK(bucket->second == 1795815000);
+    CHECK(bucket->key_id == 7);
+}
+
+TEST_CASE("usage counts survive encode and decode", "[codec]") {
+    const std::string bytes = codec::encode_usage_value({UINT64_MAX, 12});
+    CHECK(bytes.size() == codec::usage_value_size);
+    const auto count = codec::decode_usage_value(bytes);
+    REQUIRE(count.has_value());
+    CHECK(count->allowed == UINT64_MAX);
+    CHECK(count->rejected == 12);
+}
+
+TEST_CASE("every decoder rejects truncated and extended input", "[codec]") {
+    for (const decoder& d : all_decoders()) {
+        CAPTURE(d.name);
+        REQUIRE(d.accepts(d.valid));
+        CHECK(d.round(d.valid) == d.valid);
+        for (std::size_t size = 0; size < d.valid.size(); ++size) {
+            CAPTURE(size);
+            CHECK_FALSE(d.accepts(d.valid.substr(0, size)));
+        }
+        CHECK_FALSE(d.accepts(d.valid + '\0'));
+        CHECK_FALSE(d.accepts(d.valid + d.valid));
+    }
+}
+
+TEST_CASE("every decoder either rejects random bytes or reads them canonically", "[codec]") {
+    std::mt19937 rng(2026);
+    std::uniform_int_distribution<int> byte(0, 255);
+    const auto decoders = all_decoders();
+    for (int i = 0; i < 5000; ++i) {
+        std::string bytes(static_cast<std::size_t>(i % 80), '\0');
+        for (char& c : bytes) c = static_cast<char>(byte(rng));
+        if (i % 3 == 0 && !bytes.empty()) bytes[0] = 1;  // get past the format byte
+        for (const decoder& d : decoders) {
+            CAPTURE(d.name, i);
+            if (d.accepts(bytes)) CHECK(d.round(bytes) == bytes);
+        }
+    }
+}
+
+TEST_CASE("record decoders reject values no encoder writes", "[codec]") {
+    std::string user = codec::encode_user(sample_user());
+    SECTION("an unknown format byte") {
+        user[0] = 2;
+        CHECK_FALSE(codec::decode_user("alice", user).has_value());
+    }
+    SECTION("a disabled flag other than 0 or 1") {
+        user[9] = 2;
+        CHECK_FALSE(codec::decode_user("alice", user).has_value());
+    }
+    SECTION("a limit above 32 bits") {
+        user[5] = 1;
+        CHECK_FALSE(codec::decode_user("alice", user).has_value());
+    }
+    SECTION("a key whose string length runs past the end") {
+        std::string key = codec::encode_key(sample_key());
+        key[9] = '\x7f';  // the user name's length, now huge
+        CHECK_FALSE(codec::decode_key(some_hash_bytes, key).has_value());
+    }
+    SECTION("a key under a hash of the wrong size") {
+        const std::string key = codec::encode_key(sample_key());
+        CHECK_FALSE(codec::decode_key(some_hash_bytes.substr(1), key).has_value());
+        CHECK_FALSE(codec::decode_key(some_hash_bytes + "x", key).has_value());
+    }
+}
+
+TEST_CASE("the merge operator adds allowed and rejected counts", "[codec][merge]") {
+    const std::string first = codec::encode_usage_value({3, 1});
+    const std::string second = codec::encode_usage_value({4, 5});
+
+    const usage_count alone = counts_of(merged(nullptr, first));
+    CHECK(alone.allowed == 3);
+    CHECK(alone.rejected == 1);
+
+    const usage_count sum = counts_of(merged(&first, second));
+    CHECK(sum.allowed == 7);
+    CHECK(sum.rejected == 6);
+    CHECK(std::string(usage_merge_operator().Name()) == "rl.usage_count_add.v1");
+}
+
+TEST_CASE("the merge operator counts a malformed operand as zero", "[codec][merge]") {
+    const std::string good = codec::encode_usage_value({3, 1});
+    const std::string bad = "not a count";
+
+    const usage_count bad_operand = counts_of(merged(&good, bad));
+    CHECK(bad_operand.allowed == 3);
+    CHECK(bad_operand.rejected == 1);
+
+    const usage_count bad_existing = counts_of(merged(&bad, good));
+    CHECK(bad_existing.allowed == 3);
+    CHECK(bad_existing.rejected == 1);
+
+    const usage_count both_bad = counts_of(merged(&bad, ""));
+    CHECK(both_bad.allowed == 0);
+    CHECK(both_bad.rejected == 0);
+}

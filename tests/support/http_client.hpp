@@ -1,0 +1,24 @@
+#pragma once
+// A blocking HTTP client for tests (libcurl), one connection per call.
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace rl::testing {
+
+struct http_response {
+    int status = 0;  // 0: no answer (connection failed)
+    std::multimap<std::string, std::string> headers;  // names lower-cased
+    std::string body;
+
+    // The first value of a header, or "" when absent.
+    std::string header(const std::string& lower_name) const;
+    bool has_header(const std::string& lower_name) const { return headers.count(lower_name) > 0; }
+};
+
+http_response http_request(const std::string& method, const std::string& url,
+                           const std::vector<std::string>& headers = {},
+                           const std::string& body = {});
+
+}  // namespace rl::testing
