@@ -352,10 +352,11 @@ private:
     }
 
     void report(std::size_t line, const std::string& message) {
-        if (++errors_ > errors_shown) return;
+        ++errors_;
+        if (errors_ > errors_shown + 1) return;
         clear_progress();
-        std::cerr << fmt::format("{}:{}: {}\n", path_, line, message);
-        if (errors_ == errors_shown) std::cerr << "(further errors are counted, not shown)\n";
+        if (errors_ > errors_shown) std::cerr << "(further errors are counted, not shown)\n";
+        else std::cerr << fmt::format("{}:{}: {}\n", path_, line, message);
     }
 
     void show_progress() {

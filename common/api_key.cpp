@@ -9,11 +9,15 @@ namespace rl::common {
 
 namespace {
 
-// One digest context per thread: EVP_Digest() would allocate one per call.
+// One digest context per thread (EVP_Digest() would allocate one per call), and the algorithm
+// fetched once: OpenSSL 3 otherwise looks the provider up again on every init.
 struct digest_context {
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    const EVP_MD* md = EVP_sha256();
-    ~digest_context() { EVP_MD_CTX_free(ctx); }
+    EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    ~digest_context() {
+        EVP_MD_free(md);
+        EVP_MD_CTX_free(ctx);
+    }
 };
 
 void random_bytes(unsigned char* out, int size) {

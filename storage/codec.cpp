@@ -138,12 +138,18 @@ std::optional<std::uint64_t> decode_key_id(std::string_view bytes) noexcept {
     return id;
 }
 
+void encode_usage_key(unix_seconds second, std::uint64_t key_id,
+                      char (&out)[usage_key_size]) noexcept {
+    for (int i = 0; i < 8; ++i) {
+        out[i] = static_cast<char>(static_cast<std::uint64_t>(second) >> (56 - 8 * i));
+        out[8 + i] = static_cast<char>(key_id >> (56 - 8 * i));
+    }
+}
+
 std::string encode_usage_key(unix_seconds second, std::uint64_t key_id) {
-    std::string out;
-    out.reserve(usage_key_size);
-    put_be64(out, static_cast<std::uint64_t>(second));
-    put_be64(out, key_id);
-    return out;
+    char out[usage_key_size];
+    encode_usage_key(second, key_id, out);
+    return std::string(out, sizeof out);
 }
 
 std::optional<usage_bucket> decode_usage_key(std::string_view bytes) noexcept {
@@ -155,12 +161,17 @@ std::optional<usage_bucket> decode_usage_key(std::string_view bytes) noexcept {
     return bucket;
 }
 
+void encode_usage_value(const usage_count& count, char (&out)[usage_value_size]) noexcept {
+    for (int i = 0; i < 8; ++i) {
+        out[i] = static_cast<char>(count.allowed >> (8 * i));
+        out[8 + i] = static_cast<char>(count.rejected >> (8 * i));
+    }
+}
+
 std::string encode_usage_value(const usage_count& count) {
-    std::string out;
-    out.reserve(usage_value_size);
-    put_le64(out, count.allowed);
-    put_le64(out, count.rejected);
-    return out;
+    char out[usage_value_size];
+    encode_usage_value(count, out);
+    return std::string(out, sizeof out);
 }
 
 std::optional<usage_count> decode_usage_value(std::string_view bytes) noexcept {

@@ -222,10 +222,16 @@ void store::write(const catalog_batch& changes) {
 
 bool store::add_usage(const std::vector<usage_bucket>& buckets) noexcept {
     try {
-        rocksdb::WriteBatch batch;
-        for (const auto& b : buckets)
-            batch.Merge(impl_->usage(), codec::encode_usage_key(b.second, b.key_id),
-                        codec::encode_usage_value(b.count));
+        // Reused per thread and encoded on the stack: the request path allocates nothing here.
+        thread_local rocksdb::WriteBatch batch;
+        batch.Clear();
+        for (const auto& b : buckets) {
+            char key[codec::usage_key_size], value[codec::usage_value_size];
+            codec::encode_usage_key(b.second, b.key_id, key);
+            codec::encode_usage_value(b.count, value);
+            batch.Merge(impl_->usage(), rocksdb::Slice(key, sizeof key),
+                        rocksdb::Slice(value, sizeof value));
+        }
         return impl_->db->Write(impl_->logged, &batch).ok();
     } catch (...) {
         return false;
