@@ -266,4 +266,20 @@ void store::expire_usage_before(unix_seconds cutoff) {
 
 void store::flush() { check(impl_->db->FlushWAL(true), "flush WAL"); }
 
+void store::compact() {
+    for (auto* handle : impl_->handles) {
+        check(impl_->db->Flush(rocksdb::FlushOptions(), handle), "flush memtable");
+        rocksdb::CompactRangeOptions options;
+        options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+        check(impl_->db->CompactRange(options, handle, nullptr, nullptr), "compact");
+    }
+}
+
+std::uint64_t store::table_bytes() const {
+    std::uint64_t total = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(impl_->directory))
+        if (entry.path().extension() == ".sst") total += entry.file_size();
+    return total;
+}
+
 }  // namespace rl::storage

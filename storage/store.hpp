@@ -76,6 +76,12 @@ public:
     // Makes everything written durable (WAL fsync).
     void flush();
 
+    // Writes memtables to files and compacts everything (maintenance and measurement; slow).
+    void compact();
+
+    // Bytes of table files (SST) under the directory, i.e. what the data costs on disk.
+    std::uint64_t table_bytes() const;
+
 private:
     struct impl;
     explicit store(std::unique_ptr<impl> impl);
