@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "admin/usage_report.hpp"
+#include "common/url.hpp"
 
 namespace rl::admin {
 
@@ -109,6 +110,29 @@ common::unix_seconds parse_expiry(const std::string& text, common::unix_seconds 
 }
 
 }  // namespace
+
+std::optional<api_request> parse_api_request(std::string method, std::string_view path,
+                                             std::string_view query, std::string body) {
+    api_request request;
+    request.method = std::move(method);
+    auto decoded_path = common::percent_decode(path);
+    if (!decoded_path) return std::nullopt;
+    request.path = std::move(*decoded_path);
+    while (!query.empty()) {
+        const std::size_t amp = query.find('&');
+        const std::string_view pair = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+        if (pair.empty()) continue;
+        const std::size_t eq = pair.find('=');
+        auto name = common::percent_decode(pair.substr(0, eq));
+        auto value = common::percent_decode(eq == std::string_view::npos ? std::string_view{}
+                                                                         : pair.substr(eq + 1));
+        if (!name || !value) return std::nullopt;
+        request.query[std::move(*name)] = std::move(*value);
+    }
+    request.body = std::move(body);
+    return request;
+}
 
 json problem(int status, std::string_view type, std::string_view title, std::string_view detail) {
     return json{{"type", fmt::format("urn:ratelimitd:problem:{}", type)},

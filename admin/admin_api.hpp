@@ -3,6 +3,7 @@
 // calls it in-process on a data directory no server holds, so both behave the same.
 
 #include <map>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -22,6 +23,11 @@ struct api_response {
     int status = 200;
     nlohmann::json body;  // an RFC 9457 problem when status >= 400
 };
+
+// Builds a request from a raw (percent-encoded) path and query, as they come off the wire;
+// nullopt on a malformed escape.
+std::optional<api_request> parse_api_request(std::string method, std::string_view path,
+                                             std::string_view query, std::string body);
 
 // RFC 9457 problem details; `type` is a short slug, made into a URN here.
 nlohmann::json problem(int status, std::string_view type, std::string_view title,

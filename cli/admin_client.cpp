@@ -35,31 +35,6 @@ std::optional<std::string> read_first_line(const std::string& path) {
     return line;
 }
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-// Decodes as ratelimitd's admin listener does ('+' is a space), so offline and online agree.
-std::string percent_decode(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] != '%') {
-            out.push_back(text[i] == '+' ? ' ' : text[i]);
-            continue;
-        }
-        const int hi = i + 2 < text.size() ? hex_value(text[i + 1]) : -1;
-        const int lo = hi >= 0 ? hex_value(text[i + 2]) : -1;
-        if (lo < 0) throw cli_error(fmt::format("malformed percent-encoding in '{}'", text));
-        out.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-    }
-    return out;
-}
-
 std::uint32_t default_limit_from_env() {
     const char* text = std::getenv("RL_DEFAULT_LIMIT");
     if (!text || !*text) return 10;
@@ -92,7 +67,9 @@ http_admin_client::http_admin_client(std::string base_url, std::optional<std::st
     if (!curl_) throw cli_error("cannot initialise libcurl");
 }
 
-http_admin_client::~http_admin_client() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
+http_admin_client::~http_admin_client() {
+    curl_easy_cleanup(static_cast<CURL*>(curl_));
+}
 
 client_response http_admin_client::call(const std::string& method,
                                         const std::string& path_and_query, const json& body) {
@@ -117,7 +94,8 @@ client_response http_admin_client::call(const std::string& method,
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     if (method == "POST" || method == "PATCH" || method == "PUT") {
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, payload.c_str());
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(payload.size()));
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                         static_cast<curl_off_t>(payload.size()));
     }
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, append_to_string);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &received);
@@ -146,12 +124,12 @@ client_response http_admin_client::call(const std::string& method,
         const std::string detail = response.body.is_object()
                                        ? response.body.value("detail", "unauthorized")
                                        : "unauthorized";
-        response.body = json{{"title", "Unauthorized"},
-                             {"status", 401},
-                             {"detail", token_ ? fmt::format("{} (the token from {} was refused)",
-                                                             detail, token_source_)
-                                               : fmt::format("{} (no admin token found: {})",
-                                                             detail, token_source_)}};
+        response.body =
+            json{{"title", "Unauthorized"},
+                 {"status", 401},
+                 {"detail",
+                  token_ ? fmt::format("{} (the token from {} was refused)", detail, token_source_)
+                         : fmt::format("{} (no admin token found: {})", detail, token_source_)}};
     }
     return response;
 }
@@ -167,36 +145,14 @@ client_response local_admin_client::call(const std::string& method,
     return {response.status, std::move(response.body)};
 }
 
-std::string url_encode(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
-    for (unsigned char c : text) {
-        const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                                (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-                                c == '~';
-        if (unreserved) out.push_back(static_cast<char>(c));
-        else out += fmt::format("%{:02X}", c);
-    }
-    return out;
-}
-
 admin::api_request parse_target(const std::string& method, std::string_view path_and_query) {
-    admin::api_request request;
-    request.method = method;
     const std::size_t mark = path_and_query.find('?');
-    request.path = percent_decode(path_and_query.substr(0, mark));
-    std::string_view query =
-        mark == std::string_view::npos ? std::string_view{} : path_and_query.substr(mark + 1);
-    while (!query.empty()) {
-        const std::size_t amp = query.find('&');
-        const std::string_view pair = query.substr(0, amp);
-        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-        if (pair.empty()) continue;
-        const std::size_t eq = pair.find('=');
-        request.query[percent_decode(pair.substr(0, eq))] =
-            eq == std::string_view::npos ? std::string() : percent_decode(pair.substr(eq + 1));
-    }
-    return request;
+    auto request = admin::parse_api_request(
+        method, path_and_query.substr(0, mark),
+        mark == std::string_view::npos ? std::string_view{} : path_and_query.substr(mark + 1), {});
+    if (!request)
+        throw cli_error(fmt::format("malformed percent-encoding in '{}'", path_and_query));
+    return std::move(*request);
 }
 
 std::unique_ptr<admin_client> connect(const connection_options& options) {
@@ -217,8 +173,8 @@ std::unique_ptr<admin_client> connect(const connection_options& options) {
     }
 
     if (options.token)
-        return std::make_unique<http_admin_client>(url.value_or(default_admin_url),
-                                                   options.token, "--token or RL_ADMIN_TOKEN");
+        return std::make_unique<http_admin_client>(url.value_or(default_admin_url), options.token,
+                                                   "--token or RL_ADMIN_TOKEN");
     for (const auto& file : token_files)
         if (auto token = read_first_line(file))
             return std::make_unique<http_admin_client>(url.value_or(default_admin_url), token,

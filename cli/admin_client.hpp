@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "admin/admin_api.hpp"
+#include "common/url.hpp"
 #include "storage/store.hpp"
 
 namespace rl::cli {
@@ -71,9 +72,7 @@ private:
     admin::admin_api api_;
 };
 
-// Percent-encodes everything but RFC 3986 unreserved characters ('+' too: servers read it as a
-// space), so user input is safe as a path segment or a query value.
-std::string url_encode(std::string_view text);
+using common::url_encode;
 
 // Splits "/v1/x%20y?a=1&b=2" into a decoded path and query; throws cli_error on a bad escape.
 admin::api_request parse_target(const std::string& method, std::string_view path_and_query);

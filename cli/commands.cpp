@@ -1,8 +1,8 @@
 #include "cli/commands.hpp"
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <cerrno>
 #include <cstring>
@@ -83,9 +83,12 @@ struct arguments {
     bool disable = false, enable = false;
 };
 
-std::string users_path(const std::string& name) { return "/v1/users/" + url_encode(name); }
+std::string users_path(const std::string& name) {
+    return "/v1/users/" + url_encode(name);
+}
 
-std::string with_query(std::string path, const std::vector<std::pair<const char*, std::string>>& params) {
+std::string with_query(std::string path,
+                       const std::vector<std::pair<const char*, std::string>>& params) {
     char separator = '?';
     for (const auto& [name, value] : params) {
         if (value.empty()) continue;
@@ -95,7 +98,9 @@ std::string with_query(std::string path, const std::vector<std::pair<const char*
     return path;
 }
 
-std::string one_user(const json& user) { return format_users(json::array({user})); }
+std::string one_user(const json& user) {
+    return format_users(json::array({user}));
+}
 
 // Validators give a usage error (exit 2) before anything is sent.
 CLI::Validator checked(const char* kind, std::function<bool(const std::string&)> ok,
@@ -114,7 +119,9 @@ const CLI::Validator expiry_text = checked(
     "use a duration like 30d or an RFC 3339 time");
 const CLI::Validator time_text = checked(
     "TIME",
-    [](const std::string& t) { return common::parse_time_point(t, common::wall_now()).has_value(); },
+    [](const std::string& t) {
+        return common::parse_time_point(t, common::wall_now()).has_value();
+    },
     "use 'now', a duration before now like 1h, or an RFC 3339 time");
 const CLI::Validator step_text = checked(
     "1s|1m|1h|1d",
@@ -164,7 +171,8 @@ void add_user_commands(CLI::App& app, arguments& a, action& chosen) {
     auto* update = user->add_subcommand("update", "Change a user's limit or enable/disable them");
     update->add_option("NAME", a.name)->required();
     auto* update_limit = add_limit(update, a);
-    auto* disable = update->add_flag("--disable", a.disable, "Reject all of the user's requests (403)");
+    auto* disable =
+        update->add_flag("--disable", a.disable, "Reject all of the user's requests (403)");
     auto* enable = update->add_flag("--enable", a.enable, "Admit the user's requests again");
     disable->excludes(enable);
     update->callback([&, update_limit] {
@@ -183,9 +191,8 @@ void add_user_commands(CLI::App& app, arguments& a, action& chosen) {
     remove->callback([&] {
         chosen = [&](session& s) {
             const json deleted = s.request("DELETE", users_path(a.name));
-            s.print(deleted, [&] {
-                return fmt::format("deleted user {} and all of their keys\n", a.name);
-            });
+            s.print(deleted,
+                    [&] { return fmt::format("deleted user {} and all of their keys\n", a.name); });
         };
     });
 }
@@ -232,8 +239,8 @@ void add_key_commands(CLI::App& app, arguments& a, action& chosen) {
                 const std::string id = adopted.value("key_id", "");
                 return response.status == 201
                            ? fmt::format("imported key {} for user {}\n", id, a.user)
-                           : fmt::format("key {} already belongs to user {}; nothing changed\n",
-                                         id, a.user);
+                           : fmt::format("key {} already belongs to user {}; nothing changed\n", id,
+                                         a.user);
             });
         };
     });
@@ -261,12 +268,12 @@ void add_key_commands(CLI::App& app, arguments& a, action& chosen) {
 }
 
 // The rows of a file, validated in full before anything is written.
-class csv_import {
+class file_import {
 public:
     static constexpr std::size_t chunk_rows = 5000;
     static constexpr std::size_t errors_shown = 20;
 
-    csv_import(session& s, std::string path) : session_(s), path_(std::move(path)) {}
+    file_import(session& s, std::string path) : session_(s), path_(std::move(path)) {}
 
     void run() {
         std::unique_ptr<std::istream> in = open();
@@ -274,9 +281,11 @@ public:
         in->clear();
         in->seekg(0);
         if (!*in) throw cli_error(fmt::format("cannot read {} a second time", path_));
-        read_csv(*in, chunk_rows, [&](std::vector<csv_row>& rows) { send(rows); },
-                 [&](const csv_error& e) { report(e.line, e.message); });
-        if (in->bad()) throw cli_error(fmt::format("cannot read {}: {}", path_, std::strerror(errno)));
+        read_csv(
+            *in, chunk_rows, [&](std::vector<csv_row>& rows) { send(rows); },
+            [&](const csv_error& e) { report(e.line, e.message); });
+        if (in->bad())
+            throw cli_error(fmt::format("cannot read {}: {}", path_, std::strerror(errno)));
         finish();
     }
 
@@ -299,9 +308,11 @@ private:
     }
 
     void check_whole_file(std::istream& in) {
-        read_csv(in, chunk_rows, [&](std::vector<csv_row>& rows) { total_rows_ += rows.size(); },
-                 [&](const csv_error& e) { report(e.line, e.message); });
-        if (in.bad()) throw cli_error(fmt::format("cannot read {}: {}", path_, std::strerror(errno)));
+        read_csv(
+            in, chunk_rows, [&](std::vector<csv_row>& rows) { total_rows_ += rows.size(); },
+            [&](const csv_error& e) { report(e.line, e.message); });
+        if (in.bad())
+            throw cli_error(fmt::format("cannot read {}: {}", path_, std::strerror(errno)));
         if (errors_ > 0)
             throw cli_error(fmt::format("{}: {} malformed line{}; nothing was imported", path_,
                                         errors_, errors_ == 1 ? "" : "s"));
@@ -355,8 +366,10 @@ private:
         ++errors_;
         if (errors_ > errors_shown + 1) return;
         clear_progress();
-        if (errors_ > errors_shown) std::cerr << "(further errors are counted, not shown)\n";
-        else std::cerr << fmt::format("{}:{}: {}\n", path_, line, message);
+        if (errors_ > errors_shown)
+            std::cerr << "(further errors are counted, not shown)\n";
+        else
+            std::cerr << fmt::format("{}:{}: {}\n", path_, line, message);
     }
 
     void show_progress() {
@@ -376,19 +389,19 @@ private:
     std::size_t total_rows_ = 0;
     std::size_t done_rows_ = 0;
     std::size_t errors_ = 0;
-    json totals_ = {{"users_created", 0}, {"users_updated", 0}, {"keys_imported", 0},
-                    {"keys_unchanged", 0}};
+    json totals_ = {
+        {"users_created", 0}, {"users_updated", 0}, {"keys_imported", 0}, {"keys_unchanged", 0}};
     const bool progress_ = ::isatty(STDERR_FILENO) == 1;
     bool progress_shown_ = false;
 };
 
 void add_import_command(CLI::App& app, arguments& a, action& chosen) {
-    auto* import = app.add_subcommand(
+    auto* bulk = app.add_subcommand(
         "import",
         "Bulk-add users and keys from lines user,key[,limit] (all or nothing if a line is "
         "malformed; running it again changes nothing)");
-    import->add_option("FILE", a.file, "CSV file (- for stdin)")->required();
-    import->callback([&] { chosen = [&](session& s) { csv_import(s, a.file).run(); }; });
+    bulk->add_option("FILE", a.file, "CSV file (- for stdin)")->required();
+    bulk->callback([&] { chosen = [&](session& s) { file_import(s, a.file).run(); }; });
 }
 
 void add_usage_command(CLI::App& app, arguments& a, action& chosen) {
@@ -403,12 +416,11 @@ void add_usage_command(CLI::App& app, arguments& a, action& chosen) {
     usage->add_option("--step", a.step, "Bucket size (default: fits the range)")->check(step_text);
     usage->callback([&] {
         chosen = [&](session& s) {
-            const json report = s.request(
-                "GET", with_query("/v1/usage", {{"user", a.user},
-                                                {"key_id", a.key_id},
-                                                {"since", a.since},
-                                                {"until", a.until},
-                                                {"step", a.step}}));
+            const json report = s.request("GET", with_query("/v1/usage", {{"user", a.user},
+                                                                          {"key_id", a.key_id},
+                                                                          {"since", a.since},
+                                                                          {"until", a.until},
+                                                                          {"step", a.step}}));
             const std::string scope = !a.user.empty()     ? "user " + a.user
                                       : !a.key_id.empty() ? "key " + a.key_id
                                                           : "all users";
@@ -427,8 +439,9 @@ int run(int argc, const char* const* argv) {
         app.set_version_flag("--version", std::string("rlctl ") + RL_VERSION);
         // Global options work before and after the command.
         app.fallthrough();
-        app.add_option("--server", a.server,
-                       fmt::format("Admin API of a running ratelimitd (default {})", default_admin_url))
+        app.add_option(
+               "--server", a.server,
+               fmt::format("Admin API of a running ratelimitd (default {})", default_admin_url))
             ->envname("RL_ADMIN_URL");
         app.add_option("--token", a.token, "Admin token (default: the server's admin.token file)")
             ->envname("RL_ADMIN_TOKEN");
@@ -450,12 +463,15 @@ int run(int argc, const char* const* argv) {
 
     if (!chosen) {
         // `rlctl` or `rlctl user` alone: show what can follow (checked here rather than with
-        // require_subcommand, which would hide a mistyped command behind "a subcommand is required").
+        // require_subcommand, which would hide a mistyped command behind "a subcommand is
+        // required").
         std::cerr << app.help();
         return 2;
     }
     try {
-        auto given = [](const std::string& v) { return v.empty() ? std::nullopt : std::optional(v); };
+        auto given = [](const std::string& v) {
+            return v.empty() ? std::nullopt : std::optional(v);
+        };
         session s({given(a.server), given(a.token), given(a.data_dir)}, a.json_output);
         chosen(s);
         std::cout.flush();

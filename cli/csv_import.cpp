@@ -88,7 +88,8 @@ bool is_header(const std::vector<std::string>& fields) {
 
 void csv_scanner::feed(std::string_view line, csv_result& out) {
     ++line_;
-    if (line_ == 1 && line.substr(0, utf8_bom.size()) == utf8_bom) line.remove_prefix(utf8_bom.size());
+    if (line_ == 1 && line.substr(0, utf8_bom.size()) == utf8_bom)
+        line.remove_prefix(utf8_bom.size());
     while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.remove_suffix(1);
     const std::string_view content = trim(line);
     if (content.empty() || content.front() == '#') return;
@@ -118,8 +119,8 @@ void csv_scanner::feed(std::string_view line, csv_result& out) {
     if (fields->size() == 3 && !(*fields)[2].empty()) {
         row.limit = parse_limit((*fields)[2]);
         if (!row.limit)
-            return fail(fmt::format("the limit must be a whole number from 1 to {}",
-                                    admin::max_limit));
+            return fail(
+                fmt::format("the limit must be a whole number from 1 to {}", admin::max_limit));
     }
     out.rows.push_back(std::move(row));
 }

@@ -56,11 +56,14 @@ std::string format_table(const std::vector<column>& columns,
     add_row([&](std::size_t i) -> const std::string& { return columns[i].title; });
     static const std::string empty;
     for (const auto& row : rows)
-        add_row([&](std::size_t i) -> const std::string& { return i < row.size() ? row[i] : empty; });
+        add_row(
+            [&](std::size_t i) -> const std::string& { return i < row.size() ? row[i] : empty; });
     return out;
 }
 
-std::string format_json(const json& document) { return document.dump(2) + '\n'; }
+std::string format_json(const json& document) {
+    return document.dump(2) + '\n';
+}
 
 std::string format_users(const json& users) {
     std::vector<std::vector<std::string>> rows;
@@ -76,8 +79,8 @@ std::string format_keys(const json& keys) {
         rows.push_back({cell(key, "key_id"), cell(key, "user"), cell(key, "label"),
                         cell(key, "status"), cell(key, "created_at"),
                         cell(key, "expires_at", "never")});
-    return format_table(
-        {{"KEY_ID"}, {"USER"}, {"LABEL"}, {"STATUS"}, {"CREATED"}, {"EXPIRES"}}, rows);
+    return format_table({{"KEY_ID"}, {"USER"}, {"LABEL"}, {"STATUS"}, {"CREATED"}, {"EXPIRES"}},
+                        rows);
 }
 
 std::string format_created_key(const json& created) {

@@ -12,13 +12,6 @@ namespace rl::service {
 
 namespace {
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 std::string trim(std::string text) {
     const auto first = text.find_first_not_of(" \t\r\n");
     if (first == std::string::npos) return {};
@@ -33,25 +26,6 @@ http_reply json_reply(const admin::api_response& response) {
 }
 
 }  // namespace
-
-std::optional<std::string> percent_decode(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == '+') {
-            out.push_back(' ');
-        } else if (text[i] == '%') {
-            if (i + 2 >= text.size()) return std::nullopt;
-            const int hi = hex_value(text[i + 1]), lo = hex_value(text[i + 2]);
-            if (hi < 0 || lo < 0) return std::nullopt;
-            out.push_back(static_cast<char>(hi * 16 + lo));
-            i += 2;
-        } else {
-            out.push_back(text[i]);
-        }
-    }
-    return out;
-}
 
 bool admin_server::authorized(std::optional<std::string_view> authorization) const noexcept {
     constexpr std::string_view scheme = "Bearer ";
@@ -76,24 +50,11 @@ http_reply admin_server::handle(std::string_view method, std::string_view path,
     if (path == "/metrics" && method == "GET")
         return http_reply{200, "text/plain; version=0.0.4; charset=utf-8", {}, render_metrics_()};
 
-    admin::api_request request;
-    request.method = std::string(method);
-    auto decoded_path = percent_decode(path);
-    if (!decoded_path) return problem_reply(400, "invalid-request", "Invalid request", "malformed percent-encoding in the path");
-    request.path = std::move(*decoded_path);
-    while (!query.empty()) {
-        const auto amp = query.find('&');
-        const std::string_view pair = query.substr(0, amp);
-        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-        if (pair.empty()) continue;
-        const auto eq = pair.find('=');
-        auto name = percent_decode(pair.substr(0, eq));
-        auto value = percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
-        if (!name || !value) return problem_reply(400, "invalid-request", "Invalid request", "malformed percent-encoding in the query");
-        request.query[*name] = *value;
-    }
-    request.body = std::move(body);
-    return json_reply(api_.handle(request));
+    auto request = admin::parse_api_request(std::string(method), path, query, std::move(body));
+    if (!request)
+        return problem_reply(400, "invalid-request", "Invalid request",
+                             "malformed percent-encoding in the request target");
+    return json_reply(api_.handle(*request));
 }
 
 std::string load_or_create_admin_token(const std::string& data_dir) {

@@ -32,7 +32,4 @@ private:
 // Reads <data_dir>/admin.token, or creates it (mode 0600) with a fresh random token.
 std::string load_or_create_admin_token(const std::string& data_dir);
 
-// Percent-decodes; nullopt on a malformed escape.
-std::optional<std::string> percent_decode(std::string_view text);
-
 }  // namespace rl::service

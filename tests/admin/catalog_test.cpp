@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -28,6 +29,12 @@ std::vector<std::uint64_t> ids_of(const std::vector<key_record>& keys) {
     for (const auto& key : keys) ids.push_back(key.key_id);
     std::sort(ids.begin(), ids.end());
     return ids;
+}
+
+// users_created, users_updated, keys_imported, keys_unchanged
+using import_counts = std::array<std::size_t, 4>;
+import_counts counts_of(const import_summary& s) {
+    return {s.users_created, s.users_updated, s.keys_imported, s.keys_unchanged};
 }
 
 std::vector<std::size_t> error_rows(const import_summary& summary) {
@@ -287,22 +294,19 @@ TEST_CASE_METHOD(admin_fixture, "a bulk import reports what it created and which
     make_user("dave");
     catalog.import_key("dave", "dave-key", "");
     const std::vector<import_row> rows = {
-        {"alice", "alice-key-1", 5},          // 0: new user and key
+        {"alice", "alice-key-1", 5},             // 0: new user and key
         {"alice", "alice-key-2", std::nullopt},  // 1: second key of the same new user
-        {"bob", "bob-key", std::nullopt},     // 2: new user on the default limit
+        {"bob", "bob-key", std::nullopt},        // 2: new user on the default limit
         {"bad name", "some-key", std::nullopt},  // 3: invalid user name
-        {"carol", "bad key", std::nullopt},   // 4: invalid key
-        {"carol", "dave-key", std::nullopt},  // 5: another user's key
-        {"erin", "erin-key", 0u},             // 6: invalid limit
-        {"dave", "dave-key", std::nullopt},   // 7: already imported
-        {"bob", "alice-key-1", std::nullopt},  // 8: a key taken earlier in this import
+        {"carol", "bad key", std::nullopt},      // 4: invalid key
+        {"carol", "dave-key", std::nullopt},     // 5: another user's key
+        {"erin", "erin-key", 0u},                // 6: invalid limit
+        {"dave", "dave-key", std::nullopt},      // 7: already imported
+        {"bob", "alice-key-1", std::nullopt},    // 8: a key taken earlier in this import
     };
 
     const auto summary = catalog.import(rows);
-    CHECK(summary.users_created == 2);
-    CHECK(summary.users_updated == 0);
-    CHECK(summary.keys_imported == 3);
-    CHECK(summary.keys_unchanged == 1);
+    CHECK(counts_of(summary) == import_counts{2, 0, 3, 1});
     CHECK(error_rows(summary) == std::vector<std::size_t>{3, 4, 5, 6, 8});
 
     CHECK(names_of(catalog.list_users()) == std::vector<std::string>{"alice", "bob", "dave"});
@@ -315,10 +319,7 @@ TEST_CASE_METHOD(admin_fixture, "a bulk import reports what it created and which
     SECTION("and importing the same rows again changes nothing") {
         const std::size_t events = observer.events.size();
         const auto second = catalog.import(rows);
-        CHECK(second.users_created == 0);
-        CHECK(second.users_updated == 0);
-        CHECK(second.keys_imported == 0);
-        CHECK(second.keys_unchanged == 4);
+        CHECK(counts_of(second) == import_counts{0, 0, 0, 4});
         CHECK(error_rows(second) == std::vector<std::size_t>{3, 4, 5, 6, 8});
         CHECK(observer.events.size() == events);
         CHECK(catalog.list_keys(std::nullopt).value->size() == 4);
@@ -336,9 +337,7 @@ TEST_CASE_METHOD(admin_fixture, "a bulk import updates limits that differ, the l
         {"carol", "carol-key-1", 3},
         {"carol", "carol-key-2", 4},
     });
-    CHECK(summary.users_created == 1);
-    CHECK(summary.users_updated == 1);
-    CHECK(summary.keys_imported == 5);
+    CHECK(counts_of(summary) == import_counts{1, 1, 5, 0});
     CHECK(summary.errors.empty());
     CHECK(catalog.find_user("alice")->limit == 7);
     CHECK(catalog.find_user("bob")->limit == 5);

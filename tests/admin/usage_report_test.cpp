@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "tests/admin/admin_fixture.hpp"
@@ -45,18 +46,23 @@ struct usage_fixture : admin_fixture {
         if (!written) throw std::runtime_error("add_usage failed");
     }
 
-    usage_report report(usage_query query) {
-        if (query.since == 0) query.since = hour;
-        if (query.until == 0) query.until = hour + 125;
-        return build_usage_report(*db, query);
-    }
+    usage_report report(const usage_query& query) { return build_usage_report(*db, query); }
 };
 
-usage_query with_step(std::int64_t step) {
+// A query over [since, until], by default the fixture's range of interest.
+usage_query range(std::int64_t step, unix_seconds since = hour, unix_seconds until = hour + 125) {
     usage_query query;
     query.step = step;
+    query.since = since;
+    query.until = until;
     return query;
 }
+
+// (allowed, rejected) over the whole report.
+std::pair<std::uint64_t, std::uint64_t> total_of(const usage_report& report) {
+    return {report.total.allowed, report.total.rejected};
+}
+using counts = std::pair<std::uint64_t, std::uint64_t>;
 
 }  // namespace
 
@@ -71,52 +77,43 @@ TEST_CASE("the default step gives a readable number of buckets", "[usage_report]
 
 TEST_CASE_METHOD(usage_fixture, "a report sums everyone's usage into epoch-aligned steps",
                  "[usage_report]") {
-    const auto r = report(with_step(60));
+    const auto r = report(range(60));
     CHECK(r.step == 60);
     CHECK(rows_of(r) == std::vector<step_row>{{hour, 5, 1}, {hour + 60, 1, 0}, {hour + 120, 4, 4}});
-    CHECK(r.total.allowed == 10);
-    CHECK(r.total.rejected == 5);
+    CHECK(total_of(r) == counts{10, 5});
 }
 
 TEST_CASE_METHOD(usage_fixture, "a report includes the second `until` and nothing after",
                  "[usage_report]") {
-    usage_query query = with_step(1);
-    query.until = hour + 124;
-    const auto r = report(query);
-    CHECK(rows_of(r) == std::vector<step_row>{{hour + 5, 2, 1}, {hour + 59, 3, 0},
-                                              {hour + 60, 1, 0}});
-    CHECK(r.total.allowed == 6);
-
-    query.since = hour - 1;
-    query.until = hour + 3600;
-    CHECK(report(query).total.allowed == 160);
+    const auto r = report(range(1, hour, hour + 124));
+    CHECK(rows_of(r) ==
+          std::vector<step_row>{{hour + 5, 2, 1}, {hour + 59, 3, 0}, {hour + 60, 1, 0}});
+    CHECK(total_of(r) == counts{6, 1});
+    CHECK(total_of(report(range(1, hour - 1, hour + 3600))) == counts{160, 5});
+    CHECK(total_of(report(range(1, hour + 6, hour + 59))) == counts{3, 0});
 }
 
 TEST_CASE_METHOD(usage_fixture, "steps line up with multiples of the step since the epoch",
                  "[usage_report]") {
-    usage_query query = with_step(7);
-    query.since = hour + 3;
-    const auto r = report(query);
+    const auto r = report(range(7, hour + 3));
     // hour + 1 is a multiple of 7; hour + 59 and hour + 60 share the step from hour + 57.
-    CHECK(rows_of(r) == std::vector<step_row>{{hour + 1, 2, 1}, {hour + 57, 4, 0},
-                                              {hour + 120, 4, 4}});
+    CHECK(rows_of(r) ==
+          std::vector<step_row>{{hour + 1, 2, 1}, {hour + 57, 4, 0}, {hour + 120, 4, 4}});
     for (const auto& step : r.buckets) CHECK(step.start % 7 == 0);
 }
 
-TEST_CASE_METHOD(usage_fixture, "a step of zero or less is read as one second",
-                 "[usage_report]") {
-    CHECK(report(with_step(0)).step == 1);
-    CHECK(report(with_step(-60)).buckets.size() == 4);
+TEST_CASE_METHOD(usage_fixture, "a step of zero or less is read as one second", "[usage_report]") {
+    CHECK(report(range(0)).step == 1);
+    CHECK(report(range(-60)).buckets.size() == 4);
 }
 
 TEST_CASE_METHOD(usage_fixture, "a report for a user counts all of their keys and no others",
                  "[usage_report]") {
-    usage_query query = with_step(60);
+    usage_query query = range(60);
     query.user = "alice";
     const auto alice = report(query);
     CHECK(rows_of(alice) == std::vector<step_row>{{hour, 5, 1}, {hour + 60, 1, 0}});
-    CHECK(alice.total.allowed == 6);
-    CHECK(alice.total.rejected == 1);
+    CHECK(total_of(alice) == counts{6, 1});
 
     query.user = "bob";
     CHECK(rows_of(report(query)) == std::vector<step_row>{{hour + 120, 4, 4}});
@@ -125,15 +122,15 @@ TEST_CASE_METHOD(usage_fixture, "a report for a user counts all of their keys an
     query.user = "carol";
     const auto carol = report(query);
     CHECK(carol.buckets.empty());
-    CHECK(carol.total.allowed == 0);
+    CHECK(total_of(carol) == counts{0, 0});
 }
 
 TEST_CASE_METHOD(usage_fixture, "a report for a key counts only that key", "[usage_report]") {
-    usage_query query = with_step(3600);
+    usage_query query = range(3600);
     query.key_id = b;
     const auto r = report(query);
     CHECK(rows_of(r) == std::vector<step_row>{{hour, 3, 0}});
-    CHECK(r.total.allowed == 3);
+    CHECK(total_of(r) == counts{3, 0});
 
     std::uint64_t unused = 1;
     while (unused == a || unused == b || unused == c) ++unused;

@@ -22,7 +22,9 @@ using std::chrono::milliseconds;
 constexpr std::int64_t second_ms = 1000;
 
 // A manual clock: the limiter never reads one, so tests name every instant.
-time_point at_ms(std::int64_t ms) { return time_point{} + milliseconds(ms); }
+time_point at_ms(std::int64_t ms) {
+    return time_point{} + milliseconds(ms);
+}
 
 // Far enough from zero that stepping the clock back stays on the same side of the epoch.
 constexpr std::int64_t t0 = 100 * second_ms;
@@ -48,9 +50,8 @@ std::size_t busiest_second(std::vector<std::int64_t> times) {
 
 // Admits in the window (now - 1 s, now] that a decision at `now` must count.
 std::size_t admits_in_window_before(const std::vector<std::int64_t>& admitted, std::int64_t now) {
-    return static_cast<std::size_t>(std::count_if(admitted.begin(), admitted.end(), [&](auto t) {
-        return t > now - second_ms && t <= now;
-    }));
+    return static_cast<std::size_t>(std::count_if(
+        admitted.begin(), admitted.end(), [&](auto t) { return t > now - second_ms && t <= now; }));
 }
 
 // Runs `body(thread_index)` on `threads` threads released at the same moment.
@@ -223,7 +224,9 @@ TEST_CASE("restore seeds a user's window with admits at the given time", "[limit
     SECTION("more than the limit is capped at the limit") {
         limiter.restore(1, 10, 50, at_ms(t0));
         CHECK(admitted_count(limiter, 1, 10, at_ms(t0 + 999), 1) == 0);
-        CHECK(admitted_count(limiter, 1, 10, at_ms(t0 + 1000), 11) == 10);
+        CHECK(admitted_count(limiter, 1, 30, at_ms(t0 + 999), 30) == 20);
+        CHECK(admitted_count(limiter, 1, 10, at_ms(t0 + 1000), 11) == 0);
+        CHECK(admitted_count(limiter, 1, 10, at_ms(t0 + 1999), 11) == 10);
     }
 
     SECTION("a restore in the past leaves the clock there, not earlier") {
@@ -285,15 +288,17 @@ TEST_CASE("random traffic is admitted exactly when the preceding second has room
     for (int i = 0; i < 600; ++i) {
         // Mostly forward; a fifth of the time at the same instant; now and then a step back.
         const int roll = pick(rng);
-        if (roll >= 24) clock += gap(rng) / (roll % 3 + 1);
-        else if (roll >= 20) clock -= gap(rng) * 3;
+        if (roll >= 24)
+            clock += gap(rng) / (roll % 3 + 1);
+        else if (roll >= 20)
+            clock -= gap(rng) * 3;
         if (limit_changes && roll > 95) limit = pick_limit(rng);
 
         latest = std::max(latest, clock);
         const std::size_t in_window = admits_in_window_before(admitted, latest);
         const auto d = limiter.decide(7, limit, at_ms(clock));
-        INFO("request " << i << " at " << clock << " ms (latest " << latest << "), limit "
-                        << limit << ", " << in_window << " admits in the preceding second");
+        INFO("request " << i << " at " << clock << " ms (latest " << latest << "), limit " << limit
+                        << ", " << in_window << " admits in the preceding second");
         REQUIRE(d.admitted == (in_window < limit));
         if (d.admitted) admitted.push_back(latest);
         const std::size_t after = in_window + d.admitted;
@@ -327,6 +332,26 @@ TEST_CASE("many threads deciding for a few users at one instant admit exactly L 
         CAPTURE(users[u]);
         CHECK(admitted[u].load() == limits[u]);
     }
+}
+
+TEST_CASE("many threads meeting many new users at once admit exactly L each", "[limiter]") {
+    // Every thread walks all users from a different starting point, so users are created,
+    // grown and decided for concurrently, in shards shared by many of them.
+    sliding_window_limiter limiter;
+    constexpr std::size_t user_count = 3000;
+    constexpr std::uint32_t limit = 5;
+    std::vector<std::atomic<std::uint32_t>> admitted(user_count);
+    run_together(8, [&](int thread) {
+        for (int round = 0; round < 2; ++round)
+            for (std::size_t i = 0; i < user_count; ++i) {
+                const std::size_t u = (i + static_cast<std::size_t>(thread) * 397) % user_count;
+                admitted[u] += limiter.decide(static_cast<user_id>(u), limit, at_ms(t0)).admitted;
+            }
+    });
+    CHECK(limiter.active_users() == user_count);
+    std::size_t exact = 0;
+    for (const auto& a : admitted) exact += a.load() == limit;
+    CHECK(exact == user_count);
 }
 
 TEST_CASE("many threads with an advancing clock never exceed L in any second", "[limiter]") {

@@ -6,6 +6,7 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <utility>
 
 #include "storage/usage_merge_operator.hpp"
 
@@ -17,8 +18,8 @@ namespace codec = rl::storage::codec;
 // Every decoder under one signature, so the malformed-input cases run against all of them.
 struct decoder {
     const char* name;
-    std::string valid;                                  // a canonical encoding
-    std::function<bool(std::string_view)> accepts;      // decodes without complaint
+    std::string valid;                                   // a canonical encoding
+    std::function<bool(std::string_view)> accepts;       // decodes without complaint
     std::function<std::string(std::string_view)> round;  // decode then encode again
 };
 
@@ -26,7 +27,9 @@ const key_hash some_hash = rl::common::sha256("rl_0123456789_secret");
 const std::string some_hash_bytes(reinterpret_cast<const char*>(some_hash.data()),
                                   some_hash.size());
 
-user_record sample_user() { return {"alice", 25, true, 1795815000}; }
+user_record sample_user() {
+    return {"alice", 25, true, 1795815000};
+}
 
 key_record sample_key() {
     return {0x0123456789abcdefULL, some_hash, "alice", "ci runner", 1795815000, 1798407000, 0};
@@ -50,12 +53,12 @@ std::vector<decoder> all_decoders() {
             [](std::string_view b) { return codec::decode_key(some_hash_bytes, b); },
             [](const key_record& k) { return codec::encode_key(k); }),
         make_decoder("key id", codec::encode_key_id(42), codec::decode_key_id,
-                     codec::encode_key_id),
+                     [](std::uint64_t id) { return codec::encode_key_id(id); }),
         make_decoder(
             "usage key", codec::encode_usage_key(1795815000, 7), codec::decode_usage_key,
             [](const usage_bucket& b) { return codec::encode_usage_key(b.second, b.key_id); }),
         make_decoder("usage value", codec::encode_usage_value({3, 4}), codec::decode_usage_value,
-                     codec::encode_usage_value),
+                     [](const usage_count& c) { return codec::encode_usage_value(c); }),
     };
 }
 
@@ -67,10 +70,12 @@ std::string merged(const std::string* existing, const std::string& operand) {
     return out;
 }
 
-usage_count counts_of(const std::string& bytes) {
+// (allowed, rejected) of an encoded usage value.
+using counts = std::pair<std::uint64_t, std::uint64_t>;
+counts counts_of(const std::string& bytes) {
     const auto count = codec::decode_usage_value(bytes);
     REQUIRE(count.has_value());
-    return *count;
+    return {count->allowed, count->rejected};
 }
 
 }  // namespace
@@ -129,6 +134,19 @@ TEST_CASE("key ids and usage keys are big-endian so they sort by value", "[codec
     REQUIRE(bucket.has_value());
     CHECK(bucket->second == 1795815000);
     CHECK(bucket->key_id == 7);
+}
+
+TEST_CASE("usage keys and values encode the same into a buffer as into a string", "[codec]") {
+    char key[codec::usage_key_size];
+    codec::encode_usage_key(-2, 0x0102030405060708ULL, key);
+    CHECK(std::string(key, sizeof key) == codec::encode_usage_key(-2, 0x0102030405060708ULL));
+
+    char value[codec::usage_value_size];
+    codec::encode_usage_value({0x0a0b0c0d0e0f1011ULL, 7}, value);
+    CHECK(std::string(value, sizeof value) ==
+          codec::encode_usage_value({0x0a0b0c0d0e0f1011ULL, 7}));
+    CHECK(codec::decode_usage_value(std::string_view(value, sizeof value))->allowed ==
+          0x0a0b0c0d0e0f1011ULL);
 }
 
 TEST_CASE("usage counts survive encode and decode", "[codec]") {
@@ -198,30 +216,16 @@ TEST_CASE("record decoders reject values no encoder writes", "[codec]") {
 TEST_CASE("the merge operator adds allowed and rejected counts", "[codec][merge]") {
     const std::string first = codec::encode_usage_value({3, 1});
     const std::string second = codec::encode_usage_value({4, 5});
-
-    const usage_count alone = counts_of(merged(nullptr, first));
-    CHECK(alone.allowed == 3);
-    CHECK(alone.rejected == 1);
-
-    const usage_count sum = counts_of(merged(&first, second));
-    CHECK(sum.allowed == 7);
-    CHECK(sum.rejected == 6);
+    CHECK(counts_of(merged(nullptr, first)) == counts{3, 1});
+    CHECK(counts_of(merged(&first, second)) == counts{7, 6});
     CHECK(std::string(usage_merge_operator().Name()) == "rl.usage_count_add.v1");
 }
 
 TEST_CASE("the merge operator counts a malformed operand as zero", "[codec][merge]") {
     const std::string good = codec::encode_usage_value({3, 1});
     const std::string bad = "not a count";
-
-    const usage_count bad_operand = counts_of(merged(&good, bad));
-    CHECK(bad_operand.allowed == 3);
-    CHECK(bad_operand.rejected == 1);
-
-    const usage_count bad_existing = counts_of(merged(&bad, good));
-    CHECK(bad_existing.allowed == 3);
-    CHECK(bad_existing.rejected == 1);
-
-    const usage_count both_bad = counts_of(merged(&bad, ""));
-    CHECK(both_bad.allowed == 0);
-    CHECK(both_bad.rejected == 0);
+    CHECK(counts_of(merged(&good, bad)) == counts{3, 1});
+    CHECK(counts_of(merged(&bad, good)) == counts{3, 1});
+    CHECK(counts_of(merged(&bad, "")) == counts{0, 0});
+    CHECK(counts_of(merged(nullptr, bad)) == counts{0, 0});
 }

@@ -1,13 +1,16 @@
 #include "storage/store.hpp"
 
-#include <catch2/catch.hpp>
 #include <rocksdb/db.h>
 #include <sys/stat.h>
+#include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -63,10 +66,11 @@ storage_errc open_error(const std::string& directory) {
 }
 
 // Opens the data directory behind the store's back, with all its column families, to plant
-// what the store itself never writes. `change` gets the DB and the handle of a family by name.
+// what the store itself never writes or see what it hides. `use` gets the DB and a way to find
+// a family's handle by name.
 using family_of = std::function<rocksdb::ColumnFamilyHandle*(const std::string&)>;
-void tamper(const std::string& directory,
-            const std::function<void(rocksdb::DB&, const family_of&)>& change) {
+void raw_access(const std::string& directory,
+                const std::function<void(rocksdb::DB&, const family_of&)>& use) {
     std::vector<std::string> names;
     REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), directory, &names).ok());
     rocksdb::ColumnFamilyOptions options;
@@ -77,7 +81,7 @@ void tamper(const std::string& directory,
     rocksdb::DB* raw = nullptr;
     REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), directory, families, &handles, &raw).ok());
     std::unique_ptr<rocksdb::DB> db(raw);
-    change(*db, [&](const std::string& name) {
+    use(*db, [&](const std::string& name) {
         const auto it = std::find(names.begin(), names.end(), name);
         REQUIRE(it != names.end());
         return handles[static_cast<std::size_t>(it - names.begin())];
@@ -147,7 +151,7 @@ TEST_CASE_METHOD(store_fixture, "a reopened store keeps users, keys and usage", 
 TEST_CASE_METHOD(store_fixture, "a store written with another schema version is refused",
                  "[store]") {
     db.reset();
-    tamper(directory, [](rocksdb::DB& raw, const family_of& family) {
+    raw_access(directory, [](rocksdb::DB& raw, const family_of& family) {
         REQUIRE(raw.Put({}, family(rocksdb::kDefaultColumnFamilyName), "schema_version", "2").ok());
     });
     CHECK(open_error(directory) == storage_errc::schema_mismatch);
@@ -156,13 +160,13 @@ TEST_CASE_METHOD(store_fixture, "a store written with another schema version is 
 TEST_CASE_METHOD(store_fixture, "an existing store without a schema version is refused",
                  "[store]") {
     db.reset();
-    tamper(directory, [](rocksdb::DB& raw, const family_of& family) {
+    raw_access(directory, [](rocksdb::DB& raw, const family_of& family) {
         REQUIRE(raw.Delete({}, family(rocksdb::kDefaultColumnFamilyName), "schema_version").ok());
     });
     CHECK(open_error(directory) == storage_errc::schema_mismatch);
 
     SECTION("and the refused open lets go of the directory") {
-        tamper(directory, [](rocksdb::DB& raw, const family_of& family) {
+        raw_access(directory, [](rocksdb::DB& raw, const family_of& family) {
             REQUIRE(raw.Put({}, family(rocksdb::kDefaultColumnFamilyName), "schema_version",
                             std::to_string(schema_version))
                         .ok());
@@ -182,7 +186,7 @@ TEST_CASE_METHOD(store_fixture, "a value that does not decode is reported as cor
                  "[store]") {
     db->put_user({"alice", 0, false, 1});
     db.reset();
-    tamper(directory, [](rocksdb::DB& raw, const family_of& family) {
+    raw_access(directory, [](rocksdb::DB& raw, const family_of& family) {
         REQUIRE(raw.Put({}, family("users"), "mallory", "\x09garbage").ok());
     });
     reopen();
@@ -214,8 +218,7 @@ TEST_CASE_METHOD(store_fixture, "users are put, found, listed in name order and 
     CHECK(db->list_users().size() == 3);
 }
 
-TEST_CASE_METHOD(store_fixture, "deleting a user removes their keys and key ids only",
-                 "[store]") {
+TEST_CASE_METHOD(store_fixture, "deleting a user removes their keys and key ids only", "[store]") {
     db->put_user({"alice", 0, false, 1});
     db->put_user({"bob", 0, false, 1});
     db->put_key(key_of("alice", 1, "a1"));
@@ -236,6 +239,15 @@ TEST_CASE_METHOD(store_fixture, "deleting a user removes their keys and key ids 
     reopen();
     CHECK(user_names(*db) == std::vector<std::string>{"bob"});
     CHECK(key_ids(*db) == std::vector<std::uint64_t>{3});
+
+    // The key id index is not visible through the store once the key is gone, so look inside.
+    db.reset();
+    raw_access(directory, [](rocksdb::DB& raw, const family_of& family) {
+        std::unique_ptr<rocksdb::Iterator> it(raw.NewIterator({}, family("api_key_ids")));
+        std::vector<std::string> ids;
+        for (it->SeekToFirst(); it->Valid(); it->Next()) ids.push_back(it->key().ToString());
+        CHECK(ids == std::vector<std::string>{std::string(7, '\0') + '\3'});
+    });
 }
 
 TEST_CASE_METHOD(store_fixture, "keys are found by hash and by id", "[store]") {
@@ -281,8 +293,36 @@ TEST_CASE_METHOD(store_fixture, "usage added in several writes is summed per buc
     REQUIRE(db->add_usage({bucket(100, 1, 1), bucket(100, 1, 1, 1), bucket(100, 2, 4)}));
     REQUIRE(db->add_usage({bucket(100, 1, 2, 5)}));
     REQUIRE(db->add_usage({}));
-    CHECK(usage_between(*db, 100, 101) ==
-          std::vector<bucket_row>{{100, 1, 4, 6}, {100, 2, 4, 0}});
+    CHECK(usage_between(*db, 100, 101) == std::vector<bucket_row>{{100, 1, 4, 6}, {100, 2, 4, 0}});
+}
+
+TEST_CASE_METHOD(store_fixture, "usage added from many threads at once is all counted", "[store]") {
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t)
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 500; ++i)
+                failures +=
+                    !db->add_usage({bucket(100 + i % 3, static_cast<std::uint64_t>(t % 2), 1)});
+        });
+    for (auto& t : threads) t.join();
+    CHECK(failures.load() == 0);
+    std::uint64_t allowed = 0;
+    for (const auto& row : usage_between(*db, 0, 1000)) allowed += std::get<2>(row);
+    CHECK(allowed == 4000);
+    CHECK(usage_between(*db, 0, 1000).size() == 6);
+}
+
+TEST_CASE("two stores used from one thread keep their usage apart", "[store]") {
+    temp_dir tmp;
+    const auto first = store::open(tmp / "first");
+    const auto second = store::open(tmp / "second");
+    REQUIRE(first->add_usage({bucket(100, 1, 1), bucket(101, 1, 1)}));
+    REQUIRE(second->add_usage({bucket(200, 2, 5)}));
+    REQUIRE(first->add_usage({bucket(100, 1, 1)}));
+    CHECK(usage_between(*first, 0, 1000) ==
+          std::vector<bucket_row>{{100, 1, 2, 0}, {101, 1, 1, 0}});
+    CHECK(usage_between(*second, 0, 1000) == std::vector<bucket_row>{{200, 2, 5, 0}});
 }
 
 TEST_CASE_METHOD(store_fixture, "usage is read over [from, until) in time then key order",
