@@ -1,4 +1,5 @@
 # ratelimitd: native workflow. `make help` lists the targets.
+MAKEFLAGS  += --no-print-directory
 BUILD_DIR  ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS       ?= $(shell nproc)

@@ -3,6 +3,8 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <arpa/inet.h>
+
 #include <cstdlib>
 #include <iostream>
 #include <thread>
@@ -21,6 +23,10 @@ endpoint parse_endpoint(const std::string& text, const std::string& what) {
     if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
         host = host.substr(1, host.size() - 2);
     if (host.empty()) host = "0.0.0.0";
+    unsigned char parsed[16];
+    if (host != "localhost" && ::inet_pton(AF_INET, host.c_str(), parsed) != 1 &&
+        ::inet_pton(AF_INET6, host.c_str(), parsed) != 1)
+        throw config_error(fmt::format("{}: '{}' is not an IP address or localhost", what, host));
     char* end = nullptr;
     const long port = std::strtol(port_text.c_str(), &end, 10);
     if (port_text.empty() || *end != '\0' || port < 0 || port > 65535)

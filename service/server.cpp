@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 #include <restinio/all.hpp>
 
+#include <unistd.h>
+
 #include <condition_variable>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <thread>
@@ -269,7 +272,8 @@ int serve(const config& cfg, storage::store& store) {
     try {
         servers.open();
     } catch (const std::exception& e) {
-        log("cannot listen: {}", e.what());
+        log("cannot listen on {}:{} / {}:{}: {}", cfg.listen.host, cfg.listen.port,
+            cfg.admin_listen.host, cfg.admin_listen.port, e.what());
         stop_workers();
         return 1;
     }
@@ -326,6 +330,14 @@ int serve(const config& cfg, storage::store& store) {
 }  // namespace
 
 int run(const config& cfg) {
+    // A data directory that cannot be a directory is a configuration error, like a bad flag.
+    std::error_code ec;
+    std::filesystem::create_directories(cfg.data_dir, ec);
+    if (ec || !std::filesystem::is_directory(cfg.data_dir) || ::access(cfg.data_dir.c_str(), W_OK) != 0) {
+        log("--data-dir: {} is not a writable directory{}", cfg.data_dir,
+            ec ? " (" + ec.message() + ")" : "");
+        return 2;
+    }
     std::unique_ptr<storage::store> store;
     try {
         store = storage::store::open(cfg.data_dir);

@@ -95,8 +95,8 @@ TEST_CASE_METHOD(admin_fixture, "a new user with a limit keeps their own", "[cat
 
 TEST_CASE_METHOD(admin_fixture, "bad user names and limits are refused and nothing is written",
                  "[catalog]") {
-    for (const std::string name : {std::string(), std::string("two words"), std::string(65, 'u'),
-                                   std::string("j\xc3\xbcrgen"), std::string("a/b")}) {
+    for (const std::string& name : {std::string(), std::string("two words"), std::string(65, 'u'),
+                                    std::string("j\xc3\xbcrgen"), std::string("a/b")}) {
         CAPTURE(name);
         check_refused(catalog.create_user(name, std::nullopt), outcome::invalid);
     }
@@ -236,8 +236,8 @@ TEST_CASE_METHOD(admin_fixture, "importing a key is idempotent for its owner", "
 TEST_CASE_METHOD(admin_fixture, "importing a malformed key or for a missing user is refused",
                  "[catalog]") {
     make_user("alice");
-    for (const std::string key : {std::string(), std::string("has space"), std::string(257, 'k'),
-                                  std::string("caf\xc3\xa9")}) {
+    for (const std::string& key : {std::string(), std::string("has space"), std::string(257, 'k'),
+                                   std::string("caf\xc3\xa9")}) {
         CAPTURE(key);
         check_refused(catalog.import_key("alice", key, ""), outcome::invalid);
     }

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <fstream>
 
 #include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -37,6 +38,26 @@ TEST_CASE("bad flags and environment variables exit 2 with one line") {
     require_config_error({}, {"RL_DEFAULT_LIMIT=ten"});
     require_config_error({}, {"RL_THREADS=many"});
     require_config_error({}, {"RL_ADMIN_TOKEN=short"});
+    require_config_error({"--listen", "not-a-host:8080"});
+}
+
+TEST_CASE("a data directory that cannot be one exits 2") {
+    rl::testing::temp_dir dir;
+    { std::ofstream(dir / "file") << "x"; }
+    const auto r = run_command({rl::testing::ratelimitd_path(), "--data-dir", dir / "file",
+                                "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"});
+    REQUIRE(r.exit_code == 2);
+    REQUIRE(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+}
+
+TEST_CASE("a port in use exits 1 with a clear line") {
+    rl::testing::temp_dir dir;
+    rl::testing::server_process first(dir / "one");
+    const std::string taken = first.public_url().substr(std::string("http://").size());
+    const auto r = run_command({rl::testing::ratelimitd_path(), "--data-dir", dir / "two",
+                                "--listen", taken, "--admin-listen", "127.0.0.1:0"});
+    REQUIRE(r.exit_code == 1);
+    REQUIRE(r.err.find("cannot listen") != std::string::npos);
 }
 
 TEST_CASE("--help and --version exit 0") {

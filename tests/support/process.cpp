@@ -90,11 +90,19 @@ command_result run_command(const std::vector<std::string>& argv,
         ::close(fd);
     });
     command_result result;
+    bool deadline_passed = false;
     pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
     std::string* sinks[2] = {&result.out, &result.err};
     int open_fds = 2;
+    // A command that should have exited but serves instead must fail the test, not hang it.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (open_fds > 0) {
-        if (::poll(fds, 2, -1) < 0 && errno != EINTR) break;
+        if (!deadline_passed && std::chrono::steady_clock::now() > deadline) {
+            ::kill(pid, SIGKILL);
+            result.err += "\n[killed: still running after 60 s]";
+            deadline_passed = true;
+        }
+        if (::poll(fds, 2, 1000) < 0 && errno != EINTR) break;
         for (int i = 0; i < 2; ++i) {
             if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
             char buf[65536];
@@ -109,7 +117,8 @@ command_result run_command(const std::vector<std::string>& argv,
         }
     }
     writer.join();
-    result.exit_code = wait_exit(pid);
+    result.exit_code = deadline_passed ? -1 : wait_exit(pid);
+    if (deadline_passed) wait_exit(pid);
     return result;
 }
 
