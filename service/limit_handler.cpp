@@ -6,10 +6,11 @@ namespace rl::service {
 
 namespace {
 
+// A result that is final at once (no usage to write).
 limit_result finish(metrics& m, limit_outcome outcome, const limiter::decision& d = {},
                     const user_entry* user = nullptr) {
     m.count(outcome);
-    return {outcome, d, user};
+    return {outcome, d, user, {}};
 }
 
 // Whole seconds, rounded up, until quota frees: what Retry-After and `t` promise.
@@ -29,8 +30,8 @@ const std::pair<std::string, std::string> www_authenticate{"WWW-Authenticate",
 
 }  // namespace
 
-limit_result limit_handler::check(std::optional<std::string_view> api_key,
-                                  limiter::time_point now, common::unix_seconds wall_now) {
+limit_result limit_handler::decide(std::optional<std::string_view> api_key,
+                                   limiter::time_point now, common::unix_seconds wall_now) {
     if (!api_key || api_key->empty()) return finish(metrics_, limit_outcome::missing_key);
     if (!common::is_well_formed_key(*api_key)) return finish(metrics_, limit_outcome::invalid_key);
     if (!ready_.load(std::memory_order_acquire)) return finish(metrics_, limit_outcome::not_ready);
@@ -44,10 +45,24 @@ limit_result limit_handler::check(std::optional<std::string_view> api_key,
 
     const limiter::decision d =
         limiter_.decide(user.id, user.limit.load(std::memory_order_relaxed), now);
-    // An admit that could not be counted is refused: usage must never miss an admitted request.
-    if (!usage_.record(found.key_id, wall_now, d.admitted) && d.admitted)
-        return finish(metrics_, limit_outcome::storage_unavailable, d, &user);
-    return finish(metrics_, d.admitted ? limit_outcome::admitted : limit_outcome::limited, d, &user);
+    return limit_result{d.admitted ? limit_outcome::admitted : limit_outcome::limited, d, &user,
+                        usage_event{found.key_id, wall_now, d.admitted}};
+}
+
+limit_result limit_handler::settle(limit_result result, bool usage_written) {
+    if (!usage_written && result.outcome == limit_outcome::admitted)
+        result.outcome = limit_outcome::storage_unavailable;
+    metrics_.count(result.outcome);
+    return result;
+}
+
+limit_result limit_handler::check(std::optional<std::string_view> api_key,
+                                  limiter::time_point now, common::unix_seconds wall_now) {
+    limit_result result = decide(api_key, now, wall_now);
+    if (!result.needs_usage()) return result;
+    thread_local std::vector<usage_event> one(1);
+    one[0] = result.usage;
+    return settle(result, usage_.record(one));
 }
 
 http_reply problem_reply(int status, std::string_view type, std::string_view title,

@@ -20,6 +20,12 @@ struct limit_result {
     limit_outcome outcome = limit_outcome::missing_key;
     limiter::decision decision;
     const user_entry* user = nullptr;
+    usage_event usage;  // what to count, when the outcome is admitted or limited
+
+    // Admitted and limited answers wait until their count is in the WAL.
+    bool needs_usage() const noexcept {
+        return outcome == limit_outcome::admitted || outcome == limit_outcome::limited;
+    }
 };
 
 struct http_reply {
@@ -35,7 +41,16 @@ public:
                   usage_recorder& usage, metrics& metrics, const std::atomic<bool>& ready)
         : keys_(keys), limiter_(limiter), usage_(usage), metrics_(metrics), ready_(ready) {}
 
-    // `api_key` is the X-API-KEY header, absent when the request had none.
+    // Everything but the usage write. `api_key` is the X-API-KEY header, absent when the
+    // request had none. A result that needs_usage() is final only after settle().
+    limit_result decide(std::optional<std::string_view> api_key, limiter::time_point now,
+                        common::unix_seconds wall_now);
+
+    // The final answer once the batch holding the result's count was written, or not: an admit
+    // that could not be counted is refused, so usage never misses an admitted request.
+    limit_result settle(limit_result result, bool usage_written);
+
+    // decide, write the one count, settle: a whole request on its own (tests, benchmarks).
     limit_result check(std::optional<std::string_view> api_key, limiter::time_point now,
                        common::unix_seconds wall_now);
 

@@ -42,9 +42,9 @@ std::string metrics::render(const gauges& now) const {
     line("# HELP ratelimitd_limiter_active_users Users with requests in the last second.\n");
     line("# TYPE ratelimitd_limiter_active_users gauge\nratelimitd_limiter_active_users {}\n",
          now.active_users);
-    line("# HELP ratelimitd_usage_writes_total Usage counts written to storage.\n");
-    line("# TYPE ratelimitd_usage_writes_total counter\nratelimitd_usage_writes_total {}\n",
-         now.usage_writes);
+    line("# HELP ratelimitd_usage_write_batches_total Usage writes (one per group commit).\n");
+    line("# TYPE ratelimitd_usage_write_batches_total counter\n");
+    line("ratelimitd_usage_write_batches_total {}\n", now.usage_batches);
     line("# HELP ratelimitd_usage_write_errors_total Usage writes storage refused.\n");
     line("# TYPE ratelimitd_usage_write_errors_total counter\n");
     line("ratelimitd_usage_write_errors_total {}\n", now.usage_write_errors);

@@ -25,7 +25,7 @@ struct gauges {
     std::size_t users = 0;
     std::size_t keys = 0;
     std::size_t active_users = 0;
-    std::uint64_t usage_writes = 0;
+    std::uint64_t usage_batches = 0;
     std::uint64_t usage_write_errors = 0;
     bool ready = false;
 };

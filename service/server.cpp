@@ -15,9 +15,11 @@
 #include "admin/admin_api.hpp"
 #include "admin/catalog.hpp"
 #include "service/admin_server.hpp"
+#include "service/group_commit.hpp"
 #include "service/key_index.hpp"
 #include "service/limit_handler.hpp"
 #include "service/metrics.hpp"
+#include "service/reply_writer.hpp"
 #include "service/usage_recorder.hpp"
 #include "storage/store.hpp"
 
@@ -28,32 +30,6 @@ namespace {
 template <typename... Args>
 void log(fmt::format_string<Args...> format, Args&&... args) {
     fmt::print(stderr, "ratelimitd: {}\n", fmt::format(format, std::forward<Args>(args)...));
-}
-
-const char* reason_phrase(int status) {
-    switch (status) {
-        case 200: return "OK";
-        case 201: return "Created";
-        case 400: return "Bad Request";
-        case 401: return "Unauthorized";
-        case 403: return "Forbidden";
-        case 404: return "Not Found";
-        case 409: return "Conflict";
-        case 413: return "Payload Too Large";
-        case 429: return "Too Many Requests";
-        case 500: return "Internal Server Error";
-        default: return "Service Unavailable";
-    }
-}
-
-restinio::request_handling_status_t send(const restinio::request_handle_t& req, http_reply reply) {
-    auto response = req->create_response(restinio::http_status_line_t{
-        restinio::http_status_code_t{static_cast<std::uint16_t>(reply.status)},
-        reason_phrase(reply.status)});
-    response.append_header(restinio::http_field::content_type, std::move(reply.content_type));
-    for (auto& [name, value] : reply.headers) response.append_header(name, std::move(value));
-    response.set_body(std::move(reply.body));
-    return response.done();
 }
 
 std::optional<std::string_view> header(const restinio::request_handle_t& req, std::string_view name) {
@@ -115,12 +91,12 @@ class listeners {
 public:
     using server_t = restinio::http_server_t<Traits>;
 
-    listeners(asio::io_context& io, const config& cfg, limit_handler& limit,
+    listeners(asio::io_context& io, const config& cfg, limit_handler& limit, group_commit& commit,
               const admin_server& admin, const std::atomic<bool>& ready)
         : public_(restinio::external_io_context(io),
                   settings(cfg.listen, 1 << 20)
-                      .request_handler([&limit, &ready](restinio::request_handle_t req) {
-                          return serve_public(limit, ready, req);
+                      .request_handler([&limit, &commit, &ready](restinio::request_handle_t req) {
+                          return serve_public(limit, commit, ready, std::move(req));
                       })),
           admin_(restinio::external_io_context(io),
                  settings(cfg.admin_listen, 64 << 20)
@@ -157,13 +133,17 @@ private:
     }
 
     static restinio::request_handling_status_t serve_public(limit_handler& limit,
+                                                            group_commit& commit,
                                                             const std::atomic<bool>& ready,
-                                                            const restinio::request_handle_t& req) {
+                                                            restinio::request_handle_t req) {
         const auto path = req->header().path();
-        if (path == "/limit")
-            return send(req, render(limit.check(header(req, "X-API-KEY"),
-                                                std::chrono::steady_clock::now(),
-                                                common::wall_now())));
+        if (path == "/limit") {
+            const limit_result result = limit.decide(
+                header(req, "X-API-KEY"), std::chrono::steady_clock::now(), common::wall_now());
+            if (!result.needs_usage()) return send(req, render(result));
+            commit.submit(std::move(req), result);  // answered once its count is in the WAL
+            return restinio::request_accepted();
+        }
         if (path == "/healthz") return send(req, {200, "application/json", {}, R"({"status":"ok"})"});
         if (path == "/readyz") {
             if (ready.load()) return send(req, {200, "application/json", {}, R"({"status":"ready"})"});
@@ -255,7 +235,7 @@ int serve(const config& cfg, storage::store& store) {
     limit_handler limit(keys, limiter, usage, counters, ready);
     admin_server admin(api, token, [&] {
         return counters.render(gauges{keys.user_count(), keys.key_count(), limiter.active_users(),
-                                      usage.writes(), usage.failures(), ready.load()});
+                                      usage.batches(), usage.failures(), ready.load()});
     });
 
     asio::io_context io;
@@ -268,7 +248,8 @@ int serve(const config& cfg, storage::store& store) {
         for (auto& t : workers) t.join();
     };
 
-    listeners<Traits> servers(io, cfg, limit, admin, ready);
+    group_commit commit(io, limit, usage);
+    listeners<Traits> servers(io, cfg, limit, commit, admin, ready);
     try {
         servers.open();
     } catch (const std::exception& e) {

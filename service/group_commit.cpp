@@ -1,0 +1,32 @@
+#include "service/group_commit.hpp"
+
+#include "service/reply_writer.hpp"
+
+namespace rl::service {
+
+void group_commit::submit(restinio::request_handle_t request, const limit_result& result) {
+    std::lock_guard lock(mutex_);
+    queue_.push_back({std::move(request), result});
+    if (flush_scheduled_) return;
+    flush_scheduled_ = true;
+    asio::post(io_, [this] { flush(); });
+}
+
+void group_commit::flush() {
+    // Swapped out under the lock, written and answered outside it, so requests keep queueing
+    // for the next flush meanwhile. Both vectors keep their capacity.
+    thread_local std::vector<pending> batch;
+    thread_local std::vector<usage_event> events;
+    {
+        std::lock_guard lock(mutex_);
+        batch.swap(queue_);
+        flush_scheduled_ = false;
+    }
+    events.clear();
+    for (const pending& p : batch) events.push_back(p.result.usage);
+    const bool written = usage_.record(events);
+    for (pending& p : batch) send(p.request, render(handler_.settle(p.result, written)));
+    batch.clear();
+}
+
+}  // namespace rl::service

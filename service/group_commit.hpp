@@ -1,0 +1,39 @@
+#pragma once
+// Group commit for /limit: requests decided close together share one usage write, and each
+// reply is sent only once the write that counts it is in the WAL.
+
+#include <mutex>
+#include <vector>
+
+#include <restinio/all.hpp>
+
+#include "service/limit_handler.hpp"
+#include "service/usage_recorder.hpp"
+
+namespace rl::service {
+
+class group_commit {
+public:
+    group_commit(asio::io_context& io, limit_handler& handler, usage_recorder& usage)
+        : io_(io), handler_(handler), usage_(usage) {}
+
+    // Queues a decided request; the first one queued schedules a flush on the event loop, which
+    // runs after the requests already read in this turn of the loop have joined it.
+    void submit(restinio::request_handle_t request, const limit_result& result);
+
+private:
+    struct pending {
+        restinio::request_handle_t request;
+        limit_result result;
+    };
+    void flush();
+
+    asio::io_context& io_;
+    limit_handler& handler_;
+    usage_recorder& usage_;
+    std::mutex mutex_;
+    std::vector<pending> queue_;
+    bool flush_scheduled_ = false;
+};
+
+}  // namespace rl::service
