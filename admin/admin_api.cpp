@@ -54,7 +54,8 @@ std::optional<std::uint32_t> limit_field(const json& body, const char* name = "l
     if (it == body.end() || it->is_null()) return std::nullopt;
     if (!it->is_number_integer() || it->get<std::int64_t>() < 0 ||
         it->get<std::int64_t>() > std::numeric_limits<std::uint32_t>::max())
-        throw bad_request{fmt::format("field '{}' must be a whole number from 1 to {}", name, max_limit)};
+        throw bad_request{
+            fmt::format("field '{}' must be a whole number from 1 to {}", name, max_limit)};
     return it->get<std::uint32_t>();
 }
 
@@ -86,16 +87,22 @@ template <typename T>
 std::optional<api_response> failure(const result<T>& r) {
     switch (r.status) {
         case outcome::ok:
-        case outcome::created: return std::nullopt;
-        case outcome::not_found: return api_response{404, problem(404, "not-found", "Not found", r.message)};
+        case outcome::created:
+            return std::nullopt;
+        case outcome::not_found:
+            return api_response{404, problem(404, "not-found", "Not found", r.message)};
         case outcome::already_exists:
-        case outcome::conflict: return api_response{409, problem(409, "conflict", "Conflict", r.message)};
-        case outcome::invalid: break;
+        case outcome::conflict:
+            return api_response{409, problem(409, "conflict", "Conflict", r.message)};
+        case outcome::invalid:
+            break;
     }
     return api_response{400, problem(400, "invalid-request", "Invalid request", r.message)};
 }
 
-int success_status(outcome status) { return status == outcome::created ? 201 : 200; }
+int success_status(outcome status) {
+    return status == outcome::created ? 201 : 200;
+}
 
 api_response not_found_route(const api_request& request) {
     return {404, problem(404, "not-found", "Not found",
@@ -151,7 +158,7 @@ json to_json(const user_record& user, const catalog& catalog) {
 }
 
 json to_json(const key_record& key, common::unix_seconds now) {
-    const char* status = key.revoked_at != 0                          ? "revoked"
+    const char* status = key.revoked_at != 0                            ? "revoked"
                          : key.expires_at != 0 && key.expires_at <= now ? "expired"
                                                                         : "active";
     return json{{"key_id", common::format_key_id(key.key_id)},
@@ -198,7 +205,9 @@ api_response admin_api::dispatch(const api_request& request) const {
         const std::string& name = parts[2];
         if (method == "GET") {
             auto user = catalog_.find_user(name);
-            if (!user) return {404, problem(404, "not-found", "Not found", fmt::format("no user '{}'", name))};
+            if (!user)
+                return {404,
+                        problem(404, "not-found", "Not found", fmt::format("no user '{}'", name))};
             return {200, to_json(*user, catalog_)};
         }
         if (method == "PATCH") {
@@ -218,7 +227,8 @@ api_response admin_api::dispatch(const api_request& request) const {
     if (collection == "keys") {
         if (parts.size() == 2 && method == "GET") {
             const auto user = query_param(request, "user");
-            auto r = catalog_.list_keys(user ? std::optional<std::string_view>(*user) : std::nullopt);
+            auto r =
+                catalog_.list_keys(user ? std::optional<std::string_view>(*user) : std::nullopt);
             if (auto f = failure(r)) return *f;
             json keys = json::array();
             for (const auto& key : *r.value) keys.push_back(to_json(key, now));
@@ -226,9 +236,9 @@ api_response admin_api::dispatch(const api_request& request) const {
         }
         if (parts.size() == 2 && method == "POST") {
             const json body = parse_body(request);
-            auto r = catalog_.create_key(string_field(body, "user", true),
-                                         string_field(body, "label"),
-                                         parse_expiry(string_field(body, "expires"), now));
+            auto r =
+                catalog_.create_key(string_field(body, "user", true), string_field(body, "label"),
+                                    parse_expiry(string_field(body, "expires"), now));
             if (auto f = failure(r)) return *f;
             json out = to_json(r.value->record, now);
             out["key"] = r.value->key;
@@ -236,15 +246,17 @@ api_response admin_api::dispatch(const api_request& request) const {
         }
         if (parts.size() == 3 && parts[2] == "import" && method == "POST") {
             const json body = parse_body(request);
-            auto r = catalog_.import_key(string_field(body, "user", true),
-                                         string_field(body, "key", true),
-                                         string_field(body, "label"));
+            auto r =
+                catalog_.import_key(string_field(body, "user", true),
+                                    string_field(body, "key", true), string_field(body, "label"));
             if (auto f = failure(r)) return *f;
             return {success_status(r.status), to_json(*r.value, now)};
         }
         if (parts.size() == 3 && method == "GET") {
             auto key = catalog_.find_key(key_id_or_throw(parts[2]));
-            if (!key) return {404, problem(404, "not-found", "Not found", fmt::format("no key '{}'", parts[2]))};
+            if (!key)
+                return {404, problem(404, "not-found", "Not found",
+                                     fmt::format("no key '{}'", parts[2]))};
             return {200, to_json(*key, now)};
         }
         if (parts.size() == 4 && parts[3] == "revoke" && method == "POST") {
@@ -284,9 +296,12 @@ api_response admin_api::dispatch(const api_request& request) const {
         if (auto id = query_param(request, "key_id")) query.key_id = key_id_or_throw(*id);
         if (query.user && query.key_id) throw bad_request{"give a user or a key id, not both"};
         if (query.user && !catalog_.find_user(*query.user))
-            return {404, problem(404, "not-found", "Not found", fmt::format("no user '{}'", *query.user))};
-        const auto since = common::parse_time_point(query_param(request, "since").value_or("1h"), now);
-        const auto until = common::parse_time_point(query_param(request, "until").value_or("now"), now);
+            return {404, problem(404, "not-found", "Not found",
+                                 fmt::format("no user '{}'", *query.user))};
+        const auto since =
+            common::parse_time_point(query_param(request, "since").value_or("1h"), now);
+        const auto until =
+            common::parse_time_point(query_param(request, "until").value_or("now"), now);
         if (!since) throw bad_request{"since: use a duration like 1h or an RFC 3339 time"};
         if (!until) throw bad_request{"until: use 'now', a duration like 10m or an RFC 3339 time"};
         if (*since > *until) throw bad_request{"since is after until"};

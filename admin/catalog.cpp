@@ -46,7 +46,8 @@ void catalog::notify(const key_record& key) {
 
 result<user_record> catalog::create_user(std::string_view name,
                                          std::optional<std::uint32_t> limit) {
-    if (!common::is_valid_user_name(name)) return fail<user_record>(outcome::invalid, bad_name(name));
+    if (!common::is_valid_user_name(name))
+        return fail<user_record>(outcome::invalid, bad_name(name));
     if (auto why = check_limit(limit)) return fail<user_record>(outcome::invalid, *why);
     std::lock_guard lock(write_mutex_);
     if (store_.find_user(name))
@@ -58,8 +59,7 @@ result<user_record> catalog::create_user(std::string_view name,
     return {outcome::created, user, {}};
 }
 
-result<user_record> catalog::update_user(std::string_view name,
-                                         std::optional<std::uint32_t> limit,
+result<user_record> catalog::update_user(std::string_view name, std::optional<std::uint32_t> limit,
                                          std::optional<bool> disabled) {
     if (auto why = check_limit(limit)) return fail<user_record>(outcome::invalid, *why);
     std::lock_guard lock(write_mutex_);
@@ -85,7 +85,9 @@ std::optional<user_record> catalog::find_user(std::string_view name) const {
     return store_.find_user(name);
 }
 
-std::vector<user_record> catalog::list_users() const { return store_.list_users(); }
+std::vector<user_record> catalog::list_users() const {
+    return store_.list_users();
+}
 
 result<created_key> catalog::create_key(std::string_view user, std::string_view label,
                                         common::unix_seconds expires_at) {
@@ -99,8 +101,13 @@ result<created_key> catalog::create_key(std::string_view user, std::string_view 
         return fail<created_key>(outcome::not_found, fmt::format("no user '{}'", user));
     created_key created;
     created.key = common::generate_api_key(user);
-    created.record = key_record{common::random_u64(), common::sha256(created.key),
-                                std::string(user), std::string(label), now, expires_at, 0};
+    created.record = key_record{common::random_u64(),
+                                common::sha256(created.key),
+                                std::string(user),
+                                std::string(label),
+                                now,
+                                expires_at,
+                                0};
     store_.put_key(created.record);
     notify(created.record);
     return {outcome::created, std::move(created), {}};
@@ -122,8 +129,13 @@ result<key_record> catalog::import_key(std::string_view user, std::string_view k
             return fail<key_record>(outcome::conflict, "this key already belongs to another user");
         return {outcome::ok, existing, {}};
     }
-    key_record record{common::random_u64(), hash, std::string(user), std::string(label),
-                      common::wall_now(), 0, 0};
+    key_record record{common::random_u64(),
+                      hash,
+                      std::string(user),
+                      std::string(label),
+                      common::wall_now(),
+                      0,
+                      0};
     store_.put_key(record);
     notify(record);
     return {outcome::created, record, {}};
@@ -149,7 +161,8 @@ std::optional<key_record> catalog::find_key(std::uint64_t key_id) const {
 
 result<std::vector<key_record>> catalog::list_keys(std::optional<std::string_view> user) const {
     if (user && !store_.find_user(*user))
-        return fail<std::vector<key_record>>(outcome::not_found, fmt::format("no user '{}'", *user));
+        return fail<std::vector<key_record>>(outcome::not_found,
+                                             fmt::format("no user '{}'", *user));
     std::vector<key_record> keys;
     store_.for_each_key([&](const key_record& key) {
         if (!user || key.user == *user) keys.push_back(key);
@@ -182,8 +195,10 @@ import_summary catalog::import(const std::vector<import_row>& rows) {
         const auto hash = common::sha256(row.key);
         const std::string hash_bytes(reinterpret_cast<const char*>(hash.data()), hash.size());
         std::optional<std::string> owner;
-        if (auto it = batch_keys.find(hash_bytes); it != batch_keys.end()) owner = it->second;
-        else if (auto existing = store_.find_key(hash)) owner = existing->user;
+        if (auto it = batch_keys.find(hash_bytes); it != batch_keys.end())
+            owner = it->second;
+        else if (auto existing = store_.find_key(hash))
+            owner = existing->user;
         if (owner && *owner != row.user) {
             summary.errors.emplace_back(i, "this key already belongs to another user");
             continue;
@@ -210,7 +225,8 @@ import_summary catalog::import(const std::vector<import_row>& rows) {
             continue;
         }
         batch_keys.emplace(hash_bytes, row.user);
-        batch.keys.push_back(key_record{common::random_u64(), hash, row.user, "imported", now, 0, 0});
+        batch.keys.push_back(
+            key_record{common::random_u64(), hash, row.user, "imported", now, 0, 0});
         ++summary.keys_imported;
     }
     if (batch.users.empty() && batch.keys.empty()) return summary;

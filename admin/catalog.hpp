@@ -24,9 +24,7 @@ struct result {
     std::optional<T> value;
     std::string message;  // why, when status is not ok/created
 
-    bool succeeded() const noexcept {
-        return status == outcome::ok || status == outcome::created;
-    }
+    bool succeeded() const noexcept { return status == outcome::ok || status == outcome::created; }
 };
 
 // A freshly generated key: the only time its plain text exists.

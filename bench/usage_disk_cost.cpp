@@ -14,7 +14,7 @@ namespace {
 
 struct shape {
     const char* name;
-    std::uint64_t keys;              // distinct keys
+    std::uint64_t keys;                     // distinct keys
     std::uint64_t requests_per_key_second;  // requests in each (key, second) bucket
 };
 

@@ -24,7 +24,9 @@ void random_bytes(unsigned char* out, int size) {
     if (RAND_bytes(out, size) != 1) throw std::runtime_error("OpenSSL RAND_bytes failed");
 }
 
-bool is_visible_ascii(char c) noexcept { return c > 0x20 && c < 0x7f; }
+bool is_visible_ascii(char c) noexcept {
+    return c > 0x20 && c < 0x7f;
+}
 
 }  // namespace
 
@@ -84,8 +86,8 @@ bool is_well_formed_key(std::string_view key) noexcept {
 bool is_valid_user_name(std::string_view name) noexcept {
     if (name.empty() || name.size() > 64) return false;
     for (char c : name) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                        c == '.' || c == '_' || c == '@' || c == '-';
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '@' || c == '-';
         if (!ok) return false;
     }
     return true;

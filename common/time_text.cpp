@@ -28,7 +28,9 @@ std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept {
     return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
 }
 
-bool is_leap(std::int64_t y) noexcept { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+bool is_leap(std::int64_t y) noexcept {
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
 }  // namespace
 
@@ -42,15 +44,28 @@ std::optional<std::chrono::seconds> parse_duration(std::string_view text) noexce
     if (text.empty()) return std::nullopt;
     std::int64_t unit = 1;
     switch (text.back()) {
-        case 's': unit = 1; break;
-        case 'm': unit = 60; break;
-        case 'h': unit = 3600; break;
-        case 'd': unit = 86400; break;
-        case 'w': unit = 7 * 86400; break;
-        default: unit = 0;
+        case 's':
+            unit = 1;
+            break;
+        case 'm':
+            unit = 60;
+            break;
+        case 'h':
+            unit = 3600;
+            break;
+        case 'd':
+            unit = 86400;
+            break;
+        case 'w':
+            unit = 7 * 86400;
+            break;
+        default:
+            unit = 0;
     }
-    if (unit != 0) text.remove_suffix(1);
-    else unit = 1;
+    if (unit != 0)
+        text.remove_suffix(1);
+    else
+        unit = 1;
     const auto count = parse_digits(text);
     if (!count || *count > std::numeric_limits<std::int64_t>::max() / unit / 1000)
         return std::nullopt;

@@ -96,8 +96,10 @@ std::size_t sliding_window_limiter::forget_idle(time_point now) {
     for (shard& s : shards_) {
         std::lock_guard lock(s.mutex);
         for (auto it = s.windows.begin(); it != s.windows.end();) {
-            if (it->second.latest() <= cutoff) it = s.windows.erase(it);
-            else ++it;
+            if (it->second.latest() <= cutoff)
+                it = s.windows.erase(it);
+            else
+                ++it;
         }
         remaining += s.windows.size();
     }

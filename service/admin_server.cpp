@@ -64,7 +64,8 @@ std::string load_or_create_admin_token(const std::string& data_dir) {
         text << in.rdbuf();
         std::string token = trim(text.str());
         if (token.size() >= 16) return token;
-        throw std::runtime_error(path + " holds no usable token (16+ characters); remove it to get a new one");
+        throw std::runtime_error(
+            path + " holds no usable token (16+ characters); remove it to get a new one");
     }
     std::uint8_t bytes[32];
     for (std::size_t i = 0; i < sizeof bytes; i += 8) {

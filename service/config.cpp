@@ -1,7 +1,7 @@
 #include "service/config.hpp"
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <arpa/inet.h>
 
@@ -46,17 +46,25 @@ parse_outcome parse_config(int argc, const char* const* argv) {
     std::string retention = "48h";
 
     app.add_option("--listen", listen, "Public address for /limit, /healthz, /readyz")
-        ->envname("RL_LISTEN")->capture_default_str();
+        ->envname("RL_LISTEN")
+        ->capture_default_str();
     app.add_option("--admin-listen", admin_listen, "Admin API address (keep it on loopback)")
-        ->envname("RL_ADMIN_LISTEN")->capture_default_str();
+        ->envname("RL_ADMIN_LISTEN")
+        ->capture_default_str();
     app.add_option("--data-dir", data_dir, "RocksDB data directory (created if missing)")
-        ->envname("RL_DATA_DIR")->capture_default_str();
-    app.add_option("--default-limit", default_limit, "Requests per sliding second for users without their own limit")
-        ->envname("RL_DEFAULT_LIMIT")->capture_default_str();
+        ->envname("RL_DATA_DIR")
+        ->capture_default_str();
+    app.add_option("--default-limit", default_limit,
+                   "Requests per sliding second for users without their own limit")
+        ->envname("RL_DEFAULT_LIMIT")
+        ->capture_default_str();
     app.add_option("--threads", threads, "Worker threads (0: one per core)")
-        ->envname("RL_THREADS")->capture_default_str();
-    app.add_option("--usage-retention", retention, "How long per-second usage is kept (e.g. 48h, 7d)")
-        ->envname("RL_USAGE_RETENTION")->capture_default_str();
+        ->envname("RL_THREADS")
+        ->capture_default_str();
+    app.add_option("--usage-retention", retention,
+                   "How long per-second usage is kept (e.g. 48h, 7d)")
+        ->envname("RL_USAGE_RETENTION")
+        ->capture_default_str();
 
     try {
         app.parse(argc, argv);
@@ -72,8 +80,8 @@ parse_outcome parse_config(int argc, const char* const* argv) {
     if (data_dir.empty()) throw config_error("--data-dir: must not be empty");
     cfg.data_dir = data_dir;
     if (default_limit < 1 || default_limit > admin::max_limit)
-        throw config_error(fmt::format("--default-limit: {} is not between 1 and {}",
-                                       default_limit, admin::max_limit));
+        throw config_error(fmt::format("--default-limit: {} is not between 1 and {}", default_limit,
+                                       admin::max_limit));
     cfg.default_limit = static_cast<std::uint32_t>(default_limit);
     if (threads < 0 || threads > 256)
         throw config_error(fmt::format("--threads: {} is not between 0 and 256", threads));
@@ -81,8 +89,10 @@ parse_outcome parse_config(int argc, const char* const* argv) {
                                : static_cast<unsigned>(threads);
     const auto keep = common::parse_duration(retention);
     if (!keep || keep->count() < 60)
-        throw config_error(fmt::format("--usage-retention: '{}' is not a duration of at least 1m "
-                                       "(e.g. 48h, 7d)", retention));
+        throw config_error(
+            fmt::format("--usage-retention: '{}' is not a duration of at least 1m "
+                        "(e.g. 48h, 7d)",
+                        retention));
     cfg.usage_retention = *keep;
     if (const char* token = std::getenv("RL_ADMIN_TOKEN"); token && *token) {
         if (std::string_view(token).size() < 16)

@@ -79,8 +79,10 @@ void key_index::user_deleted(std::string_view name) {
     if (!user->deleted) --live_users_;
     user->deleted = true;
     for (auto k = keys_.begin(); k != keys_.end();) {
-        if (k->second.user == user) k = keys_.erase(k);
-        else ++k;
+        if (k->second.user == user)
+            k = keys_.erase(k);
+        else
+            ++k;
     }
 }
 

@@ -21,8 +21,8 @@ long long seconds_until(std::chrono::nanoseconds d) {
 
 void add_ratelimit_headers(http_reply& reply, const limiter::decision& d) {
     reply.headers.emplace_back("RateLimit-Policy", fmt::format("\"default\";q={};w=1", d.limit));
-    reply.headers.emplace_back(
-        "RateLimit", fmt::format("\"default\";r={};t={}", d.remaining, seconds_until(d.reset_after)));
+    reply.headers.emplace_back("RateLimit", fmt::format("\"default\";r={};t={}", d.remaining,
+                                                        seconds_until(d.reset_after)));
 }
 
 const std::pair<std::string, std::string> www_authenticate{"WWW-Authenticate",
@@ -30,8 +30,8 @@ const std::pair<std::string, std::string> www_authenticate{"WWW-Authenticate",
 
 }  // namespace
 
-limit_result limit_handler::decide(std::optional<std::string_view> api_key,
-                                   limiter::time_point now, common::unix_seconds wall_now) {
+limit_result limit_handler::decide(std::optional<std::string_view> api_key, limiter::time_point now,
+                                   common::unix_seconds wall_now) {
     if (!api_key || api_key->empty()) return finish(metrics_, limit_outcome::missing_key);
     if (!common::is_well_formed_key(*api_key)) return finish(metrics_, limit_outcome::invalid_key);
     if (!ready_.load(std::memory_order_acquire)) return finish(metrics_, limit_outcome::not_ready);
@@ -56,8 +56,8 @@ limit_result limit_handler::settle(limit_result result, bool usage_written) {
     return result;
 }
 
-limit_result limit_handler::check(std::optional<std::string_view> api_key,
-                                  limiter::time_point now, common::unix_seconds wall_now) {
+limit_result limit_handler::check(std::optional<std::string_view> api_key, limiter::time_point now,
+                                  common::unix_seconds wall_now) {
     limit_result result = decide(api_key, now, wall_now);
     if (!result.needs_usage()) return result;
     thread_local std::vector<usage_event> one(1);
@@ -69,9 +69,12 @@ http_reply problem_reply(int status, std::string_view type, std::string_view tit
                          std::string_view detail) {
     // Callers pass fixed text or validated user names, so nothing here needs JSON escaping.
     return http_reply{
-        status, "application/problem+json", {},
-        fmt::format(R"({{"type":"urn:ratelimitd:problem:{}","title":"{}","status":{},"detail":"{}"}})",
-                    type, title, status, detail)};
+        status,
+        "application/problem+json",
+        {},
+        fmt::format(
+            R"({{"type":"urn:ratelimitd:problem:{}","title":"{}","status":{},"detail":"{}"}})",
+            type, title, status, detail)};
 }
 
 http_reply render(const limit_result& result) {
@@ -79,17 +82,21 @@ http_reply render(const limit_result& result) {
     http_reply reply;
     switch (result.outcome) {
         case limit_outcome::admitted:
-            reply = http_reply{200, "application/json", {},
-                               fmt::format(R"({{"admitted":true,"user":"{}","limit":{},"remaining":{}}})",
-                                           result.user->name, d.limit, d.remaining)};
+            reply = http_reply{
+                200,
+                "application/json",
+                {},
+                fmt::format(R"({{"admitted":true,"user":"{}","limit":{},"remaining":{}}})",
+                            result.user->name, d.limit, d.remaining)};
             add_ratelimit_headers(reply, d);
             reply.headers.emplace_back("X-RateLimit-User", result.user->name);
             break;
         case limit_outcome::limited: {
             const long long retry = std::max(1LL, seconds_until(d.reset_after));
-            reply = problem_reply(429, "rate-limited", "Too many requests",
-                                  fmt::format("limit of {} requests per second reached; retry in {} s",
-                                              d.limit, retry));
+            reply =
+                problem_reply(429, "rate-limited", "Too many requests",
+                              fmt::format("limit of {} requests per second reached; retry in {} s",
+                                          d.limit, retry));
             reply.headers.emplace_back("Retry-After", std::to_string(retry));
             add_ratelimit_headers(reply, d);
             break;
@@ -105,8 +112,8 @@ http_reply render(const limit_result& result) {
             reply.headers.push_back(www_authenticate);
             break;
         case limit_outcome::expired_key:
-            reply = problem_reply(401, "expired-api-key", "Expired API key",
-                                  "the API key has expired");
+            reply =
+                problem_reply(401, "expired-api-key", "Expired API key", "the API key has expired");
             reply.headers.push_back(www_authenticate);
             break;
         case limit_outcome::user_disabled:

@@ -37,7 +37,9 @@ std::string metrics::render(const gauges& now) const {
              labels[i].reason, decisions_[i].load(std::memory_order_relaxed));
     line("# HELP ratelimitd_users Users known to the server.\n# TYPE ratelimitd_users gauge\n");
     line("ratelimitd_users {}\n", now.users);
-    line("# HELP ratelimitd_keys_loaded Live API keys in memory.\n# TYPE ratelimitd_keys_loaded gauge\n");
+    line(
+        "# HELP ratelimitd_keys_loaded Live API keys in memory.\n# TYPE ratelimitd_keys_loaded "
+        "gauge\n");
     line("ratelimitd_keys_loaded {}\n", now.keys);
     line("# HELP ratelimitd_limiter_active_users Users with requests in the last second.\n");
     line("# TYPE ratelimitd_limiter_active_users gauge\nratelimitd_limiter_active_users {}\n",

@@ -32,8 +32,10 @@ void log(fmt::format_string<Args...> format, Args&&... args) {
     fmt::print(stderr, "ratelimitd: {}\n", fmt::format(format, std::forward<Args>(args)...));
 }
 
-std::optional<std::string_view> header(const restinio::request_handle_t& req, std::string_view name) {
-    if (const std::string* value = req->header().try_get_field(name)) return std::string_view(*value);
+std::optional<std::string_view> header(const restinio::request_handle_t& req,
+                                       std::string_view name) {
+    if (const std::string* value = req->header().try_get_field(name))
+        return std::string_view(*value);
     return std::nullopt;
 }
 
@@ -101,10 +103,9 @@ public:
           admin_(restinio::external_io_context(io),
                  settings(cfg.admin_listen, 64 << 20)
                      .request_handler([&admin](restinio::request_handle_t req) {
-                         return send(req, admin.handle(
-                                              req->header().method().c_str(),
-                                              req->header().path(), req->header().query(),
-                                              header(req, "Authorization"), req->body()));
+                         return send(req, admin.handle(req->header().method().c_str(),
+                                                       req->header().path(), req->header().query(),
+                                                       header(req, "Authorization"), req->body()));
                      })) {}
 
     // Throws if a listener cannot bind.
@@ -144,13 +145,18 @@ private:
             commit.submit(std::move(req), result);  // answered once its count is in the WAL
             return restinio::request_accepted();
         }
-        if (path == "/healthz") return send(req, {200, "application/json", {}, R"({"status":"ok"})"});
+        if (path == "/healthz")
+            return send(req, {200, "application/json", {}, R"({"status":"ok"})"});
         if (path == "/readyz") {
-            if (ready.load()) return send(req, {200, "application/json", {}, R"({"status":"ready"})"});
-            return send(req, problem_reply(503, "not-ready", "Not ready", "the key store is still loading"));
+            if (ready.load())
+                return send(req, {200, "application/json", {}, R"({"status":"ready"})"});
+            return send(req, problem_reply(503, "not-ready", "Not ready",
+                                           "the key store is still loading"));
         }
-        return send(req, problem_reply(404, "not-found", "Not found",
-                                       "no such path; the public endpoints are /limit, /healthz and /readyz"));
+        return send(
+            req,
+            problem_reply(404, "not-found", "Not found",
+                          "no such path; the public endpoints are /limit, /healthz and /readyz"));
     }
 
     static void open_one(server_t& server) {
@@ -176,7 +182,8 @@ void write_admin_url(const config& cfg) {
     std::string host = cfg.admin_listen.host;
     if (host == "0.0.0.0" || host == "::") host = "127.0.0.1";
     if (host.find(':') != std::string::npos) host = "[" + host + "]";
-    std::ofstream(cfg.data_dir + "/admin.url") << fmt::format("http://{}:{}\n", host, cfg.admin_listen.port);
+    std::ofstream(cfg.data_dir + "/admin.url")
+        << fmt::format("http://{}:{}\n", host, cfg.admin_listen.port);
 }
 
 // Frees idle limiter windows every second; drops expired usage every minute.
@@ -262,7 +269,8 @@ int serve(const config& cfg, storage::store& store) {
     if (cfg.admin_listen.host != "127.0.0.1" && cfg.admin_listen.host != "localhost" &&
         cfg.admin_listen.host != "::1")
         log("WARNING: the admin API listens on {}, not loopback; anyone who can reach it and "
-            "holds the token controls every key", cfg.admin_listen.host);
+            "holds the token controls every key",
+            cfg.admin_listen.host);
 
     // Signals are caught before loading so a stop during a long load is still clean.
     std::promise<int> stop_signal;
@@ -314,7 +322,8 @@ int run(const config& cfg) {
     // A data directory that cannot be a directory is a configuration error, like a bad flag.
     std::error_code ec;
     std::filesystem::create_directories(cfg.data_dir, ec);
-    if (ec || !std::filesystem::is_directory(cfg.data_dir) || ::access(cfg.data_dir.c_str(), W_OK) != 0) {
+    if (ec || !std::filesystem::is_directory(cfg.data_dir) ||
+        ::access(cfg.data_dir.c_str(), W_OK) != 0) {
         log("--data-dir: {} is not a writable directory{}", cfg.data_dir,
             ec ? " (" + ec.message() + ")" : "");
         return 2;

@@ -18,7 +18,8 @@ bool usage_recorder::record(const std::vector<usage_event>& events) noexcept {
         });
         std::size_t out = 0;
         for (std::size_t i = 1; i < buckets.size(); ++i) {
-            if (buckets[i].second == buckets[out].second && buckets[i].key_id == buckets[out].key_id)
+            if (buckets[i].second == buckets[out].second &&
+                buckets[i].key_id == buckets[out].key_id)
                 buckets[out].count += buckets[i].count;
             else
                 buckets[++out] = buckets[i];

@@ -24,7 +24,8 @@ std::string encode_key_id(std::uint64_t key_id);
 std::optional<std::uint64_t> decode_key_id(std::string_view bytes) noexcept;
 
 std::string encode_usage_key(unix_seconds second, std::uint64_t key_id);
-void encode_usage_key(unix_seconds second, std::uint64_t key_id, char (&out)[usage_key_size]) noexcept;
+void encode_usage_key(unix_seconds second, std::uint64_t key_id,
+                      char (&out)[usage_key_size]) noexcept;
 std::optional<usage_bucket> decode_usage_key(std::string_view bytes) noexcept;
 
 std::string encode_usage_value(const usage_count& count);

@@ -1,11 +1,11 @@
 #include "storage/store.hpp"
 
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice.h>
 #include <rocksdb/table.h>
-#include <rocksdb/filter_policy.h>
-#include <rocksdb/memtablerep.h>
 #include <rocksdb/write_batch.h>
 #include <sys/stat.h>
 
@@ -77,7 +77,9 @@ struct store::impl {
 std::unique_ptr<store> store::open(const std::string& directory) {
     std::error_code ec;
     std::filesystem::create_directories(directory, ec);
-    if (ec) throw storage_error(storage_errc::io_error, "cannot create " + directory + ": " + ec.message());
+    if (ec)
+        throw storage_error(storage_errc::io_error,
+                            "cannot create " + directory + ": " + ec.message());
     ::chmod(directory.c_str(), 0700);  // keys are hashed, but usage and names are private too
     const bool fresh = !std::filesystem::exists(std::filesystem::path(directory) / "CURRENT");
 
@@ -119,7 +121,8 @@ std::unique_ptr<store> store::open(const std::string& directory) {
     state->db.reset(raw);
 
     std::string version;
-    const auto status = state->db->Get(rocksdb::ReadOptions(), state->meta(), meta_schema_version, &version);
+    const auto status =
+        state->db->Get(rocksdb::ReadOptions(), state->meta(), meta_schema_version, &version);
     if (status.IsNotFound() && fresh) {
         check(state->db->Put(state->synced, state->meta(), meta_schema_version,
                              std::to_string(schema_version)),
@@ -137,7 +140,9 @@ std::unique_ptr<store> store::open(const std::string& directory) {
 store::store(std::unique_ptr<impl> state) : impl_(std::move(state)) {}
 store::~store() = default;
 
-const std::string& store::directory() const noexcept { return impl_->directory; }
+const std::string& store::directory() const noexcept {
+    return impl_->directory;
+}
 
 std::optional<user_record> store::find_user(std::string_view name) const {
     std::string bytes;
@@ -151,7 +156,8 @@ std::optional<user_record> store::find_user(std::string_view name) const {
 
 std::vector<user_record> store::list_users() const {
     std::vector<user_record> users;
-    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->users()));
+    std::unique_ptr<rocksdb::Iterator> it(
+        impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->users()));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
         auto user = codec::decode_user(it->key().ToStringView(), it->value().ToStringView());
         if (!user) corrupt("user record");
@@ -270,7 +276,9 @@ void store::expire_usage_before(unix_seconds cutoff) {
           "expire usage");
 }
 
-void store::flush() { check(impl_->db->FlushWAL(true), "flush WAL"); }
+void store::flush() {
+    check(impl_->db->FlushWAL(true), "flush WAL");
+}
 
 void store::compact() {
     for (auto* handle : impl_->handles) {

@@ -6,9 +6,9 @@
 
 #include "tests/integration/fixture.hpp"
 
+using nlohmann::json;
 using rl::testing::http_request;
 using rl::testing::live_server;
-using nlohmann::json;
 
 TEST_CASE("admin routes need the bearer token; health does not") {
     live_server server;
@@ -18,8 +18,12 @@ TEST_CASE("admin routes need the bearer token; health does not") {
         const auto none = http_request("GET", base + path);
         REQUIRE(none.status == 401);
         REQUIRE(none.header("content-type") == "application/problem+json");
-        REQUIRE(http_request("GET", base + path, {"Authorization: Bearer wrong-token-123456"}).status == 401);
-        REQUIRE(http_request("GET", base + path, {"Authorization: " + server.process().admin_token()}).status == 401);
+        REQUIRE(
+            http_request("GET", base + path, {"Authorization: Bearer wrong-token-123456"}).status ==
+            401);
+        REQUIRE(
+            http_request("GET", base + path, {"Authorization: " + server.process().admin_token()})
+                .status == 401);
     }
     REQUIRE(server.admin("GET", "/v1/users").status == 200);
 }
@@ -28,15 +32,16 @@ TEST_CASE("RL_ADMIN_TOKEN replaces the generated token file") {
     const std::string token = "a-token-from-the-environment";
     live_server server({}, {"RL_ADMIN_TOKEN=" + token});
     const auto base = server.process().admin_url();
-    REQUIRE(http_request("GET", base + "/v1/users", {"Authorization: Bearer " + token}).status == 200);
-    struct stat st{};
+    REQUIRE(http_request("GET", base + "/v1/users", {"Authorization: Bearer " + token}).status ==
+            200);
+    struct stat st {};
     REQUIRE(::stat((server.data_dir() + "/admin.token").c_str(), &st) != 0);
 }
 
 TEST_CASE("the generated token file is 0600 and the data directory 0700") {
     live_server server;
     REQUIRE(server.process().admin_token().size() >= 32);
-    struct stat st{};
+    struct stat st {};
     REQUIRE(::stat((server.data_dir() + "/admin.token").c_str(), &st) == 0);
     REQUIRE((st.st_mode & 0777) == 0600);
     REQUIRE(::stat(server.data_dir().c_str(), &st) == 0);
@@ -50,9 +55,9 @@ TEST_CASE("users and keys through the admin API") {
     REQUIRE(server.admin("POST", "/v1/users", {{"name", "bad name"}}).status == 400);
     REQUIRE(server.admin("POST", "/v1/users", {{"name", "x"}, {"limit", 0}}).status == 400);
     REQUIRE(server.admin("POST", "/v1/users", {{"name", "x"}, {"limit", "ten"}}).status == 400);
-    const auto broken = http_request("POST", server.process().admin_url() + "/v1/users",
-                                     {"Authorization: Bearer " + server.process().admin_token()},
-                                     "{not json");
+    const auto broken =
+        http_request("POST", server.process().admin_url() + "/v1/users",
+                     {"Authorization: Bearer " + server.process().admin_token()}, "{not json");
     REQUIRE(broken.status == 400);
     REQUIRE(broken.header("content-type") == "application/problem+json");
 
@@ -73,8 +78,10 @@ TEST_CASE("users and keys through the admin API") {
     REQUIRE(listed.body.at("keys").size() == 1);
     REQUIRE(listed.body.dump().find(key) == std::string::npos);
 
-    REQUIRE(server.admin("POST", "/v1/keys/import", {{"user", "alice"}, {"key", "legacy-key-0001"}}).status == 201);
-    REQUIRE(server.admin("POST", "/v1/keys/import", {{"user", "alice"}, {"key", "legacy-key-0001"}}).status == 200);
+    REQUIRE(server.admin("POST", "/v1/keys/import", {{"user", "alice"}, {"key", "legacy-key-0001"}})
+                .status == 201);
+    REQUIRE(server.admin("POST", "/v1/keys/import", {{"user", "alice"}, {"key", "legacy-key-0001"}})
+                .status == 200);
     REQUIRE(server.limit("legacy-key-0001").status == 200);
 
     REQUIRE(server.admin("DELETE", "/v1/users/alice").status == 200);
@@ -94,8 +101,14 @@ TEST_CASE("metrics are in the Prometheus text format and count decisions") {
                                 {"Authorization: Bearer " + server.process().admin_token()});
     REQUIRE(r.status == 200);
     REQUIRE(r.header("content-type").rfind("text/plain", 0) == 0);
-    REQUIRE(r.body.find("ratelimitd_decisions_total{outcome=\"admitted\",reason=\"ok\"} 1\n") != std::string::npos);
-    REQUIRE(r.body.find("ratelimitd_decisions_total{outcome=\"limited\",reason=\"over_limit\"} 1\n") != std::string::npos);
-    REQUIRE(r.body.find("ratelimitd_decisions_total{outcome=\"unauthorized\",reason=\"missing_key\"} 1\n") != std::string::npos);
+    REQUIRE(r.body.find("ratelimitd_decisions_total{outcome=\"admitted\",reason=\"ok\"} 1\n") !=
+            std::string::npos);
+    REQUIRE(
+        r.body.find("ratelimitd_decisions_total{outcome=\"limited\",reason=\"over_limit\"} 1\n") !=
+        std::string::npos);
+    REQUIRE(
+        r.body.find(
+            "ratelimitd_decisions_total{outcome=\"unauthorized\",reason=\"missing_key\"} 1\n") !=
+        std::string::npos);
     REQUIRE(r.body.find("ratelimitd_keys_loaded 1\n") != std::string::npos);
 }

@@ -12,7 +12,8 @@ using rl::testing::run_command;
 
 namespace {
 
-void require_config_error(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
+void require_config_error(const std::vector<std::string>& args,
+                          const std::vector<std::string>& env = {}) {
     rl::testing::temp_dir dir;
     std::vector<std::string> argv = {rl::testing::ratelimitd_path(), "--data-dir", dir / "data"};
     argv.insert(argv.end(), args.begin(), args.end());

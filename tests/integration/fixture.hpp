@@ -34,10 +34,10 @@ public:
 
     admin_reply admin(const std::string& method, const std::string& path,
                       const nlohmann::json& body = nullptr) {
-        const auto r = http_request(method, process_->admin_url() + path,
-                                    {"Authorization: Bearer " + process_->admin_token(),
-                                     "Content-Type: application/json"},
-                                    body.is_null() ? std::string() : body.dump());
+        const auto r = http_request(
+            method, process_->admin_url() + path,
+            {"Authorization: Bearer " + process_->admin_token(), "Content-Type: application/json"},
+            body.is_null() ? std::string() : body.dump());
         return {r.status, nlohmann::json::parse(r.body, nullptr, false)};
     }
 

@@ -12,10 +12,10 @@
 
 #include "tests/integration/fixture.hpp"
 
+using nlohmann::json;
 using rl::testing::http_request;
 using rl::testing::http_response;
 using rl::testing::live_server;
-using nlohmann::json;
 
 namespace {
 
@@ -165,7 +165,8 @@ TEST_CASE("40 concurrent requests over two keys of one user admit exactly 10") {
         // On a very slow machine the burst can straddle two windows; never more than that.
         WARN("the burst took longer than a second");
         REQUIRE(admitted >= 10);
-        REQUIRE(admitted <= 10 * (1 + std::chrono::duration_cast<std::chrono::seconds>(elapsed).count()));
+        REQUIRE(admitted <=
+                10 * (1 + std::chrono::duration_cast<std::chrono::seconds>(elapsed).count()));
     }
 
     const auto usage = server.admin("GET", "/v1/usage?user=frank&since=5m");

@@ -6,14 +6,15 @@
 
 #include "tests/integration/fixture.hpp"
 
+using nlohmann::json;
 using rl::testing::command_result;
 using rl::testing::live_server;
 using rl::testing::run_command;
-using nlohmann::json;
 
 namespace {
 
-command_result rlctl(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
+command_result rlctl(const std::vector<std::string>& args,
+                     const std::vector<std::string>& env = {}) {
     std::vector<std::string> argv = {rl::testing::rlctl_path()};
     argv.insert(argv.end(), args.begin(), args.end());
     return run_command(argv, env);
@@ -85,7 +86,8 @@ TEST_CASE("rlctl exit codes: 2 for bad usage, 1 for failures, with a message on 
     REQUIRE(ctl({"key", "create", "nobody"}).exit_code == 1);
     REQUIRE(ctl({"user", "create", "bad name"}).exit_code == 1);
 
-    const auto unreachable = rlctl({"--server", "http://127.0.0.1:1", "--token", "x", "user", "list"});
+    const auto unreachable =
+        rlctl({"--server", "http://127.0.0.1:1", "--token", "x", "user", "list"});
     REQUIRE(unreachable.exit_code == 1);
     REQUIRE(unreachable.err.find("127.0.0.1:1") != std::string::npos);
     const auto bad_token = rlctl({"--server", server.process().admin_url(), "--token",
@@ -130,25 +132,30 @@ TEST_CASE("rlctl usage reports what was admitted and rejected") {
         allowed += bucket.at("allowed").get<long>();
     }
     REQUIRE(allowed == 4);
-    const std::string key_id = server.admin("GET", "/v1/keys?user=u").body.at("keys")[0].at("key_id");
-    REQUIRE(ctl.json_of({"usage", "--key", key_id, "--since", "5m"}).at("total").at("allowed") == 4);
+    const std::string key_id =
+        server.admin("GET", "/v1/keys?user=u").body.at("keys")[0].at("key_id");
+    REQUIRE(ctl.json_of({"usage", "--key", key_id, "--since", "5m"}).at("total").at("allowed") ==
+            4);
 }
 
 TEST_CASE("rlctl --data-dir works offline, and through the server once one holds the directory") {
     rl::testing::temp_dir dir;
     const std::string data = dir / "data";
-    REQUIRE(rlctl({"--data-dir", data, "user", "create", "offline", "--limit", "2"}).exit_code == 0);
+    REQUIRE(rlctl({"--data-dir", data, "user", "create", "offline", "--limit", "2"}).exit_code ==
+            0);
     const auto created = rlctl({"--data-dir", data, "--json", "key", "create", "offline"});
     REQUIRE(created.exit_code == 0);
     const std::string key = json::parse(created.out).at("key");
 
     rl::testing::server_process server(data);
-    REQUIRE(rl::testing::http_request("GET", server.public_url() + "/limit", {"X-API-KEY: " + key}).status == 200);
+    REQUIRE(rl::testing::http_request("GET", server.public_url() + "/limit", {"X-API-KEY: " + key})
+                .status == 200);
     // The server holds the directory now: rlctl finds it through admin.url and admin.token.
     const auto listed = rlctl({"--data-dir", data, "--json", "user", "list"});
     INFO("stderr: " << listed.err);
     REQUIRE(listed.exit_code == 0);
     REQUIRE(json::parse(listed.out).at("users").size() == 1);
     REQUIRE(rlctl({"--data-dir", data, "user", "update", "offline", "--disable"}).exit_code == 0);
-    REQUIRE(rl::testing::http_request("GET", server.public_url() + "/limit", {"X-API-KEY: " + key}).status == 403);
+    REQUIRE(rl::testing::http_request("GET", server.public_url() + "/limit", {"X-API-KEY: " + key})
+                .status == 403);
 }

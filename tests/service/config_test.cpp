@@ -40,9 +40,9 @@ TEST_CASE("defaults follow the SPEC") {
 }
 
 TEST_CASE("flags set every option") {
-    const auto cfg = parse({"--listen", "127.0.0.1:9000", "--admin-listen", "[::1]:9001",
-                            "--data-dir", "/tmp/x", "--default-limit", "25", "--threads", "3",
-                            "--usage-retention", "7d"});
+    const auto cfg =
+        parse({"--listen", "127.0.0.1:9000", "--admin-listen", "[::1]:9001", "--data-dir", "/tmp/x",
+               "--default-limit", "25", "--threads", "3", "--usage-retention", "7d"});
     REQUIRE(cfg.listen.host == "127.0.0.1");
     REQUIRE(cfg.listen.port == 9000);
     REQUIRE(cfg.admin_listen.host == "::1");
@@ -66,17 +66,17 @@ TEST_CASE("environment variables set options and flags win over them") {
 }
 
 TEST_CASE("bad values are config errors") {
-    for (std::vector<const char*> bad : std::vector<std::vector<const char*>>{
-             {"--default-limit", "0"},
-             {"--default-limit", "100001"},
-             {"--default-limit", "x"},
-             {"--threads", "-2"},
-             {"--listen", "8080"},
-             {"--listen", "host:port"},
-             {"--usage-retention", "30s"},
-             {"--usage-retention", "forever"},
-             {"--data-dir", ""},
-             {"--bogus"}}) {
+    for (std::vector<const char*> bad :
+         std::vector<std::vector<const char*>>{{"--default-limit", "0"},
+                                               {"--default-limit", "100001"},
+                                               {"--default-limit", "x"},
+                                               {"--threads", "-2"},
+                                               {"--listen", "8080"},
+                                               {"--listen", "host:port"},
+                                               {"--usage-retention", "30s"},
+                                               {"--usage-retention", "forever"},
+                                               {"--data-dir", ""},
+                                               {"--bogus"}}) {
         bad.insert(bad.begin(), "ratelimitd");
         INFO(bad[1] << " " << (bad.size() > 2 ? bad[2] : ""));
         REQUIRE_THROWS_AS(parse_config(static_cast<int>(bad.size()), bad.data()), config_error);

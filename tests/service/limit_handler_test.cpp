@@ -65,7 +65,8 @@ TEST_CASE("admits up to the limit, then limits, and counts usage for both") {
     REQUIRE(h.check(key, std::chrono::milliseconds(1000)).outcome == limit_outcome::admitted);
 
     storage::usage_count total;
-    h.store->for_each_usage(h.wall, h.wall + 1, [&](const storage::usage_bucket& b) { total += b.count; });
+    h.store->for_each_usage(h.wall, h.wall + 1,
+                            [&](const storage::usage_bucket& b) { total += b.count; });
     REQUIRE(total.allowed == 3);
     REQUIRE(total.rejected == 1);
 }
@@ -79,7 +80,8 @@ TEST_CASE("disabled users are forbidden; expired keys are their own outcome") {
     REQUIRE(h.catalog.create_user("b", std::nullopt).succeeded());
     const auto expiring = h.catalog.create_key("b", "", common::wall_now() + 10).value->key;
     REQUIRE(h.handler.check(expiring, h.t0, common::wall_now()).outcome == limit_outcome::admitted);
-    REQUIRE(h.handler.check(expiring, h.t0, common::wall_now() + 10).outcome == limit_outcome::expired_key);
+    REQUIRE(h.handler.check(expiring, h.t0, common::wall_now() + 10).outcome ==
+            limit_outcome::expired_key);
 }
 
 TEST_CASE("replies carry the SPEC's statuses and headers and never the key") {

@@ -8,7 +8,7 @@
 namespace rl::testing {
 
 struct http_response {
-    int status = 0;  // 0: no answer (connection failed)
+    int status = 0;                                   // 0: no answer (connection failed)
     std::multimap<std::string, std::string> headers;  // names lower-cased
     std::string body;
 

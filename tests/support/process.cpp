@@ -37,8 +37,9 @@ std::vector<std::string> merged_environment(const std::vector<std::string>& extr
         if (std::strncmp(*e, "RL_", 3) != 0) env.emplace_back(*e);
     for (const auto& entry : extra) {
         const std::string name = entry.substr(0, entry.find('=') + 1);
-        env.erase(std::remove_if(env.begin(), env.end(),
-                                 [&](const std::string& e) { return e.compare(0, name.size(), name) == 0; }),
+        env.erase(std::remove_if(
+                      env.begin(), env.end(),
+                      [&](const std::string& e) { return e.compare(0, name.size(), name) == 0; }),
                   env.end());
         env.push_back(entry);
     }
@@ -138,8 +139,12 @@ int free_port() {
     return ntohs(addr.sin_port);
 }
 
-std::string ratelimitd_path() { return RL_RATELIMITD_PATH; }
-std::string rlctl_path() { return RL_RLCTL_PATH; }
+std::string ratelimitd_path() {
+    return RL_RATELIMITD_PATH;
+}
+std::string rlctl_path() {
+    return RL_RLCTL_PATH;
+}
 
 server_process::server_process(std::string data_dir, std::vector<std::string> extra_args,
                                std::vector<std::string> env)
@@ -148,9 +153,12 @@ server_process::server_process(std::string data_dir, std::vector<std::string> ex
         public_port_ = free_port();
         admin_port_ = free_port();
         std::vector<std::string> argv = {ratelimitd_path(),
-                                         "--data-dir", data_dir_,
-                                         "--listen", "127.0.0.1:" + std::to_string(public_port_),
-                                         "--admin-listen", "127.0.0.1:" + std::to_string(admin_port_)};
+                                         "--data-dir",
+                                         data_dir_,
+                                         "--listen",
+                                         "127.0.0.1:" + std::to_string(public_port_),
+                                         "--admin-listen",
+                                         "127.0.0.1:" + std::to_string(admin_port_)};
         argv.insert(argv.end(), extra_args.begin(), extra_args.end());
         const int log_fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
         const int null_fd = ::open("/dev/null", O_RDWR);

@@ -17,8 +17,7 @@ struct command_result {
 
 // Runs `argv` with extra environment entries ("NAME=value"), optionally feeding `input`.
 command_result run_command(const std::vector<std::string>& argv,
-                           const std::vector<std::string>& env = {},
-                           const std::string& input = {});
+                           const std::vector<std::string>& env = {}, const std::string& input = {});
 
 // A TCP port nothing listens on right now.
 int free_port();

@@ -1,0 +1,49 @@
+#include <catch2/catch.hpp>
+
+#include <map>
+
+#include "service/usage_recorder.hpp"
+#include "tests/support/temp_dir.hpp"
+
+using rl::service::usage_event;
+
+namespace {
+
+std::map<std::pair<std::int64_t, std::uint64_t>, rl::storage::usage_count> stored(
+    const rl::storage::store& store) {
+    std::map<std::pair<std::int64_t, std::uint64_t>, rl::storage::usage_count> out;
+    store.for_each_usage(0, INT64_MAX, [&](const rl::storage::usage_bucket& b) {
+        out[{b.second, b.key_id}] += b.count;
+    });
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("a batch is summed per second and key, admitted and rejected apart") {
+    rl::testing::temp_dir dir;
+    auto store = rl::storage::store::open(dir / "data");
+    rl::service::usage_recorder usage(*store);
+    REQUIRE(usage.record({{7, 100, true}, {7, 100, true}, {7, 100, false}, {8, 100, true},
+                          {7, 101, false}, {8, 100, false}, {7, 100, true}}));
+    REQUIRE(usage.record({{7, 100, true}}));
+    const auto buckets = stored(*store);
+    REQUIRE(buckets.size() == 3);
+    REQUIRE(buckets.at({100, 7}).allowed == 4);
+    REQUIRE(buckets.at({100, 7}).rejected == 1);
+    REQUIRE(buckets.at({100, 8}).allowed == 1);
+    REQUIRE(buckets.at({100, 8}).rejected == 1);
+    REQUIRE(buckets.at({101, 7}).allowed == 0);
+    REQUIRE(buckets.at({101, 7}).rejected == 1);
+    REQUIRE(usage.batches() == 2);
+    REQUIRE(usage.failures() == 0);
+}
+
+TEST_CASE("an empty batch writes nothing and succeeds") {
+    rl::testing::temp_dir dir;
+    auto store = rl::storage::store::open(dir / "data");
+    rl::service::usage_recorder usage(*store);
+    REQUIRE(usage.record({}));
+    REQUIRE(usage.batches() == 0);
+    REQUIRE(stored(*store).empty());
+}
