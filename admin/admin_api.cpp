@@ -87,15 +87,13 @@ template <typename T>
 std::optional<api_response> failure(const result<T>& r) {
     switch (r.status) {
         case outcome::ok:
-        case outcome::created:
-            return std::nullopt;
+        case outcome::created: return std::nullopt;
         case outcome::not_found:
             return api_response{404, problem(404, "not-found", "Not found", r.message)};
         case outcome::already_exists:
         case outcome::conflict:
             return api_response{409, problem(409, "conflict", "Conflict", r.message)};
-        case outcome::invalid:
-            break;
+        case outcome::invalid: break;
     }
     return api_response{400, problem(400, "invalid-request", "Invalid request", r.message)};
 }

@@ -44,23 +44,12 @@ std::optional<std::chrono::seconds> parse_duration(std::string_view text) noexce
     if (text.empty()) return std::nullopt;
     std::int64_t unit = 1;
     switch (text.back()) {
-        case 's':
-            unit = 1;
-            break;
-        case 'm':
-            unit = 60;
-            break;
-        case 'h':
-            unit = 3600;
-            break;
-        case 'd':
-            unit = 86400;
-            break;
-        case 'w':
-            unit = 7 * 86400;
-            break;
-        default:
-            unit = 0;
+        case 's': unit = 1; break;
+        case 'm': unit = 60; break;
+        case 'h': unit = 3600; break;
+        case 'd': unit = 86400; break;
+        case 'w': unit = 7 * 86400; break;
+        default: unit = 0;
     }
     if (unit != 0)
         text.remove_suffix(1);

@@ -218,3 +218,19 @@ TEST_CASE("health, readiness and unknown paths on the public port") {
     require_problem(http_request("GET", base + "/nope"), 404, "not-found");
     require_problem(http_request("GET", base + "/v1/users"), 404, "not-found");
 }
+
+TEST_CASE("HEAD gets the headers without a body, so a pipelined request after it is intact") {
+    live_server server;
+    server.create_user("kim");
+    const std::string key = server.create_key("kim");
+    const std::string answer = rl::testing::raw_exchange(
+        server.process().public_port(),
+        "HEAD /limit HTTP/1.1\r\nHost: t\r\nX-API-KEY: " + key +
+            "\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+    const auto second = answer.find("HTTP/1.1", 1);
+    REQUIRE(answer.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+    REQUIRE(answer.find("X-RateLimit-User: kim") < second);
+    // Nothing between the first reply's blank line and the second status line.
+    REQUIRE(answer.find("\r\n\r\n") + 4 == second);
+    REQUIRE(answer.substr(second).find("{\"status\":\"ok\"}") != std::string::npos);
+}

@@ -24,8 +24,13 @@ TEST_CASE("a batch is summed per second and key, admitted and rejected apart") {
     rl::testing::temp_dir dir;
     auto store = rl::storage::store::open(dir / "data");
     rl::service::usage_recorder usage(*store);
-    REQUIRE(usage.record({{7, 100, true}, {7, 100, true}, {7, 100, false}, {8, 100, true},
-                          {7, 101, false}, {8, 100, false}, {7, 100, true}}));
+    REQUIRE(usage.record({{7, 100, true},
+                          {7, 100, true},
+                          {7, 100, false},
+                          {8, 100, true},
+                          {7, 101, false},
+                          {8, 100, false},
+                          {7, 100, true}}));
     REQUIRE(usage.record({{7, 100, true}}));
     const auto buckets = stored(*store);
     REQUIRE(buckets.size() == 3);

@@ -1,6 +1,10 @@
 #include "tests/support/http_client.hpp"
 
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -68,6 +72,27 @@ http_response http_request(const std::string& method, const std::string& url,
     curl_slist_free_all(list);
     curl_easy_cleanup(curl);
     return response;
+}
+
+std::string raw_exchange(int port, const std::string& bytes, int quiet_ms) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    std::string received;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+        ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size())) {
+        pollfd p{fd, POLLIN, 0};
+        char buf[65536];
+        while (::poll(&p, 1, quiet_ms) > 0) {
+            const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+            if (n <= 0) break;
+            received.append(buf, static_cast<std::size_t>(n));
+        }
+    }
+    ::close(fd);
+    return received;
 }
 
 }  // namespace rl::testing

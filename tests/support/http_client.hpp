@@ -21,4 +21,8 @@ http_response http_request(const std::string& method, const std::string& url,
                            const std::vector<std::string>& headers = {},
                            const std::string& body = {});
 
+// Writes `bytes` as they are to 127.0.0.1:`port` and returns everything read until the peer
+// closes or `quiet_ms` pass without data.
+std::string raw_exchange(int port, const std::string& bytes, int quiet_ms = 500);
+
 }  // namespace rl::testing

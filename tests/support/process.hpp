@@ -35,6 +35,7 @@ public:
     server_process& operator=(const server_process&) = delete;
 
     std::string public_url() const;
+    int public_port() const noexcept { return public_port_; }
     std::string admin_url() const;
     std::string admin_token() const;  // from <data_dir>/admin.token
     const std::string& data_dir() const noexcept { return data_dir_; }
