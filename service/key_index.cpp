@@ -31,12 +31,14 @@ void key_index::apply_user_locked(const storage::user_record& user) {
     entry.disabled = user.disabled;
 }
 
-void key_index::apply_key_locked(const storage::key_record& key) {
+user_entry* key_index::apply_key_locked(const storage::key_record& key) {
     if (key.revoked_at != 0) {
         keys_.erase(key.hash);
-        return;
+        return nullptr;
     }
-    keys_[key.hash] = key_entry{key.key_id, &user_locked(key.user), key.expires_at};
+    user_entry* user = &user_locked(key.user);
+    keys_[key.hash] = key_entry{key.key_id, user, key.expires_at};
+    return user;
 }
 
 void key_index::load(
@@ -44,11 +46,14 @@ void key_index::load(
     const std::function<void(const storage::key_record&, const user_entry&)>& on_key) {
     const auto users = store.list_users();
     std::unique_lock lock(mutex_);
+    // Sized up front: rehashing a million-entry table as it grows costs more than the load.
+    users_.reserve(users.size());
+    keys_.reserve(users.size());
     for (const auto& user : users) apply_user_locked(user);
     live_users_ = users.size();
     store.for_each_key([&](const storage::key_record& key) {
-        apply_key_locked(key);
-        if (key.revoked_at == 0 && on_key) on_key(key, *keys_.at(key.hash).user);
+        const user_entry* user = apply_key_locked(key);
+        if (user && on_key) on_key(key, *user);
     });
 }
 

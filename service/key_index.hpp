@@ -65,7 +65,7 @@ private:
 
     user_entry& user_locked(const std::string& name);
     void apply_user_locked(const storage::user_record& user);
-    void apply_key_locked(const storage::key_record& key);
+    user_entry* apply_key_locked(const storage::key_record& key);  // null: not live
 
     std::uint32_t default_limit_;
     mutable std::shared_mutex mutex_;
