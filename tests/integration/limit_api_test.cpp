@@ -3,7 +3,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -233,4 +235,67 @@ TEST_CASE("HEAD gets the headers without a body, so a pipelined request after it
     // Nothing between the first reply's blank line and the second status line.
     REQUIRE(answer.find("\r\n\r\n") + 4 == second);
     REQUIRE(answer.substr(second).find("{\"status\":\"ok\"}") != std::string::npos);
+}
+
+TEST_CASE("sustained concurrent load over several keys per user never exceeds any user's limit") {
+    live_server server({"--threads", "4"});
+    constexpr int users = 3, keys_per_user = 3, limit = 20, clients = 24;
+    std::vector<std::string> keys;  // keys[u * keys_per_user + k]
+    for (int u = 0; u < users; ++u) {
+        server.create_user("load" + std::to_string(u), limit);
+        for (int k = 0; k < keys_per_user; ++k) keys.push_back(server.create_key("load" + std::to_string(u)));
+    }
+
+    using clock = std::chrono::steady_clock;
+    struct admit {
+        clock::time_point sent, answered;
+    };
+    std::mutex mutex;
+    std::vector<std::vector<admit>> admits(users);
+    std::atomic<int> unexpected{0};
+    const auto start = clock::now();
+    const auto stop = start + std::chrono::milliseconds(2500);
+    std::vector<std::thread> threads;
+    for (int c = 0; c < clients; ++c) {
+        threads.emplace_back([&, c] {
+            rl::testing::http_session session;
+            const std::string url = server.process().public_url() + "/limit";
+            for (int i = c; clock::now() < stop; i += clients) {
+                const int index = i % static_cast<int>(keys.size());
+                const auto sent = clock::now();
+                const int status = session.get_status(url, "X-API-KEY: " + keys[index]);
+                const auto answered = clock::now();
+                if (status == 200) {
+                    std::lock_guard lock(mutex);
+                    admits[index / keys_per_user].push_back({sent, answered});
+                } else if (status != 429) {
+                    ++unexpected;
+                }
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    const double seconds = std::chrono::duration<double>(clock::now() - start).count();
+
+    REQUIRE(unexpected == 0);
+    for (int u = 0; u < users; ++u) {
+        auto& list = admits[u];
+        INFO("user " << u << ": " << list.size() << " admitted in " << seconds << " s");
+        REQUIRE(list.size() >= static_cast<std::size_t>(limit));
+        REQUIRE(list.size() <= static_cast<std::size_t>(limit * (std::ceil(seconds) + 1)));
+        // Any limit + 1 admits that were all sent and answered within one second would prove
+        // that some 1-second interval admitted more than the limit.
+        std::sort(list.begin(), list.end(), [](const admit& a, const admit& b) { return a.sent < b.sent; });
+        for (std::size_t i = 0; i + limit < list.size(); ++i) {
+            clock::time_point last = list[i].answered;
+            for (std::size_t j = i; j <= i + limit; ++j) last = std::max(last, list[j].answered);
+            REQUIRE(last - list[i].sent >= std::chrono::seconds(1));
+        }
+    }
+    // And by wall-clock second, as counted in storage: no second holds more than the limit.
+    for (int u = 0; u < users; ++u) {
+        const auto usage = server.admin("GET", "/v1/usage?user=load" + std::to_string(u) + "&since=5m&step=1s");
+        for (const auto& bucket : usage.body.at("buckets")) REQUIRE(bucket.at("allowed") <= limit);
+        REQUIRE(usage.body.at("total").at("allowed") == admits[u].size());
+    }
 }

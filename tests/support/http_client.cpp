@@ -74,6 +74,26 @@ http_response http_request(const std::string& method, const std::string& url,
     return response;
 }
 
+http_session::http_session() : curl_(curl_easy_init()) {}
+
+http_session::~http_session() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
+
+int http_session::get_status(const std::string& url, const std::string& header_line) {
+    CURL* curl = static_cast<CURL*>(curl_);
+    curl_slist* list = curl_slist_append(nullptr, header_line.c_str());
+    std::string body;
+    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    long status = 0;
+    if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(list);
+    return static_cast<int>(status);
+}
+
 std::string raw_exchange(int port, const std::string& bytes, int quiet_ms) {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};

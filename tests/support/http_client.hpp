@@ -21,6 +21,19 @@ http_response http_request(const std::string& method, const std::string& url,
                            const std::vector<std::string>& headers = {},
                            const std::string& body = {});
 
+// One keep-alive connection, reused across requests (load tests).
+class http_session {
+public:
+    http_session();
+    ~http_session();
+    http_session(const http_session&) = delete;
+    http_session& operator=(const http_session&) = delete;
+    int get_status(const std::string& url, const std::string& header_line);
+
+private:
+    void* curl_;
+};
+
 // Writes `bytes` as they are to 127.0.0.1:`port` and returns everything read until the peer
 // closes or `quiet_ms` pass without data.
 std::string raw_exchange(int port, const std::string& bytes, int quiet_ms = 500);
