@@ -67,8 +67,13 @@ decision user_window::decide(std::uint32_t limit, std::int64_t now_ns) {
 }
 
 void user_window::add(std::int64_t at_ns, std::uint32_t count, std::uint32_t limit) {
+    // Restores arrive in any order (one per key and second): keep the ring in time order and
+    // only the newest `limit` admits, the strictest reading of what happened.
     latest_ = std::max(latest_, at_ns);
-    for (std::uint32_t i = 0; i < count && size_ < limit; ++i) push(at_ns);
+    for (std::uint32_t i = 0; i < std::min(count, limit); ++i) push(at_ns);
+    keep_newest(size_);  // linearise
+    std::sort(ring_.begin(), ring_.end());
+    if (size_ > limit) keep_newest(limit);
 }
 
 decision sliding_window_limiter::decide(user_id user, std::uint32_t limit, time_point now) {

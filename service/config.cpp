@@ -37,6 +37,10 @@ endpoint parse_endpoint(const std::string& text, const std::string& what) {
 parse_outcome parse_config(int argc, const char* const* argv) {
     CLI::App app{"ratelimitd: exact per-user API rate limits, backed by RocksDB", "ratelimitd"};
     app.set_version_flag("--version", std::string("ratelimitd ") + RL_VERSION);
+    app.footer(
+        "Environment: RL_ADMIN_TOKEN sets the admin bearer token (16+ characters); without it a\n"
+        "token is generated into <data-dir>/admin.token (mode 0600), where rlctl finds it.\n"
+        "Signals: SIGTERM or SIGINT stop accepting, finish queued replies, flush, exit 0.");
 
     std::string listen = "0.0.0.0:8080";
     std::string admin_listen = "127.0.0.1:8081";

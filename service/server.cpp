@@ -69,8 +69,6 @@ public:
         }
     }
 
-    bool empty() const noexcept { return admits_.empty(); }
-
 private:
     std::chrono::system_clock::time_point wall_;
     std::chrono::steady_clock::time_point mono_;

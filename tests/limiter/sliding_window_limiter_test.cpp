@@ -229,6 +229,16 @@ TEST_CASE("restore seeds a user's window with admits at the given time", "[limit
         CHECK(admitted_count(limiter, 1, 10, at_ms(t0 + 1999), 11) == 10);
     }
 
+    SECTION("restores in any order keep the newest admits, up to the limit") {
+        limiter.restore(1, 5, 3, at_ms(t0 + 800));  // the newer second comes first
+        limiter.restore(1, 5, 5, at_ms(t0));
+        // The window holds 3 admits at t0+800 and 2 at t0: full until t0+1000.
+        CHECK(admitted_count(limiter, 1, 5, at_ms(t0 + 999), 1) == 0);
+        // At t0+1000 the two oldest leave, the three at t0+800 stay until t0+1800.
+        CHECK(admitted_count(limiter, 1, 5, at_ms(t0 + 1000), 5) == 2);
+        CHECK(admitted_count(limiter, 1, 5, at_ms(t0 + 1800), 5) == 3);
+    }
+
     SECTION("a restore in the past leaves the clock there, not earlier") {
         limiter.restore(1, 10, 10, at_ms(t0));
         CHECK(admitted_count(limiter, 1, 10, at_ms(t0 - 2000), 1) == 0);
