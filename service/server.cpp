@@ -277,6 +277,7 @@ int serve(const config& cfg, storage::store& store) {
         if (!ec) stop_signal.set_value(sig);
     });
 
+    log("loading users and keys from {}", cfg.data_dir);
     try {
         const recent_usage recent(store);
         keys.load(store, [&](const storage::key_record& key, const user_entry& user) {

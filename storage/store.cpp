@@ -33,7 +33,11 @@ std::string_view view(const key_hash& hash) {
 
 [[noreturn]] void fail(const rocksdb::Status& status, std::string_view doing) {
     const std::string what = std::string(doing) + ": " + status.ToString();
-    if (status.IsIOError() && status.ToString().find("lock") != std::string::npos)
+    // RocksDB reports a held LOCK file as an I/O error: "While lock file: ..." when another
+    // process holds it, "lock hold by current process" when this one does.
+    const std::string text = status.ToString();
+    if (status.IsIOError() && (text.find("While lock file") != std::string::npos ||
+                               text.find("lock hold by current process") != std::string::npos))
         throw storage_error(storage_errc::locked, what);
     if (status.IsCorruption()) throw storage_error(storage_errc::corruption, what);
     throw storage_error(storage_errc::io_error, what);
