@@ -65,68 +65,76 @@ limit_result limit_handler::check(std::optional<std::string_view> api_key, limit
     return settle(result, usage_.record(one));
 }
 
+namespace {
+
+// Fills in a problem+json body. Callers pass fixed text or validated user names, so nothing here
+// needs JSON escaping.
+void set_problem(http_reply& reply, int status, std::string_view type, std::string_view title,
+                 std::string_view detail) {
+    reply.status = status;
+    reply.content_type = "application/problem+json";
+    reply.body = fmt::format(
+        R"({{"type":"urn:ratelimitd:problem:{}","title":"{}","status":{},"detail":"{}"}})", type,
+        title, status, detail);
+}
+
+}  // namespace
+
 http_reply problem_reply(int status, std::string_view type, std::string_view title,
                          std::string_view detail) {
-    // Callers pass fixed text or validated user names, so nothing here needs JSON escaping.
-    return http_reply{
-        status,
-        "application/problem+json",
-        {},
-        fmt::format(
-            R"({{"type":"urn:ratelimitd:problem:{}","title":"{}","status":{},"detail":"{}"}})",
-            type, title, status, detail)};
+    http_reply reply;
+    set_problem(reply, status, type, title, detail);
+    return reply;
 }
 
 http_reply render(const limit_result& result) {
     const limiter::decision& d = result.decision;
     http_reply reply;
+    reply.headers.reserve(5);  // the most any outcome adds: one allocation, not one per header
     switch (result.outcome) {
         case limit_outcome::admitted:
-            reply = http_reply{
-                200,
-                "application/json",
-                {},
-                fmt::format(R"({{"admitted":true,"user":"{}","limit":{},"remaining":{}}})",
-                            result.user->name, d.limit, d.remaining)};
+            reply.status = 200;
+            reply.content_type = "application/json";
+            reply.body = fmt::format(R"({{"admitted":true,"user":"{}","limit":{},"remaining":{}}})",
+                                     result.user->name, d.limit, d.remaining);
             add_ratelimit_headers(reply, d);
             reply.headers.emplace_back("X-RateLimit-User", result.user->name);
             break;
         case limit_outcome::limited: {
             const long long retry = std::max(1LL, seconds_until(d.reset_after));
-            reply =
-                problem_reply(429, "rate-limited", "Too many requests",
-                              fmt::format("limit of {} requests per second reached; retry in {} s",
-                                          d.limit, retry));
+            set_problem(reply, 429, "rate-limited", "Too many requests",
+                        fmt::format("limit of {} requests per second reached; retry in {} s",
+                                    d.limit, retry));
             reply.headers.emplace_back("Retry-After", std::to_string(retry));
             add_ratelimit_headers(reply, d);
             break;
         }
         case limit_outcome::missing_key:
-            reply = problem_reply(401, "missing-api-key", "Missing API key",
-                                  "send the API key in the X-API-KEY header");
+            set_problem(reply, 401, "missing-api-key", "Missing API key",
+                        "send the API key in the X-API-KEY header");
             reply.headers.push_back(www_authenticate);
             break;
         case limit_outcome::invalid_key:
-            reply = problem_reply(401, "invalid-api-key", "Invalid API key",
-                                  "the API key is unknown, revoked or malformed");
+            set_problem(reply, 401, "invalid-api-key", "Invalid API key",
+                        "the API key is unknown, revoked or malformed");
             reply.headers.push_back(www_authenticate);
             break;
         case limit_outcome::expired_key:
-            reply =
-                problem_reply(401, "expired-api-key", "Expired API key", "the API key has expired");
+            set_problem(reply, 401, "expired-api-key", "Expired API key",
+                        "the API key has expired");
             reply.headers.push_back(www_authenticate);
             break;
         case limit_outcome::user_disabled:
-            reply = problem_reply(403, "user-disabled", "User disabled",
-                                  "the user owning this API key is disabled");
+            set_problem(reply, 403, "user-disabled", "User disabled",
+                        "the user owning this API key is disabled");
             break;
         case limit_outcome::not_ready:
-            reply = problem_reply(503, "not-ready", "Not ready", "the key store is still loading");
+            set_problem(reply, 503, "not-ready", "Not ready", "the key store is still loading");
             reply.headers.emplace_back("Retry-After", "1");
             break;
         case limit_outcome::storage_unavailable:
-            reply = problem_reply(503, "storage-unavailable", "Storage unavailable",
-                                  "usage could not be recorded; the request was not admitted");
+            set_problem(reply, 503, "storage-unavailable", "Storage unavailable",
+                        "usage could not be recorded; the request was not admitted");
             reply.headers.emplace_back("Retry-After", "1");
             break;
     }
