@@ -1,8 +1,8 @@
 #include "common/api_key.hpp"
 
 #define OPENSSL_SUPPRESS_DEPRECATED  // for SHA256_*, see sha256()
-#include <openssl/sha.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include <stdexcept>
 
