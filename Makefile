@@ -1,4 +1,4 @@
-# ratelimitd: native workflow. `make help` lists the targets.
+# ratelimitd: native workflow, then the Docker one. `make help` lists the targets.
 MAKEFLAGS  += --no-print-directory
 BUILD_DIR  ?= build
 BUILD_TYPE ?= RelWithDebInfo
@@ -6,9 +6,10 @@ JOBS       ?= $(shell nproc)
 DATA_DIR   ?= ./data
 
 .PHONY: help deps configure bins compile run stop test format clean
+.PHONY: init build up down logs bash tests docker-test docker-ready
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 deps: ## Install the Debian packages that are missing (uses sudo when not root)
 	@scripts/install-deps.sh
@@ -36,3 +37,62 @@ format: ## clang-format the sources
 
 clean: ## Remove the build tree
 	@rm -rf $(BUILD_DIR)
+
+# ---- Docker ------------------------------------------------------------------------------------
+DOCKER       ?= docker
+IMAGE        ?= ratelimitd:latest
+SERVICE      ?= ratelimitd
+RL_PORT      ?= 8080
+# Run when no Docker daemon answers (installs and starts a local engine on a host without one).
+DOCKER_LOCAL ?= ../shared/tools/docker-local.sh
+# `docker compose` (the plugin) if it is there, else `docker-compose`; detected once, on first
+# use, so the native targets never run docker. COMPOSE=... on the command line overrides it.
+COMPOSE = $(eval COMPOSE := $$(shell $(DOCKER) compose version >/dev/null 2>&1 && echo "$(DOCKER) compose" \
+            || { command -v docker-compose >/dev/null 2>&1 && echo docker-compose; }))$(or $(COMPOSE),$(error \
+            neither '$(DOCKER) compose' nor 'docker-compose' is installed))
+# Compose with the settings docker-compose.yml reads (image tag, host port).
+COMPOSE_RUN = RL_IMAGE=$(IMAGE) RL_PORT=$(RL_PORT) $(COMPOSE)
+# Waits for /readyz inside the service container (up to 30 s).
+WAIT_READY = for i in $$(seq 60); do $(COMPOSE_RUN) exec -T $(SERVICE) curl -fs -o /dev/null http://127.0.0.1:8080/readyz \
+               2>/dev/null && break; [ $$i = 60 ] && { echo "ratelimitd did not become ready:"; $(COMPOSE_RUN) logs --tail=20 $(SERVICE); exit 1; }; \
+               sleep 0.5; done
+
+docker-ready:
+	@$(DOCKER) info >/dev/null 2>&1 || { [ -f "$(DOCKER_LOCAL)" ] && bash "$(DOCKER_LOCAL)"; } || \
+	  { echo "no Docker daemon answers ('$(DOCKER) info' fails) and $(DOCKER_LOCAL) is not there"; exit 1; }
+
+build: docker-ready ## Docker: build the image ratelimitd:latest (compiles a Release build inside)
+	@$(DOCKER) build -t $(IMAGE) .
+
+up: build ## Docker: (re)build the image, start the service in the background, wait until ready
+	@$(COMPOSE_RUN) up -d
+	@$(WAIT_READY)
+	@echo "ratelimitd is up: http://127.0.0.1:$(RL_PORT)/limit (state in the volume ratelimitd-data)"
+
+init: up ## Docker: build, start, create a demo user and key, show how to call /limit
+	@$(COMPOSE_RUN) exec -T $(SERVICE) rlctl user show demo >/dev/null 2>&1 || \
+	  $(COMPOSE_RUN) exec -T $(SERVICE) rlctl user create demo --limit 10
+	@key=$$($(COMPOSE_RUN) exec -T $(SERVICE) rlctl --json key create demo --label make-init \
+	  | sed -n 's/^ *"key": *"\(rl_[^"]*\)".*/\1/p'); \
+	[ -n "$$key" ] || { echo "could not create a key for demo"; exit 1; }; \
+	printf '\n  A key for the user demo (10 requests per sliding second), shown this once:\n    %s\n\n' "$$key"; \
+	printf '  Call /limit with it (200 while within the limit, 429 past it, 401 without a key):\n'; \
+	printf '    curl -i -H "X-API-KEY: %s" http://127.0.0.1:$(RL_PORT)/limit\n\n' "$$key"; \
+	printf '  Admin CLI inside the container:  $(COMPOSE) exec $(SERVICE) rlctl user list\n'; \
+	printf '  Logs: make logs    Shell: make bash    Stop: make down (keeps the volume)\n'
+
+down: ## Docker: stop and remove the service container (the volume and its data stay)
+	@$(COMPOSE_RUN) down
+
+logs: ## Docker: follow the service's logs
+	@$(COMPOSE_RUN) logs -f --tail=100 $(SERVICE)
+
+bash: ## Docker: a shell in the running service container (rlctl works there)
+	@$(COMPOSE_RUN) exec $(SERVICE) bash
+
+tests: docker-ready ## Docker: build the build stage with the tests and run ctest in it
+	@$(DOCKER) build --target build --build-arg RL_BUILD_TESTS=ON -t ratelimitd:build-tests .
+	@$(DOCKER) run --rm ratelimitd:build-tests sh -c 'ctest --test-dir build --output-on-failure -j"$$(nproc)"'
+
+docker-test: ## Docker: smoke test of the image (provision, /limit, stop time, restart on the volume)
+	@DOCKER="$(DOCKER)" DOCKER_LOCAL="$(DOCKER_LOCAL)" IMAGE="$(IMAGE)" tests/docker/smoke.sh
