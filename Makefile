@@ -5,7 +5,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS       ?= $(shell nproc)
 DATA_DIR   ?= ./data
 
-.PHONY: help deps configure bins compile run stop test format clean
+.PHONY: help deps configure bins compile run stop test format clean bench
 .PHONY: init build up down logs bash tests docker-test docker-ready
 
 help: ## List the targets
@@ -31,6 +31,11 @@ stop: ## Stop the ratelimitd started by `make run`
 
 test: compile ## Run every test: unit and integration (real binaries on free ports)
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
+
+bench: deps ## Benchmark ratelimitd vs nginx limit_req (Release build in build-rel; ROUNDS, DURATION, SCENARIOS)
+	@cmake -S . -B build-rel -DCMAKE_BUILD_TYPE=Release -DRL_BUILD_TESTS=OFF >/dev/null
+	@cmake --build build-rel -j2 --target ratelimitd rlctl
+	@BUILD=build-rel bench/run.sh
 
 format: ## clang-format the sources
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
