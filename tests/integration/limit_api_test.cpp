@@ -226,9 +226,8 @@ TEST_CASE("HEAD gets the headers without a body, so a pipelined request after it
     server.create_user("kim");
     const std::string key = server.create_key("kim");
     const std::string answer = rl::testing::raw_exchange(
-        server.process().public_port(),
-        "HEAD /limit HTTP/1.1\r\nHost: t\r\nX-API-KEY: " + key +
-            "\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+        server.process().public_port(), "HEAD /limit HTTP/1.1\r\nHost: t\r\nX-API-KEY: " + key +
+                                            "\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
     const auto second = answer.find("HTTP/1.1", 1);
     REQUIRE(answer.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
     REQUIRE(answer.find("X-RateLimit-User: kim") < second);
@@ -243,7 +242,8 @@ TEST_CASE("sustained concurrent load over several keys per user never exceeds an
     std::vector<std::string> keys;  // keys[u * keys_per_user + k]
     for (int u = 0; u < users; ++u) {
         server.create_user("load" + std::to_string(u), limit);
-        for (int k = 0; k < keys_per_user; ++k) keys.push_back(server.create_key("load" + std::to_string(u)));
+        for (int k = 0; k < keys_per_user; ++k)
+            keys.push_back(server.create_key("load" + std::to_string(u)));
     }
 
     using clock = std::chrono::steady_clock;
@@ -285,7 +285,8 @@ TEST_CASE("sustained concurrent load over several keys per user never exceeds an
         REQUIRE(list.size() <= static_cast<std::size_t>(limit * (std::ceil(seconds) + 1)));
         // Any limit + 1 admits that were all sent and answered within one second would prove
         // that some 1-second interval admitted more than the limit.
-        std::sort(list.begin(), list.end(), [](const admit& a, const admit& b) { return a.sent < b.sent; });
+        std::sort(list.begin(), list.end(),
+                  [](const admit& a, const admit& b) { return a.sent < b.sent; });
         for (std::size_t i = 0; i + limit < list.size(); ++i) {
             clock::time_point last = list[i].answered;
             for (std::size_t j = i; j <= i + limit; ++j) last = std::max(last, list[j].answered);
@@ -294,7 +295,8 @@ TEST_CASE("sustained concurrent load over several keys per user never exceeds an
     }
     // And by wall-clock second, as counted in storage: no second holds more than the limit.
     for (int u = 0; u < users; ++u) {
-        const auto usage = server.admin("GET", "/v1/usage?user=load" + std::to_string(u) + "&since=5m&step=1s");
+        const auto usage =
+            server.admin("GET", "/v1/usage?user=load" + std::to_string(u) + "&since=5m&step=1s");
         for (const auto& bucket : usage.body.at("buckets")) REQUIRE(bucket.at("allowed") <= limit);
         REQUIRE(usage.body.at("total").at("allowed") == admits[u].size());
     }

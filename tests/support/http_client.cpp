@@ -76,7 +76,9 @@ http_response http_request(const std::string& method, const std::string& url,
 
 http_session::http_session() : curl_(curl_easy_init()) {}
 
-http_session::~http_session() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
+http_session::~http_session() {
+    curl_easy_cleanup(static_cast<CURL*>(curl_));
+}
 
 int http_session::get_status(const std::string& url, const std::string& header_line) {
     CURL* curl = static_cast<CURL*>(curl_);
@@ -89,7 +91,8 @@ int http_session::get_status(const std::string& url, const std::string& header_l
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     long status = 0;
-    if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    if (curl_easy_perform(curl) == CURLE_OK)
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     curl_slist_free_all(list);
     return static_cast<int>(status);
 }
@@ -102,7 +105,8 @@ std::string raw_exchange(int port, const std::string& bytes, int quiet_ms) {
     addr.sin_port = htons(static_cast<std::uint16_t>(port));
     std::string received;
     if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-        ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size())) {
+        ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+            static_cast<ssize_t>(bytes.size())) {
         pollfd p{fd, POLLIN, 0};
         char buf[65536];
         while (::poll(&p, 1, quiet_ms) > 0) {
