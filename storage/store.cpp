@@ -104,6 +104,9 @@ std::unique_ptr<store> store::open(const std::string& directory) {
     // The request path only appends usage; it is read by reports and at startup. An append-only
     // vector memtable (sorted when flushed) makes each write O(1) instead of a skip-list insert.
     usage_options.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
+    // Smaller than the 64 MiB default: usage is write-only on the request path, so a memtable
+    // buys nothing by being large, and two of them would otherwise hold 128 MiB of RSS.
+    usage_options.write_buffer_size = 16 << 20;
     // Keys arrive in time order; old ones are removed by range tombstones, and periodic
     // compaction makes sure the files behind them are rewritten even without new writes.
     usage_options.periodic_compaction_seconds = 24 * 3600;
