@@ -28,6 +28,17 @@ void add_ratelimit_headers(http_reply& reply, const limiter::decision& d) {
 const std::pair<std::string, std::string> www_authenticate{"WWW-Authenticate",
                                                            "ApiKey header=\"X-API-KEY\""};
 
+// Fills in a problem+json body. Callers pass fixed text or validated user names, so nothing here
+// needs JSON escaping.
+void set_problem(http_reply& reply, int status, std::string_view type, std::string_view title,
+                 std::string_view detail) {
+    reply.status = status;
+    reply.content_type = "application/problem+json";
+    reply.body = fmt::format(
+        R"({{"type":"urn:ratelimitd:problem:{}","title":"{}","status":{},"detail":"{}"}})", type,
+        title, status, detail);
+}
+
 }  // namespace
 
 limit_result limit_handler::decide(std::optional<std::string_view> api_key, limiter::time_point now,
@@ -64,21 +75,6 @@ limit_result limit_handler::check(std::optional<std::string_view> api_key, limit
     one[0] = result.usage;
     return settle(result, usage_.record(one));
 }
-
-namespace {
-
-// Fills in a problem+json body. Callers pass fixed text or validated user names, so nothing here
-// needs JSON escaping.
-void set_problem(http_reply& reply, int status, std::string_view type, std::string_view title,
-                 std::string_view detail) {
-    reply.status = status;
-    reply.content_type = "application/problem+json";
-    reply.body = fmt::format(
-        R"({{"type":"urn:ratelimitd:problem:{}","title":"{}","status":{},"detail":"{}"}})", type,
-        title, status, detail);
-}
-
-}  // namespace
 
 http_reply problem_reply(int status, std::string_view type, std::string_view title,
                          std::string_view detail) {
