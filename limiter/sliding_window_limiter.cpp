@@ -14,31 +14,48 @@ constexpr std::int64_t window_ns = window.count();
 
 }  // namespace
 
+user_window& user_window::operator=(user_window&& other) noexcept {
+    latest_ = other.latest_;
+    head_ = other.head_;
+    size_ = other.size_;
+    capacity_ = other.capacity_;
+    std::copy(std::begin(other.inline_), std::end(other.inline_), inline_);
+    heap_ = std::move(other.heap_);
+    other.size_ = 0;
+    other.capacity_ = inline_capacity;
+    return *this;
+}
+
 void user_window::expire(std::int64_t now_ns) noexcept {
     // An admit at exactly now - window has left the half-open window (now - window, now].
-    while (size_ > 0 && oldest() <= now_ns - window_ns) {
-        head_ = (head_ + 1) % static_cast<std::uint32_t>(ring_.size());
+    while (size_ > 0 && at(0) <= now_ns - window_ns) {
+        head_ = (head_ + 1) % capacity_;
         --size_;
     }
 }
 
-void user_window::keep_newest(std::uint32_t count) {
-    std::vector<std::int64_t> kept;
+void user_window::keep_newest(std::uint32_t count, std::uint32_t capacity) {
+    // Linearises the newest `count` admits into a ring of at least `capacity`.
     const std::uint32_t n = std::min(size_, count);
-    kept.reserve(n);
-    for (std::uint32_t i = size_ - n; i < size_; ++i)
-        kept.push_back(ring_[(head_ + i) % ring_.size()]);
-    ring_ = std::move(kept);
+    capacity = std::max({capacity, n, inline_capacity});
+    if (capacity > inline_capacity) {
+        auto kept = std::make_unique<std::int64_t[]>(capacity);
+        for (std::uint32_t i = 0; i < n; ++i) kept[i] = at(size_ - n + i);
+        heap_ = std::move(kept);
+    } else {
+        std::int64_t kept[inline_capacity];
+        for (std::uint32_t i = 0; i < n; ++i) kept[i] = at(size_ - n + i);
+        std::copy(kept, kept + n, inline_);
+        heap_.reset();
+    }
     head_ = 0;
     size_ = n;
+    capacity_ = capacity;
 }
 
 void user_window::push(std::int64_t at_ns) {
-    if (size_ == ring_.size()) {
-        keep_newest(size_);  // linearise, then grow
-        ring_.resize(std::max<std::size_t>(4, ring_.size() * 2));
-    }
-    ring_[(head_ + size_) % ring_.size()] = at_ns;
+    if (size_ == capacity_) keep_newest(size_, capacity_ * 2);  // linearise, then grow
+    at(size_) = at_ns;
     ++size_;
 }
 
@@ -60,8 +77,7 @@ decision user_window::decide(std::uint32_t limit, std::int64_t now_ns) {
     } else if (size_ > 0) {
         // Quota frees once all but limit - 1 admits have left the window.
         const std::uint32_t freeing = size_ < limit ? 0 : size_ - limit;
-        const std::int64_t at = ring_[(head_ + freeing) % ring_.size()];
-        d.reset_after = std::chrono::nanoseconds(at + window_ns - now_ns);
+        d.reset_after = std::chrono::nanoseconds(at(freeing) + window_ns - now_ns);
     }
     return d;
 }
@@ -71,28 +87,28 @@ void user_window::add(std::int64_t at_ns, std::uint32_t count, std::uint32_t lim
     // only the newest `limit` admits, the strictest reading of what happened.
     latest_ = std::max(latest_, at_ns);
     for (std::uint32_t i = 0; i < std::min(count, limit); ++i) push(at_ns);
-    keep_newest(size_);  // linearise
-    std::sort(ring_.begin(), ring_.end());
-    if (size_ > limit) keep_newest(limit);
+    keep_newest(size_, capacity_);  // linearise
+    std::sort(ring(), ring() + size_);
+    if (size_ > limit) keep_newest(limit, capacity_);
 }
 
 decision sliding_window_limiter::decide(user_id user, std::uint32_t limit, time_point now) {
     shard& s = shard_of(user);
     std::lock_guard lock(s.mutex);
-    return s.windows[user].decide(limit, to_ns(now));
+    return s.windows[key_of(user)].decide(limit, to_ns(now));
 }
 
 void sliding_window_limiter::restore(user_id user, std::uint32_t limit, std::uint32_t count,
                                      time_point at) {
     shard& s = shard_of(user);
     std::lock_guard lock(s.mutex);
-    s.windows[user].add(to_ns(at), count, limit);
+    s.windows[key_of(user)].add(to_ns(at), count, limit);
 }
 
 void sliding_window_limiter::forget(user_id user) {
     shard& s = shard_of(user);
     std::lock_guard lock(s.mutex);
-    s.windows.erase(user);
+    s.windows.erase(key_of(user));
 }
 
 std::size_t sliding_window_limiter::forget_idle(time_point now) {
@@ -100,12 +116,8 @@ std::size_t sliding_window_limiter::forget_idle(time_point now) {
     std::size_t remaining = 0;
     for (shard& s : shards_) {
         std::lock_guard lock(s.mutex);
-        for (auto it = s.windows.begin(); it != s.windows.end();) {
-            if (it->second.latest() <= cutoff)
-                it = s.windows.erase(it);
-            else
-                ++it;
-        }
+        s.windows.erase_if(
+            [cutoff](slot_key, const user_window& w) { return w.latest() <= cutoff; });
         remaining += s.windows.size();
     }
     return remaining;

@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <unordered_map>
-#include <vector>
+
+#include "common/flat_map.hpp"
 
 namespace rl::limiter {
 
@@ -28,24 +28,35 @@ struct decision {
 };
 
 // The admitted timestamps of one user inside the last window, oldest first, in a ring that
-// grows only as far as the user actually uses it (never past the highest limit used).
+// grows only as far as the user actually uses it (never past the highest limit used). The first
+// few live inside the window itself, so a user who sends a request now and then costs no
+// allocation.
 class user_window {
 public:
+    user_window() = default;
+    user_window(user_window&& other) noexcept { *this = std::move(other); }
+    user_window& operator=(user_window&& other) noexcept;
+
     decision decide(std::uint32_t limit, std::int64_t now_ns);
     void add(std::int64_t at_ns, std::uint32_t count, std::uint32_t limit);
     // Latest time seen: nothing in the window can be newer, so the window is stale after it.
     std::int64_t latest() const noexcept { return latest_; }
 
 private:
-    void expire(std::int64_t now_ns) noexcept;
-    void keep_newest(std::uint32_t count);
-    void push(std::int64_t at_ns);
-    std::int64_t oldest() const noexcept { return ring_[head_]; }
+    static constexpr std::uint32_t inline_capacity = 4;
 
-    std::vector<std::int64_t> ring_;
+    std::int64_t* ring() noexcept { return heap_ ? heap_.get() : inline_; }
+    std::int64_t& at(std::uint32_t i) noexcept { return ring()[(head_ + i) % capacity_]; }
+    void expire(std::int64_t now_ns) noexcept;
+    void keep_newest(std::uint32_t count, std::uint32_t capacity);
+    void push(std::int64_t at_ns);
+
+    std::int64_t latest_ = INT64_MIN;
     std::uint32_t head_ = 0;
     std::uint32_t size_ = 0;
-    std::int64_t latest_ = INT64_MIN;
+    std::uint32_t capacity_ = inline_capacity;
+    std::int64_t inline_[inline_capacity] = {};
+    std::unique_ptr<std::int64_t[]> heap_;  // set once the ring outgrew inline_
 };
 
 // Thread-safe: users are spread over shards, each with its own lock, so threads deciding for
@@ -67,9 +78,17 @@ public:
 
 private:
     static constexpr std::size_t shard_count = 64;
+    // Windows are keyed by user id + 1: the table keeps key 0 for its empty slots.
+    using slot_key = std::uint64_t;
+    static slot_key key_of(user_id user) noexcept { return slot_key{user} + 1; }
+    struct key_hash {
+        std::uint64_t operator()(slot_key k) const noexcept {
+            return k * 0x9E3779B97F4A7C15ull;  // Fibonacci hashing: ids are dense, spread them
+        }
+    };
     struct shard {
         mutable std::mutex mutex;
-        std::unordered_map<user_id, user_window> windows;
+        common::flat_map<slot_key, user_window, key_hash> windows;
     };
     shard& shard_of(user_id user) noexcept { return shards_[user % shard_count]; }
 

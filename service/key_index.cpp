@@ -1,28 +1,65 @@
 #include "service/key_index.hpp"
 
+#include <limits>
 #include <mutex>
 
 namespace rl::service {
 
-key_lookup key_index::find(const common::key_hash& hash, common::unix_seconds now) const {
-    std::shared_lock lock(mutex_);
-    const auto it = keys_.find(hash);
-    if (it == keys_.end()) return {};
-    const key_entry& entry = it->second;
-    if (entry.expires_at != 0 && now >= entry.expires_at)
-        return {key_status::expired, entry.key_id, nullptr};
-    return {key_status::valid, entry.key_id, entry.user};
+namespace {
+
+std::uint32_t expiry_seconds(common::unix_seconds expires_at) {
+    if (expires_at <= 0) return 0;
+    return static_cast<std::uint32_t>(
+        std::min<common::unix_seconds>(expires_at, std::numeric_limits<std::uint32_t>::max()));
 }
 
-user_entry& key_index::user_locked(const std::string& name) {
-    auto& slot = users_[name];
-    if (!slot) {
-        slot = std::make_unique<user_entry>();
-        slot->id = static_cast<limiter::user_id>(users_.size());
-        slot->name = name;
-        slot->limit = default_limit_;
+}  // namespace
+
+key_index::digest key_index::digest_of(const common::key_hash& hash) noexcept {
+    digest d;
+    std::memcpy(&d.a, hash.data(), sizeof d.a);
+    std::memcpy(&d.b, hash.data() + sizeof d.a, sizeof d.b);
+    return d;
+}
+
+key_lookup key_index::find(const common::key_hash& hash, common::unix_seconds now) const {
+    std::shared_lock lock(mutex_);
+    const key_entry* entry = keys_.find(digest_of(hash));
+    if (!entry) return {};
+    if (entry->expires_at != 0 && now >= entry->expires_at)
+        return {key_status::expired, entry->key_id, nullptr};
+    return {key_status::valid, entry->key_id, &users_[entry->user]};
+}
+
+user_entry* key_index::find_user_locked(std::string_view name) {
+    if (user_slots_.empty()) return nullptr;
+    for (std::size_t i = std::hash<std::string_view>{}(name) % user_slots_.size();;
+         i = (i + 1) % user_slots_.size()) {
+        if (user_slots_[i] == 0) return nullptr;
+        user_entry& user = users_[user_slots_[i] - 1];
+        if (user.name == name) return &user;
     }
-    return *slot;
+}
+
+void key_index::place_name_locked(std::uint32_t index) {
+    std::size_t i = std::hash<std::string_view>{}(users_[index].name) % user_slots_.size();
+    while (user_slots_[i] != 0) i = (i + 1) % user_slots_.size();
+    user_slots_[i] = index + 1;
+}
+
+user_entry& key_index::user_locked(std::string_view name) {
+    if (user_entry* found = find_user_locked(name)) return *found;
+    // Insert-only (entries are never freed), so the name slots need no deletion scheme.
+    if ((users_.size() + 1) * 8 > user_slots_.size() * 7) {
+        user_slots_.assign(std::max<std::size_t>(16, (users_.size() + 1) * 2), 0);
+        for (std::uint32_t n = 0; n < users_.size(); ++n) place_name_locked(n);
+    }
+    user_entry& user = users_.emplace_back();
+    user.id = static_cast<limiter::user_id>(users_.size());
+    user.name = name;
+    user.limit = default_limit_;
+    place_name_locked(user.id - 1);
+    return user;
 }
 
 void key_index::apply_user_locked(const storage::user_record& user) {
@@ -33,12 +70,12 @@ void key_index::apply_user_locked(const storage::user_record& user) {
 
 user_entry* key_index::apply_key_locked(const storage::key_record& key) {
     if (key.revoked_at != 0) {
-        keys_.erase(key.hash);
+        keys_.erase(digest_of(key.hash));
         return nullptr;
     }
-    user_entry* user = &user_locked(key.user);
-    keys_[key.hash] = key_entry{key.key_id, user, key.expires_at};
-    return user;
+    user_entry& user = user_locked(key.user);
+    keys_[digest_of(key.hash)] = key_entry{key.key_id, user.id - 1, expiry_seconds(key.expires_at)};
+    return &user;
 }
 
 void key_index::load(
@@ -47,7 +84,7 @@ void key_index::load(
     const auto users = store.list_users();
     std::unique_lock lock(mutex_);
     // Sized up front: rehashing a million-entry table as it grows costs more than the load.
-    users_.reserve(users.size());
+    user_slots_.assign(users.size() * 8 / 7 + 16, 0);
     keys_.reserve(users.size());
     for (const auto& user : users) apply_user_locked(user);
     live_users_ = users.size();
@@ -69,26 +106,21 @@ std::size_t key_index::user_count() const {
 
 void key_index::user_changed(const storage::user_record& user) {
     std::unique_lock lock(mutex_);
-    const auto it = users_.find(user.name);
+    const user_entry* known = find_user_locked(user.name);
     // A user re-created after a delete gets their old entry back, and with it their window.
-    if (it == users_.end() || it->second->deleted) ++live_users_;
+    if (!known || known->deleted) ++live_users_;
     apply_user_locked(user);
-    users_.at(user.name)->deleted = false;
+    find_user_locked(user.name)->deleted = false;
 }
 
 void key_index::user_deleted(std::string_view name) {
     std::unique_lock lock(mutex_);
-    const auto it = users_.find(std::string(name));
-    if (it == users_.end()) return;
-    user_entry* user = it->second.get();
+    user_entry* user = find_user_locked(name);
+    if (!user) return;
     if (!user->deleted) --live_users_;
     user->deleted = true;
-    for (auto k = keys_.begin(); k != keys_.end();) {
-        if (k->second.user == user)
-            k = keys_.erase(k);
-        else
-            ++k;
-    }
+    const std::uint32_t index = user->id - 1;
+    keys_.erase_if([index](const digest&, const key_entry& key) { return key.user == index; });
 }
 
 void key_index::key_changed(const storage::key_record& key) {
