@@ -5,7 +5,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS       ?= $(shell nproc)
 DATA_DIR   ?= ./data
 
-.PHONY: help deps configure bins compile run stop test format clean bench
+.PHONY: help deps configure bins compile run stop test format clean bench micro-bench
 .PHONY: init build up down logs bash tests docker-test docker-ready
 
 help: ## List the targets
@@ -36,6 +36,11 @@ bench: deps ## Benchmark ratelimitd vs nginx limit_req (Release build in build-r
 	@cmake -S . -B build-rel -DCMAKE_BUILD_TYPE=Release -DRL_BUILD_TESTS=OFF >/dev/null
 	@cmake --build build-rel -j2 --target ratelimitd rlctl
 	@BUILD=build-rel bench/run.sh
+
+micro-bench: deps ## Google Benchmark micro-benchmarks of the /limit path without sockets (Release, build-rel)
+	@cmake -S . -B build-rel -DCMAKE_BUILD_TYPE=Release -DRL_BUILD_TESTS=OFF >/dev/null
+	@cmake --build build-rel -j2 --target micro_bench
+	@build-rel/micro_bench --benchmark_repetitions=$${REPS:-5} --benchmark_report_aggregates_only=true
 
 format: ## clang-format the sources
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
