@@ -29,7 +29,7 @@ public:
 
     // Room for `n` entries without growing.
     void reserve(std::size_t n) {
-        if (n * 8 > slots_.size() * 7) rehash(n * 8 / 7 + 1);
+        if (n * 4 > slots_.size() * 3) rehash(n * 4 / 3 + 1);
     }
 
     Value* find(const Key& key) noexcept {
@@ -93,7 +93,7 @@ public:
 
 private:
     // Maps a 64-bit hash onto [0, capacity) without a division (Lemire's multiply-shift), so the
-    // capacity need not be a power of two and a million entries take 1.14 M slots, not 2 M.
+    // capacity need not be a power of two and a million entries take 1.33 M slots, not 2 M.
     std::size_t home(const Key& key) const noexcept {
         __extension__ using wide = unsigned __int128;
         const wide h = static_cast<std::uint64_t>(Hash{}(key));

@@ -21,6 +21,7 @@ user_window& user_window::operator=(user_window&& other) noexcept {
     capacity_ = other.capacity_;
     std::copy(std::begin(other.inline_), std::end(other.inline_), inline_);
     heap_ = std::move(other.heap_);
+    listed = other.listed;
     other.size_ = 0;
     other.capacity_ = inline_capacity;
     return *this;
@@ -92,23 +93,37 @@ void user_window::add(std::int64_t at_ns, std::uint32_t count, std::uint32_t lim
     if (size_ > limit) keep_newest(limit, capacity_);
 }
 
+user_window& sliding_window_limiter::window_locked(shard& s, user_id user) {
+    const std::size_t index = user / shard_count;
+    if (index >= s.windows.size()) s.windows.resize(std::max(index + 1, s.windows.size() * 2));
+    user_window& w = s.windows[index];
+    if (!w.listed) {
+        w.listed = true;
+        s.active.push_back(user);
+    }
+    return w;
+}
+
 decision sliding_window_limiter::decide(user_id user, std::uint32_t limit, time_point now) {
     shard& s = shard_of(user);
     std::lock_guard lock(s.mutex);
-    return s.windows[key_of(user)].decide(limit, to_ns(now));
+    return window_locked(s, user).decide(limit, to_ns(now));
 }
 
 void sliding_window_limiter::restore(user_id user, std::uint32_t limit, std::uint32_t count,
                                      time_point at) {
     shard& s = shard_of(user);
     std::lock_guard lock(s.mutex);
-    s.windows[key_of(user)].add(to_ns(at), count, limit);
+    window_locked(s, user).add(to_ns(at), count, limit);
 }
 
 void sliding_window_limiter::forget(user_id user) {
     shard& s = shard_of(user);
     std::lock_guard lock(s.mutex);
-    s.windows.erase(key_of(user));
+    const std::size_t index = user / shard_count;
+    if (index >= s.windows.size() || !s.windows[index].listed) return;
+    s.windows[index] = user_window{};
+    s.active.erase(std::find(s.active.begin(), s.active.end(), user));
 }
 
 std::size_t sliding_window_limiter::forget_idle(time_point now) {
@@ -116,9 +131,17 @@ std::size_t sliding_window_limiter::forget_idle(time_point now) {
     std::size_t remaining = 0;
     for (shard& s : shards_) {
         std::lock_guard lock(s.mutex);
-        s.windows.erase_if(
-            [cutoff](slot_key, const user_window& w) { return w.latest() <= cutoff; });
-        remaining += s.windows.size();
+        for (std::size_t i = 0; i < s.active.size();) {
+            user_window& w = s.windows[s.active[i] / shard_count];
+            if (w.latest() <= cutoff) {
+                w = user_window{};  // empty and unlisted; a grown ring goes back to the heap
+                s.active[i] = s.active.back();
+                s.active.pop_back();
+            } else {
+                ++i;
+            }
+        }
+        remaining += s.active.size();
     }
     return remaining;
 }
@@ -127,9 +150,17 @@ std::size_t sliding_window_limiter::active_users() const {
     std::size_t n = 0;
     for (const shard& s : shards_) {
         std::lock_guard lock(s.mutex);
-        n += s.windows.size();
+        n += s.active.size();
     }
     return n;
+}
+
+void sliding_window_limiter::reserve(user_id last) {
+    for (std::size_t i = 0; i < shard_count; ++i) {
+        std::lock_guard lock(shards_[i].mutex);
+        const std::size_t needed = last / shard_count + 1;
+        if (shards_[i].windows.size() < needed) shards_[i].windows.resize(needed);
+    }
 }
 
 }  // namespace rl::limiter

@@ -7,8 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-
-#include "common/flat_map.hpp"
+#include <vector>
 
 namespace rl::limiter {
 
@@ -42,6 +41,8 @@ public:
     // Latest time seen: nothing in the window can be newer, so the window is stale after it.
     std::int64_t latest() const noexcept { return latest_; }
 
+    bool listed = false;  // in its shard's list of active windows (limiter bookkeeping)
+
 private:
     static constexpr std::uint32_t inline_capacity = 4;
 
@@ -61,6 +62,11 @@ private:
 
 // Thread-safe: users are spread over shards, each with its own lock, so threads deciding for
 // different users rarely contend, and one user's decisions are serialised.
+//
+// User ids are dense (the key index numbers users 1, 2, 3, ...), so each shard keeps its users'
+// windows in a plain array indexed by id: no hashing, no probing, 64 bytes a user. A shard also
+// lists the windows that hold state, so the sweep of idle ones costs what is active, not what
+// exists.
 class sliding_window_limiter {
 public:
     decision decide(user_id user, std::uint32_t limit, time_point now);
@@ -76,21 +82,18 @@ public:
 
     std::size_t active_users() const;
 
+    // Makes room for users 0..`last` at once, so loading a million users grows nothing later.
+    void reserve(user_id last);
+
 private:
     static constexpr std::size_t shard_count = 64;
-    // Windows are keyed by user id + 1: the table keeps key 0 for its empty slots.
-    using slot_key = std::uint64_t;
-    static slot_key key_of(user_id user) noexcept { return slot_key{user} + 1; }
-    struct key_hash {
-        std::uint64_t operator()(slot_key k) const noexcept {
-            return k * 0x9E3779B97F4A7C15ull;  // Fibonacci hashing: ids are dense, spread them
-        }
-    };
     struct shard {
         mutable std::mutex mutex;
-        common::flat_map<slot_key, user_window, key_hash> windows;
+        std::vector<user_window> windows;  // user u at u / shard_count
+        std::vector<user_id> active;       // users whose window is listed
     };
     shard& shard_of(user_id user) noexcept { return shards_[user % shard_count]; }
+    static user_window& window_locked(shard& s, user_id user);
 
     std::array<shard, shard_count> shards_;
 };

@@ -13,6 +13,10 @@ std::uint32_t expiry_seconds(common::unix_seconds expires_at) {
         std::min<common::unix_seconds>(expires_at, std::numeric_limits<std::uint32_t>::max()));
 }
 
+std::uint64_t name_hash(std::string_view name) {
+    return std::hash<std::string_view>{}(name);
+}
+
 }  // namespace
 
 key_index::digest key_index::digest_of(const common::key_hash& hash) noexcept {
@@ -33,25 +37,28 @@ key_lookup key_index::find(const common::key_hash& hash, common::unix_seconds no
 
 user_entry* key_index::find_user_locked(std::string_view name) {
     if (user_slots_.empty()) return nullptr;
-    for (std::size_t i = std::hash<std::string_view>{}(name) % user_slots_.size();;
-         i = (i + 1) % user_slots_.size()) {
-        if (user_slots_[i] == 0) return nullptr;
-        user_entry& user = users_[user_slots_[i] - 1];
+    const std::uint64_t h = name_hash(name);
+    for (std::size_t i = h % user_slots_.size();; i = (i + 1) % user_slots_.size()) {
+        const name_slot& slot = user_slots_[i];
+        if (slot.user == 0) return nullptr;
+        if (slot.hash != static_cast<std::uint32_t>(h >> 32)) continue;
+        user_entry& user = users_[slot.user - 1];
         if (user.name == name) return &user;
     }
 }
 
 void key_index::place_name_locked(std::uint32_t index) {
-    std::size_t i = std::hash<std::string_view>{}(users_[index].name) % user_slots_.size();
-    while (user_slots_[i] != 0) i = (i + 1) % user_slots_.size();
-    user_slots_[i] = index + 1;
+    const std::uint64_t h = name_hash(users_[index].name);
+    std::size_t i = h % user_slots_.size();
+    while (user_slots_[i].user != 0) i = (i + 1) % user_slots_.size();
+    user_slots_[i] = {index + 1, static_cast<std::uint32_t>(h >> 32)};
 }
 
 user_entry& key_index::user_locked(std::string_view name) {
     if (user_entry* found = find_user_locked(name)) return *found;
     // Insert-only (entries are never freed), so the name slots need no deletion scheme.
-    if ((users_.size() + 1) * 8 > user_slots_.size() * 7) {
-        user_slots_.assign(std::max<std::size_t>(16, (users_.size() + 1) * 2), 0);
+    if ((users_.size() + 1) * 2 > user_slots_.size()) {
+        user_slots_.assign(std::max<std::size_t>(16, (users_.size() + 1) * 4), name_slot{});
         for (std::uint32_t n = 0; n < users_.size(); ++n) place_name_locked(n);
     }
     user_entry& user = users_.emplace_back();
@@ -84,7 +91,7 @@ void key_index::load(
     const auto users = store.list_users();
     std::unique_lock lock(mutex_);
     // Sized up front: rehashing a million-entry table as it grows costs more than the load.
-    user_slots_.assign(users.size() * 8 / 7 + 16, 0);
+    user_slots_.assign(users.size() * 2 + 16, name_slot{});
     keys_.reserve(users.size());
     for (const auto& user : users) apply_user_locked(user);
     live_users_ = users.size();
@@ -102,6 +109,11 @@ std::size_t key_index::key_count() const {
 std::size_t key_index::user_count() const {
     std::shared_lock lock(mutex_);
     return live_users_;
+}
+
+limiter::user_id key_index::last_user_id() const {
+    std::shared_lock lock(mutex_);
+    return static_cast<limiter::user_id>(users_.size());
 }
 
 void key_index::user_changed(const storage::user_record& user) {

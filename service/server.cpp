@@ -283,6 +283,7 @@ int serve(const config& cfg, storage::store& store) {
         keys.load(store, [&](const storage::key_record& key, const user_entry& user) {
             recent.restore(key, user, limiter);
         });
+        limiter.reserve(keys.last_user_id());  // every user's window, allocated once
     } catch (const storage::storage_error& e) {
         log("cannot load keys: {}", e.what());
         servers.close();

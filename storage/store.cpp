@@ -68,6 +68,10 @@ struct store::impl {
 
     ~impl() {
         if (!db) return;
+        // Memtables to SST files on every clean close, so the next open replays an empty WAL:
+        // after `rlctl import` of a million keys that is the difference between ready in ~2 s
+        // and over a minute. A failure only costs that replay later.
+        db->Flush(rocksdb::FlushOptions(), handles).PermitUncheckedError();
         for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
         db->Close();
     }

@@ -68,7 +68,7 @@ TEST_CASE("flat_map finds what was inserted and nothing else", "[flat_map]") {
     CHECK_FALSE(map.erase(7));
     for (std::uint64_t k = 1; k <= 1000; ++k) map[k * 0x9E3779B97F4A7C15ull] = static_cast<int>(k);
     CHECK(map.size() == 1000);
-    CHECK(map.capacity() * 7 >= map.size() * 8);  // the load factor stays at or below 7/8
+    CHECK(map.capacity() * 3 >= map.size() * 4);  // the load factor stays at or below 3/4
     for (std::uint64_t k = 1; k <= 1000; ++k) {
         const int* v = map.find(k * 0x9E3779B97F4A7C15ull);
         REQUIRE(v != nullptr);
@@ -82,7 +82,7 @@ TEST_CASE("flat_map reserve makes room without moving entries later", "[flat_map
     map.reserve(1'000);
     const std::size_t capacity = map.capacity();
     CHECK(capacity >= 1'000);
-    CHECK(capacity < 1'200);  // not rounded up to a power of two
+    CHECK(capacity < 1'400);  // not rounded up to a power of two
     for (std::uint64_t k = 1; k <= 1'000; ++k) map[k << 40] = 1;
     CHECK(map.capacity() == capacity);
 }

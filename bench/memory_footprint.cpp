@@ -1,0 +1,76 @@
+// Memory of the request path's state with every user active at once, which a live server only
+// reaches if all users send within the same second. Prints; asserts nothing.
+//
+//   memory_footprint DATA_DIR   (a data directory filled by `rlctl import`, server stopped)
+//
+// Stages: the store opened, the key index loaded (every user and key), one admitted request per
+// user in the limiter (every window live), and the whole set of users decided again.
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <fstream>
+#include <string>
+
+#include "service/key_index.hpp"
+#include "storage/store.hpp"
+
+namespace {
+
+long rss_kib() {
+    std::ifstream status("/proc/self/status");
+    for (std::string line; std::getline(status, line);)
+        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    return -1;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void report(const char* stage, std::chrono::steady_clock::time_point t0) {
+    fmt::print("{:<44} RSS {:>8.1f} MiB  ({:.2f} s)\n", stage, rss_kib() / 1024.0,
+               seconds_since(t0));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace rl;
+    if (argc != 2) {
+        fmt::print(stderr, "usage: memory_footprint DATA_DIR\n");
+        return 2;
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    report("start", t0);
+    auto store = storage::store::open(argv[1]);
+    report("store open", t0);
+
+    t0 = std::chrono::steady_clock::now();
+    service::key_index keys(10);
+    std::vector<limiter::user_id> users;
+    keys.load(*store, [&](const storage::key_record&, const service::user_entry& user) {
+        users.push_back(user.id);
+    });
+    report(fmt::format("key index: {} users, {} keys", keys.user_count(), keys.key_count()).c_str(),
+           t0);
+
+    t0 = std::chrono::steady_clock::now();
+    limiter::sliding_window_limiter limiter;
+    limiter.reserve(keys.last_user_id());  // as the server does after loading
+    report("limiter: a window for every user", t0);
+    const auto now = std::chrono::steady_clock::now();
+    std::size_t admitted = 0;
+    for (const auto id : users) admitted += limiter.decide(id, 10, now).admitted;
+    report(fmt::format("limiter: {} users active ({} admitted)", limiter.active_users(), admitted)
+               .c_str(),
+           t0);
+
+    t0 = std::chrono::steady_clock::now();
+    for (const auto id : users) admitted += limiter.decide(id, 10, now).admitted;
+    report("limiter: every user decided once more", t0);
+    users = {};
+    users.shrink_to_fit();
+    report("(list of ids freed)", t0);
+    return 0;
+}
