@@ -84,13 +84,13 @@ BENCHMARK(sha256);
 void key_lookup(benchmark::State& state) {
     world& w = world::get();
     const auto order = shuffled(user_count);
-    std::size_t i = 0;
+    std::size_t i = static_cast<std::size_t>(state.thread_index()) * 7919;
     for (auto _ : state) {
         benchmark::DoNotOptimize(w.keys.find(w.hashes[order[i]], 1'800'000'000));
         if (++i == order.size()) i = 0;
     }
 }
-BENCHMARK(key_lookup);
+BENCHMARK(key_lookup)->Threads(1)->Threads(2)->UseRealTime();
 
 // range(0): users cycled through; 100 = hot (mostly limited), 100000 = spread (mostly admitted).
 void limiter_decide(benchmark::State& state) {
