@@ -27,12 +27,15 @@ key_index::digest key_index::digest_of(const common::key_hash& hash) noexcept {
 }
 
 key_lookup key_index::find(const common::key_hash& hash, common::unix_seconds now) const {
-    std::shared_lock lock(mutex_);
-    const key_entry* entry = keys_.find(digest_of(hash));
+    const digest d = digest_of(hash);
+    const key_shard& shard = shard_of(d);
+    // User entries never move or die, so the pointer stays good after the lock is released.
+    std::shared_lock lock(shard.mutex);
+    const key_entry* entry = shard.keys.find(d);
     if (!entry) return {};
     if (entry->expires_at != 0 && now >= entry->expires_at)
         return {key_status::expired, entry->key_id, nullptr};
-    return {key_status::valid, entry->key_id, &users_[entry->user]};
+    return {key_status::valid, entry->key_id, entry->user};
 }
 
 user_entry* key_index::find_user_locked(std::string_view name) {
@@ -76,12 +79,16 @@ void key_index::apply_user_locked(const storage::user_record& user) {
 }
 
 user_entry* key_index::apply_key_locked(const storage::key_record& key) {
+    const digest d = digest_of(key.hash);
+    key_shard& shard = shard_of(d);
     if (key.revoked_at != 0) {
-        keys_.erase(digest_of(key.hash));
+        std::unique_lock lock(shard.mutex);
+        shard.keys.erase(d);
         return nullptr;
     }
     user_entry& user = user_locked(key.user);
-    keys_[digest_of(key.hash)] = key_entry{key.key_id, user.id - 1, expiry_seconds(key.expires_at)};
+    std::unique_lock lock(shard.mutex);
+    shard.keys[d] = key_entry{key.key_id, &user, expiry_seconds(key.expires_at)};
     return &user;
 }
 
@@ -92,7 +99,7 @@ void key_index::load(
     std::unique_lock lock(mutex_);
     // Sized up front: rehashing a million-entry table as it grows costs more than the load.
     user_slots_.assign(users.size() * 2 + 16, name_slot{});
-    keys_.reserve(users.size());
+    for (key_shard& shard : key_shards_) shard.keys.reserve(users.size() / key_shard_count + 16);
     for (const auto& user : users) apply_user_locked(user);
     live_users_ = users.size();
     store.for_each_key([&](const storage::key_record& key) {
@@ -102,8 +109,12 @@ void key_index::load(
 }
 
 std::size_t key_index::key_count() const {
-    std::shared_lock lock(mutex_);
-    return keys_.size();
+    std::size_t n = 0;
+    for (const key_shard& shard : key_shards_) {
+        std::shared_lock lock(shard.mutex);
+        n += shard.keys.size();
+    }
+    return n;
 }
 
 std::size_t key_index::user_count() const {
@@ -131,8 +142,11 @@ void key_index::user_deleted(std::string_view name) {
     if (!user) return;
     if (!user->deleted) --live_users_;
     user->deleted = true;
-    const std::uint32_t index = user->id - 1;
-    keys_.erase_if([index](const digest&, const key_entry& key) { return key.user == index; });
+    for (key_shard& shard : key_shards_) {
+        std::unique_lock shard_lock(shard.mutex);
+        shard.keys.erase_if(
+            [user](const digest&, const key_entry& key) { return key.user == user; });
+    }
 }
 
 void key_index::key_changed(const storage::key_record& key) {
