@@ -133,6 +133,10 @@ private:
         s.address(where.host)
             .port(where.port)
             .max_parallel_connections(max_connections)
+            // Pipelined replies go out as they are ready, not held back for the client's ACK.
+            .socket_options_setter([](restinio::socket_options_t& options) {
+                options.set_option(asio::ip::tcp::no_delay{true});
+            })
             .read_next_http_message_timelimit(idle_timeout)
             .write_http_response_timelimit(std::chrono::seconds(10))
             .handle_request_timeout(std::chrono::seconds(10))
