@@ -24,6 +24,15 @@ api_key_field find_api_key(const restinio::http_request_header_t& request) {
 
 }  // namespace
 
+restinio::incoming_http_msg_limits_t message_limits(std::uint64_t max_body) {
+    return restinio::incoming_http_msg_limits_t{}
+        .max_url_size(8 * 1024)
+        .max_field_name_size(256)
+        .max_field_value_size(8 * 1024)
+        .max_field_count(100)
+        .max_body_size(max_body);
+}
+
 public_answer answer_public(limit_handler& limit, const std::atomic<bool>& ready,
                             const restinio::http_request_header_t& request, limiter::time_point now,
                             common::unix_seconds wall_now) {

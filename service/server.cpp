@@ -76,15 +76,6 @@ private:
     std::unordered_map<std::uint64_t, std::vector<storage::usage_bucket>> admits_;
 };
 
-restinio::incoming_http_msg_limits_t message_limits(std::uint64_t max_body) {
-    return restinio::incoming_http_msg_limits_t{}
-        .max_url_size(8 * 1024)
-        .max_field_name_size(256)
-        .max_field_value_size(8 * 1024)
-        .max_field_count(100)
-        .max_body_size(max_body);
-}
-
 // Both listeners share one io_context and its worker threads. With one thread the cheaper
 // strand-free traits are safe.
 template <typename Traits>
@@ -95,7 +86,7 @@ public:
     listeners(asio::io_context& io, const config& cfg, limit_handler& limit, group_commit& commit,
               const admin_server& admin, const std::atomic<bool>& ready)
         : public_(restinio::external_io_context(io),
-                  settings(cfg.listen, 1 << 20, cfg.max_connections, cfg.idle_timeout)
+                  settings(cfg.listen, public_max_body, cfg.max_connections, cfg.idle_timeout)
                       .request_handler([&limit, &commit, &ready](restinio::request_handle_t req) {
                           return serve_public(limit, commit, ready, std::move(req));
                       })),
