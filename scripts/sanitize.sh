@@ -34,7 +34,8 @@ run_asan() {
 run_tsan() {
     local start=$SECONDS
     echo "sanitize: TSan build in build-tsan"
-    cmake -S . -B build-tsan -DCMAKE_CXX_COMPILER="$CLANG" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    cmake -S . -B build-tsan -DCMAKE_CXX_COMPILER="$CLANG" -DCMAKE_BUILD_TYPE=Sanitize \
+        -DCMAKE_CXX_FLAGS_SANITIZE="$SANITIZE_OPT" \
         -DCMAKE_CXX_FLAGS="-fsanitize=thread -fno-omit-frame-pointer" \
         -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" >/dev/null
     cmake --build build-tsan -j"$JOBS" --target limiter_tests storage_tests integration_tests
