@@ -6,6 +6,7 @@ JOBS       ?= $(shell nproc)
 DATA_DIR   ?= ./data
 
 .PHONY: help deps configure bins compile run stop test format clean bench micro-bench
+.PHONY: soak sanitize fuzz
 .PHONY: init build up down logs bash tests docker-test docker-ready
 
 help: ## List the targets
@@ -41,6 +42,17 @@ micro-bench: deps ## Google Benchmark micro-benchmarks of the /limit path withou
 	@cmake -S . -B build-rel -DCMAKE_BUILD_TYPE=Release -DRL_BUILD_TESTS=OFF >/dev/null
 	@cmake --build build-rel -j2 --target micro_bench
 	@build-rel/micro_bench --benchmark_repetitions=$${REPS:-5} --benchmark_report_aggregates_only=true
+
+soak: deps ## Soak: SOAK_SECONDS (60) of mixed load + admin changes on a Release build; no 5xx, exact, bounded RSS
+	@cmake -S . -B build-soak -DCMAKE_BUILD_TYPE=Release -DRL_BUILD_TESTS=ON >/dev/null
+	@cmake --build build-soak -j$(JOBS) --target ratelimitd rlctl soak_sampler
+	@BUILD=build-soak tests/soak/soak.sh
+
+sanitize: deps ## Every test under ASan+UBSan (build-asan), the threaded ones under TSan (build-tsan)
+	@scripts/sanitize.sh
+
+fuzz: deps ## libFuzzer targets (clang-14) for FUZZ_SECONDS (30) each from fuzz/corpus; fails on a finding
+	@scripts/fuzz.sh
 
 format: ## clang-format the sources
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

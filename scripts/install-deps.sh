@@ -8,6 +8,7 @@ packages=(
   librestinio-dev libasio-dev libhttp-parser-dev libfmt-dev
   librocksdb-dev libcli11-dev catch2 nlohmann-json3-dev
   libssl-dev libcurl4-openssl-dev libbenchmark-dev
+  clang-14 libclang-rt-14-dev wrk
 )
 
 missing=()

@@ -48,6 +48,8 @@ parse_outcome parse_config(int argc, const char* const* argv) {
     std::int64_t default_limit = 10;
     std::int64_t threads = 0;
     std::string retention = "48h";
+    std::int64_t max_connections = 10'000;
+    std::string idle_timeout = "60s";
 
     app.add_option("--listen", listen, "Public address for /limit, /healthz, /readyz")
         ->envname("RL_LISTEN")
@@ -68,6 +70,15 @@ parse_outcome parse_config(int argc, const char* const* argv) {
     app.add_option("--usage-retention", retention,
                    "How long per-second usage is kept (e.g. 48h, 7d)")
         ->envname("RL_USAGE_RETENTION")
+        ->capture_default_str();
+
+    app.add_option("--max-connections", max_connections,
+                   "Open connections on the public port; more wait in the listen backlog")
+        ->envname("RL_MAX_CONNECTIONS")
+        ->capture_default_str();
+    app.add_option("--idle-timeout", idle_timeout,
+                   "Close a public connection that sends no complete request for this long")
+        ->envname("RL_IDLE_TIMEOUT")
         ->capture_default_str();
 
     try {
@@ -98,6 +109,15 @@ parse_outcome parse_config(int argc, const char* const* argv) {
                         "(e.g. 48h, 7d)",
                         retention));
     cfg.usage_retention = *keep;
+    if (max_connections < 1 || max_connections > 1'000'000)
+        throw config_error(
+            fmt::format("--max-connections: {} is not between 1 and 1000000", max_connections));
+    cfg.max_connections = static_cast<std::size_t>(max_connections);
+    const auto idle = common::parse_duration(idle_timeout);
+    if (!idle || idle->count() < 1 || idle->count() > 3600)
+        throw config_error(fmt::format(
+            "--idle-timeout: '{}' is not a duration from 1s to 1h (e.g. 60s, 5m)", idle_timeout));
+    cfg.idle_timeout = *idle;
     if (const char* token = std::getenv("RL_ADMIN_TOKEN"); token && *token) {
         if (std::string_view(token).size() < 16)
             throw config_error("RL_ADMIN_TOKEN: use at least 16 characters");

@@ -2,6 +2,7 @@
 // ratelimitd's configuration: flags, each with an environment variable.
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -22,6 +23,11 @@ struct config {
     unsigned threads = 0;  // 0: one per core
     std::chrono::seconds usage_retention = std::chrono::hours(48);
     std::optional<std::string> admin_token;  // RL_ADMIN_TOKEN; else <data_dir>/admin.token
+    // Hostile clients: connections past the cap wait in the listen backlog; a connection that
+    // has not sent a whole request within the idle timeout (idle keep-alive or a slowly sent
+    // header alike) is closed.
+    std::size_t max_connections = 10'000;
+    std::chrono::seconds idle_timeout{60};
 };
 
 // Thrown for bad configuration; main prints `what()` on one line and exits 2.

@@ -84,6 +84,10 @@ limit_result limit_handler::decide(std::optional<std::string_view> api_key, limi
                         usage_event{found.key_id, wall_now, d.admitted}};
 }
 
+limit_result limit_handler::refuse_repeated_key() {
+    return finish(metrics_, limit_outcome::repeated_key);
+}
+
 limit_result limit_handler::settle(limit_result result, bool usage_written) {
     if (!usage_written && result.outcome == limit_outcome::admitted)
         result.outcome = limit_outcome::storage_unavailable;
@@ -154,6 +158,10 @@ http_reply render(const limit_result& result) {
         case limit_outcome::not_ready:
             set_problem(reply, 503, "not-ready", "Not ready", "the key store is still loading");
             reply.headers.emplace_back("Retry-After", "1");
+            break;
+        case limit_outcome::repeated_key:
+            set_problem(reply, 400, "repeated-api-key", "More than one API key",
+                        "send exactly one X-API-KEY header");
             break;
         case limit_outcome::storage_unavailable:
             set_problem(reply, 503, "storage-unavailable", "Storage unavailable",

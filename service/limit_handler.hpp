@@ -46,6 +46,9 @@ public:
     limit_result decide(std::optional<std::string_view> api_key, limiter::time_point now,
                         common::unix_seconds wall_now);
 
+    // A request with more than one X-API-KEY field: refused (400) before any lookup.
+    limit_result refuse_repeated_key();
+
     // The final answer once the batch holding the result's count was written, or not: an admit
     // that could not be counted is refused, so usage never misses an admitted request.
     limit_result settle(limit_result result, bool usage_written);

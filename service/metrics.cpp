@@ -23,6 +23,7 @@ constexpr outcome_labels labels[limit_outcome_count] = {
     {"forbidden", "user_disabled"},
     {"unavailable", "not_ready"},
     {"unavailable", "storage_error"},
+    {"bad_request", "repeated_key"},
 };
 
 }  // namespace

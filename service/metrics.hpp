@@ -18,8 +18,9 @@ enum class limit_outcome : std::uint8_t {
     user_disabled,
     not_ready,
     storage_unavailable,
+    repeated_key,  // two or more X-API-KEY fields: 400
 };
-inline constexpr std::size_t limit_outcome_count = 8;
+inline constexpr std::size_t limit_outcome_count = 9;
 
 struct gauges {
     std::size_t users = 0;

@@ -19,6 +19,7 @@
 #include "service/key_index.hpp"
 #include "service/limit_handler.hpp"
 #include "service/metrics.hpp"
+#include "service/public_routes.hpp"
 #include "service/reply_writer.hpp"
 #include "service/usage_recorder.hpp"
 #include "storage/store.hpp"
@@ -75,15 +76,6 @@ private:
     std::unordered_map<std::uint64_t, std::vector<storage::usage_bucket>> admits_;
 };
 
-restinio::incoming_http_msg_limits_t message_limits(std::uint64_t max_body) {
-    return restinio::incoming_http_msg_limits_t{}
-        .max_url_size(8 * 1024)
-        .max_field_name_size(256)
-        .max_field_value_size(8 * 1024)
-        .max_field_count(100)
-        .max_body_size(max_body);
-}
-
 // Both listeners share one io_context and its worker threads. With one thread the cheaper
 // strand-free traits are safe.
 template <typename Traits>
@@ -94,17 +86,18 @@ public:
     listeners(asio::io_context& io, const config& cfg, limit_handler& limit, group_commit& commit,
               const admin_server& admin, const std::atomic<bool>& ready)
         : public_(restinio::external_io_context(io),
-                  settings(cfg.listen, 1 << 20)
+                  settings(cfg.listen, public_max_body, cfg.max_connections, cfg.idle_timeout)
                       .request_handler([&limit, &commit, &ready](restinio::request_handle_t req) {
                           return serve_public(limit, commit, ready, std::move(req));
                       })),
-          admin_(restinio::external_io_context(io),
-                 settings(cfg.admin_listen, 64 << 20)
-                     .request_handler([&admin](restinio::request_handle_t req) {
-                         return send(req, admin.handle(req->header().method().c_str(),
-                                                       req->header().path(), req->header().query(),
-                                                       header(req, "Authorization"), req->body()));
-                     })) {}
+          admin_(
+              restinio::external_io_context(io),
+              settings(cfg.admin_listen, 64 << 20, admin_max_connections, std::chrono::seconds(60))
+                  .request_handler([&admin](restinio::request_handle_t req) {
+                      return send(req, admin.handle(req->header().method().c_str(),
+                                                    req->header().path(), req->header().query(),
+                                                    header(req, "Authorization"), req->body()));
+                  })) {}
 
     // Throws if a listener cannot bind.
     void open() {
@@ -118,12 +111,24 @@ public:
     }
 
 private:
+    // The admin port is on loopback and used by rlctl; a fixed cap is enough there.
+    static constexpr std::size_t admin_max_connections = 1024;
+
+    // restinio times "wait for the next whole request" with one timer, so the idle timeout
+    // bounds idle keep-alive connections and slowly sent requests (slowloris) alike.
     static restinio::server_settings_t<Traits> settings(const endpoint& where,
-                                                        std::uint64_t max_body) {
+                                                        std::uint64_t max_body,
+                                                        std::size_t max_connections,
+                                                        std::chrono::seconds idle_timeout) {
         restinio::server_settings_t<Traits> s;
         s.address(where.host)
             .port(where.port)
-            .read_next_http_message_timelimit(std::chrono::seconds(60))
+            .max_parallel_connections(max_connections)
+            // Pipelined replies go out as they are ready, not held back for the client's ACK.
+            .socket_options_setter([](restinio::socket_options_t& options) {
+                options.set_option(asio::ip::tcp::no_delay{true});
+            })
+            .read_next_http_message_timelimit(idle_timeout)
             .write_http_response_timelimit(std::chrono::seconds(10))
             .handle_request_timeout(std::chrono::seconds(10))
             .max_pipelined_requests(64)
@@ -135,26 +140,11 @@ private:
                                                             group_commit& commit,
                                                             const std::atomic<bool>& ready,
                                                             restinio::request_handle_t req) {
-        const auto path = req->header().path();
-        if (path == "/limit") {
-            const limit_result result = limit.decide(
-                header(req, "X-API-KEY"), std::chrono::steady_clock::now(), common::wall_now());
-            if (!result.needs_usage()) return send(req, render(result));
-            commit.submit(std::move(req), result);  // answered once its count is in the WAL
-            return restinio::request_accepted();
-        }
-        if (path == "/healthz")
-            return send(req, {200, "application/json", {}, R"({"status":"ok"})"});
-        if (path == "/readyz") {
-            if (ready.load())
-                return send(req, {200, "application/json", {}, R"({"status":"ready"})"});
-            return send(req, problem_reply(503, "not-ready", "Not ready",
-                                           "the key store is still loading"));
-        }
-        return send(
-            req,
-            problem_reply(404, "not-found", "Not found",
-                          "no such path; the public endpoints are /limit, /healthz and /readyz"));
+        public_answer answer = answer_public(limit, ready, req->header(),
+                                             std::chrono::steady_clock::now(), common::wall_now());
+        if (answer.reply) return send(req, std::move(*answer.reply));
+        commit.submit(std::move(req), answer.pending);  // answered once its count is in the WAL
+        return restinio::request_accepted();
     }
 
     static void open_one(server_t& server) {
@@ -316,6 +306,12 @@ int serve(const config& cfg, storage::store& store) {
     return exit_code;
 }
 
+// Past the connection cap restinio stops accepting; further clients wait in the listen backlog.
+template <typename Traits>
+struct capped_traits : Traits {
+    static constexpr bool use_connection_count_limiter = true;
+};
+
 }  // namespace
 
 int run(const config& cfg) {
@@ -338,8 +334,9 @@ int run(const config& cfg) {
             log("cannot open data directory: {}", e.what());
         return 1;
     }
-    if (cfg.threads == 1) return serve<restinio::default_single_thread_traits_t>(cfg, *store);
-    return serve<restinio::default_traits_t>(cfg, *store);
+    if (cfg.threads == 1)
+        return serve<capped_traits<restinio::default_single_thread_traits_t>>(cfg, *store);
+    return serve<capped_traits<restinio::default_traits_t>>(cfg, *store);
 }
 
 }  // namespace rl::service

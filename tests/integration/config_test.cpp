@@ -38,6 +38,8 @@ TEST_CASE("bad flags and environment variables exit 2 with one line") {
     require_config_error({"--no-such-flag"});
     require_config_error({}, {"RL_DEFAULT_LIMIT=ten"});
     require_config_error({}, {"RL_THREADS=many"});
+    require_config_error({"--max-connections", "0"});
+    require_config_error({}, {"RL_IDLE_TIMEOUT=forever"});
     require_config_error({}, {"RL_ADMIN_TOKEN=short"});
     require_config_error({"--listen", "not-a-host:8080"});
 }

@@ -37,6 +37,19 @@ TEST_CASE("defaults follow the SPEC") {
     REQUIRE(cfg.threads >= 1);
     REQUIRE(cfg.usage_retention == std::chrono::hours(48));
     REQUIRE_FALSE(cfg.admin_token);
+    REQUIRE(cfg.max_connections == 10'000);
+    REQUIRE(cfg.idle_timeout == std::chrono::seconds(60));
+}
+
+TEST_CASE("connection cap and idle timeout come from flags or the environment") {
+    scoped_env cap("RL_MAX_CONNECTIONS", "50");
+    scoped_env idle("RL_IDLE_TIMEOUT", "5m");
+    auto cfg = parse({});
+    REQUIRE(cfg.max_connections == 50);
+    REQUIRE(cfg.idle_timeout == std::chrono::minutes(5));
+    cfg = parse({"--max-connections", "7", "--idle-timeout", "2"});
+    REQUIRE(cfg.max_connections == 7);
+    REQUIRE(cfg.idle_timeout == std::chrono::seconds(2));
 }
 
 TEST_CASE("flags set every option") {
@@ -76,6 +89,11 @@ TEST_CASE("bad values are config errors") {
                                                {"--usage-retention", "30s"},
                                                {"--usage-retention", "forever"},
                                                {"--data-dir", ""},
+                                               {"--max-connections", "0"},
+                                               {"--max-connections", "1000001"},
+                                               {"--idle-timeout", "0s"},
+                                               {"--idle-timeout", "2h"},
+                                               {"--idle-timeout", "soon"},
                                                {"--bogus"}}) {
         bad.insert(bad.begin(), "ratelimitd");
         INFO(bad[1] << " " << (bad.size() > 2 ? bad[2] : ""));

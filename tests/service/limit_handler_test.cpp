@@ -4,6 +4,7 @@
 
 #include "admin/catalog.hpp"
 #include "service/limit_handler.hpp"
+#include "service/public_routes.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace rl;
@@ -120,4 +121,44 @@ TEST_CASE("deleting a user drops their keys from the index; re-creating keeps th
     const auto fresh = h.catalog.create_key("a", "", 0).value->key;
     REQUIRE(h.check(fresh, std::chrono::milliseconds(100)).outcome == limit_outcome::limited);
     REQUIRE(h.keys.user_count() == 1);
+}
+
+namespace {
+
+service::public_answer answer(harness& h, const std::string& target,
+                              const std::vector<std::pair<std::string, std::string>>& fields) {
+    restinio::http_request_header_t request{restinio::http_method_get(), target};
+    for (const auto& [name, value] : fields) request.add_field(name, value);
+    return service::answer_public(h.handler, h.ready, request, h.t0, h.wall);
+}
+
+}  // namespace
+
+TEST_CASE("public routes: one X-API-KEY is decided, two are a 400 whatever their values") {
+    harness h;
+    const auto key = h.key_for("a", 5);
+
+    const auto one = answer(h, "/limit?x=1", {{"x-api-key", key}});
+    REQUIRE_FALSE(one.reply);
+    REQUIRE(one.pending.outcome == limit_outcome::admitted);
+
+    for (const auto& second : {key, std::string("other"), std::string()}) {
+        const auto two = answer(h, "/limit", {{"X-API-KEY", key}, {"X-Api-Key", second}});
+        REQUIRE(two.reply);
+        REQUIRE(two.reply->status == 400);
+        REQUIRE(two.reply->body.find("repeated-api-key") != std::string::npos);
+        REQUIRE(two.reply->body.find(key) == std::string::npos);
+    }
+    REQUIRE(h.counters.decisions(limit_outcome::repeated_key) == 3);
+    REQUIRE(h.counters.decisions(limit_outcome::admitted) == 0);  // the pending one is unsettled
+}
+
+TEST_CASE("public routes: health, readiness and unknown paths") {
+    harness h;
+    REQUIRE(answer(h, "/healthz", {}).reply->status == 200);
+    REQUIRE(answer(h, "/readyz", {}).reply->status == 200);
+    h.ready = false;
+    REQUIRE(answer(h, "/readyz", {}).reply->status == 503);
+    REQUIRE(answer(h, "/limits", {}).reply->status == 404);
+    REQUIRE(answer(h, "/", {{"X-API-KEY", "k"}}).reply->status == 404);
 }

@@ -1,13 +1,12 @@
 #include "tests/support/http_client.hpp"
 
 #include <curl/curl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <stdexcept>
+
+#include "tests/support/raw_connection.hpp"
 
 namespace rl::testing {
 
@@ -98,25 +97,13 @@ int http_session::get_status(const std::string& url, const std::string& header_l
 }
 
 std::string raw_exchange(int port, const std::string& bytes, int quiet_ms) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    std::string received;
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-        ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
-            static_cast<ssize_t>(bytes.size())) {
-        pollfd p{fd, POLLIN, 0};
-        char buf[65536];
-        while (::poll(&p, 1, quiet_ms) > 0) {
-            const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-            if (n <= 0) break;
-            received.append(buf, static_cast<std::size_t>(n));
-        }
+    try {
+        raw_connection connection(port);
+        if (!connection.send_all(bytes)) return {};
+        return connection.read_until_quiet(std::chrono::milliseconds(quiet_ms));
+    } catch (const std::runtime_error&) {
+        return {};
     }
-    ::close(fd);
-    return received;
 }
 
 }  // namespace rl::testing

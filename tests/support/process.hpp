@@ -44,6 +44,7 @@ public:
     int stop(std::chrono::milliseconds timeout = std::chrono::seconds(10));
     void kill_hard();  // SIGKILL, reaped
     bool running() const noexcept { return pid_ > 0; }
+    int pid() const noexcept { return pid_; }
     std::string log() const;  // what it wrote to stderr
 
 private:

@@ -1,0 +1,30 @@
+#pragma once
+// The public listener without the socket: what a parsed request gets. The server and the request
+// fuzzer both go through here, so the fuzzer exercises the server's own path.
+
+#include <atomic>
+#include <optional>
+
+#include <restinio/all.hpp>
+
+#include "service/limit_handler.hpp"
+
+namespace rl::service {
+
+struct public_answer {
+    std::optional<http_reply> reply;  // the answer, when it is final at once
+    limit_result pending;  // otherwise a decided /limit request, answered after its usage write
+};
+
+// What a listener accepts of one request (URL, fields, body); past it the connection is closed.
+inline constexpr std::uint64_t public_max_body = 1 << 20;
+restinio::incoming_http_msg_limits_t message_limits(std::uint64_t max_body);
+
+// Routes /limit, /healthz, /readyz and 404s. Two or more X-API-KEY fields are refused with 400
+// rather than one of them being picked: a proxy and a client disagreeing on the key is a bug to
+// surface, and "first one wins" would let whoever adds a header choose whose quota is spent.
+public_answer answer_public(limit_handler& limit, const std::atomic<bool>& ready,
+                            const restinio::http_request_header_t& request, limiter::time_point now,
+                            common::unix_seconds wall_now);
+
+}  // namespace rl::service
