@@ -8,6 +8,9 @@ packages=(
   librestinio-dev libasio-dev libhttp-parser-dev libfmt-dev
   librocksdb-dev libcli11-dev catch2 nlohmann-json3-dev
   libssl-dev libcurl4-openssl-dev
+  # Tests only: nginx (with auth_request) in front of ratelimitd, promtool (in prometheus) on
+  # /metrics. Without them those two tests report "skipped".
+  nginx prometheus
 )
 
 missing=()

@@ -11,6 +11,8 @@
 
 #include "admin/catalog.hpp"
 #include "common/time_text.hpp"
+#include "common/version.hpp"
+#include "service/manual.hpp"
 
 namespace rl::service {
 
@@ -36,11 +38,8 @@ endpoint parse_endpoint(const std::string& text, const std::string& what) {
 
 parse_outcome parse_config(int argc, const char* const* argv) {
     CLI::App app{"ratelimitd: exact per-user API rate limits, backed by RocksDB", "ratelimitd"};
-    app.set_version_flag("--version", std::string("ratelimitd ") + RL_VERSION);
-    app.footer(
-        "Environment: RL_ADMIN_TOKEN sets the admin bearer token (16+ characters); without it a\n"
-        "token is generated into <data-dir>/admin.token (mode 0600), where rlctl finds it.\n"
-        "Signals: SIGTERM or SIGINT stop accepting, finish queued replies, flush, exit 0.");
+    app.set_version_flag("--version", common::version_line("ratelimitd"));
+    app.formatter(std::make_shared<common::man_page_formatter>(ratelimitd_manual()));
 
     std::string listen = "0.0.0.0:8080";
     std::string admin_listen = "127.0.0.1:8081";
@@ -48,6 +47,7 @@ parse_outcome parse_config(int argc, const char* const* argv) {
     std::int64_t default_limit = 10;
     std::int64_t threads = 0;
     std::string retention = "48h";
+    std::string access_log;
 
     app.add_option("--listen", listen, "Public address for /limit, /healthz, /readyz")
         ->envname("RL_LISTEN")
@@ -69,6 +69,11 @@ parse_outcome parse_config(int argc, const char* const* argv) {
                    "How long per-second usage is kept (e.g. 48h, 7d)")
         ->envname("RL_USAGE_RETENTION")
         ->capture_default_str();
+
+    app.add_option("--access-log", access_log,
+                   "Write one JSON line per /limit request to this file, or - for stdout "
+                   "(default: off)")
+        ->envname("RL_ACCESS_LOG");
 
     try {
         app.parse(argc, argv);
@@ -98,6 +103,7 @@ parse_outcome parse_config(int argc, const char* const* argv) {
                         "(e.g. 48h, 7d)",
                         retention));
     cfg.usage_retention = *keep;
+    if (!access_log.empty()) cfg.access_log = access_log;
     if (const char* token = std::getenv("RL_ADMIN_TOKEN"); token && *token) {
         if (std::string_view(token).size() < 16)
             throw config_error("RL_ADMIN_TOKEN: use at least 16 characters");

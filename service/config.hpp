@@ -22,6 +22,7 @@ struct config {
     unsigned threads = 0;  // 0: one per core
     std::chrono::seconds usage_retention = std::chrono::hours(48);
     std::optional<std::string> admin_token;  // RL_ADMIN_TOKEN; else <data_dir>/admin.token
+    std::optional<std::string> access_log;   // file or "-" (stdout); off when absent
 };
 
 // Thrown for bad configuration; main prints `what()` on one line and exits 2.

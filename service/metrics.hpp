@@ -3,8 +3,10 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace rl::service {
 
@@ -21,6 +23,14 @@ enum class limit_outcome : std::uint8_t {
 };
 inline constexpr std::size_t limit_outcome_count = 8;
 
+// How metrics and the access log name an outcome: `outcome` is admitted, limited, unauthorized,
+// forbidden or unavailable (503); `reason` says which kind of 401, 403 or 503 (null otherwise).
+struct outcome_names {
+    std::string_view outcome;
+    const char* reason;
+};
+outcome_names names_of(limit_outcome outcome) noexcept;
+
 struct gauges {
     std::size_t users = 0;
     std::size_t keys = 0;
@@ -30,6 +40,15 @@ struct gauges {
     bool ready = false;
 };
 
+// Upper bounds of the /limit latency histogram: handling takes microseconds, a group-commit
+// wait behind a slow disk can take milliseconds, and anything past a second is an outage.
+inline constexpr std::array<std::chrono::nanoseconds, 14> latency_bounds = {
+    std::chrono::microseconds(50),  std::chrono::microseconds(100), std::chrono::microseconds(250),
+    std::chrono::microseconds(500), std::chrono::milliseconds(1),   std::chrono::microseconds(2500),
+    std::chrono::milliseconds(5),   std::chrono::milliseconds(10),  std::chrono::milliseconds(25),
+    std::chrono::milliseconds(50),  std::chrono::milliseconds(100), std::chrono::milliseconds(250),
+    std::chrono::milliseconds(500), std::chrono::seconds(1)};
+
 class metrics {
 public:
     void count(limit_outcome outcome) noexcept {
@@ -38,10 +57,28 @@ public:
     std::uint64_t decisions(limit_outcome outcome) const noexcept {
         return decisions_[static_cast<std::size_t>(outcome)].load(std::memory_order_relaxed);
     }
+
+    // One /limit request, from reading it to handing its reply to the socket. Two relaxed
+    // increments; the cumulative buckets and the count are summed only when rendered.
+    void observe_latency(std::chrono::nanoseconds took) noexcept {
+        std::size_t bucket = 0;
+        while (bucket < latency_bounds.size() && took > latency_bounds[bucket]) ++bucket;
+        latency_buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
+        latency_sum_ns_.fetch_add(
+            static_cast<std::uint64_t>(std::max<std::int64_t>(0, took.count())),
+            std::memory_order_relaxed);
+    }
+    std::uint64_t latency_count() const noexcept;
+
     std::string render(const gauges& now) const;
 
 private:
     std::array<std::atomic<std::uint64_t>, limit_outcome_count> decisions_{};
+    std::array<std::atomic<std::uint64_t>, latency_bounds.size() + 1> latency_buckets_{};
+    std::atomic<std::uint64_t> latency_sum_ns_{0};
+    std::int64_t started_at_ = std::chrono::duration_cast<std::chrono::seconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count();
 };
 
 }  // namespace rl::service

@@ -14,10 +14,13 @@
 
 #include "admin/admin_api.hpp"
 #include "admin/catalog.hpp"
+#include "common/version.hpp"
+#include "service/access_log.hpp"
 #include "service/admin_server.hpp"
 #include "service/group_commit.hpp"
 #include "service/key_index.hpp"
 #include "service/limit_handler.hpp"
+#include "service/limit_observer.hpp"
 #include "service/metrics.hpp"
 #include "service/reply_writer.hpp"
 #include "service/usage_recorder.hpp"
@@ -92,12 +95,13 @@ public:
     using server_t = restinio::http_server_t<Traits>;
 
     listeners(asio::io_context& io, const config& cfg, limit_handler& limit, group_commit& commit,
-              const admin_server& admin, const std::atomic<bool>& ready)
+              limit_observer& observer, const admin_server& admin, const std::atomic<bool>& ready)
         : public_(restinio::external_io_context(io),
                   settings(cfg.listen, 1 << 20)
-                      .request_handler([&limit, &commit, &ready](restinio::request_handle_t req) {
-                          return serve_public(limit, commit, ready, std::move(req));
-                      })),
+                      .request_handler(
+                          [&limit, &commit, &observer, &ready](restinio::request_handle_t req) {
+                              return serve_public(limit, commit, observer, ready, std::move(req));
+                          })),
           admin_(restinio::external_io_context(io),
                  settings(cfg.admin_listen, 64 << 20)
                      .request_handler([&admin](restinio::request_handle_t req) {
@@ -133,14 +137,21 @@ private:
 
     static restinio::request_handling_status_t serve_public(limit_handler& limit,
                                                             group_commit& commit,
+                                                            limit_observer& observer,
                                                             const std::atomic<bool>& ready,
                                                             restinio::request_handle_t req) {
         const auto path = req->header().path();
-        if (path == "/limit") {
-            const limit_result result = limit.decide(
-                header(req, "X-API-KEY"), std::chrono::steady_clock::now(), common::wall_now());
-            if (!result.needs_usage()) return send(req, render(result));
-            commit.submit(std::move(req), result);  // answered once its count is in the WAL
+        // /limit/<anything> too: Envoy's ext_authz appends the original path to its prefix.
+        if (path == "/limit" || (path.size() > 7 && path.substr(0, 7) == "/limit/")) {
+            const auto started = std::chrono::steady_clock::now();
+            const limit_result result =
+                limit.decide(header(req, "X-API-KEY"), started, common::wall_now());
+            if (result.needs_usage()) {
+                commit.submit(std::move(req), result, started);  // answered once in the WAL
+                return restinio::request_accepted();
+            }
+            const int status = send_limit_reply(req, render(result));
+            observer.replied(req, result, status, started, std::chrono::steady_clock::now());
             return restinio::request_accepted();
         }
         if (path == "/healthz")
@@ -220,8 +231,12 @@ private:
     std::thread thread_;  // last: starts after the members it uses
 };
 
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 template <typename Traits>
-int serve(const config& cfg, storage::store& store) {
+int serve(const config& cfg, storage::store& store, std::chrono::steady_clock::time_point started) {
     std::string token;
     try {
         token = cfg.admin_token ? *cfg.admin_token : load_or_create_admin_token(cfg.data_dir);
@@ -238,6 +253,16 @@ int serve(const config& cfg, storage::store& store) {
     admin::catalog catalog(store, cfg.default_limit, &keys);
     admin::admin_api api(catalog);
     limit_handler limit(keys, limiter, usage, counters, ready);
+    std::unique_ptr<access_log> requests_log;
+    if (cfg.access_log) {
+        try {
+            requests_log = std::make_unique<access_log>(*cfg.access_log);
+        } catch (const std::exception& e) {
+            log("{}", e.what());
+            return 2;
+        }
+    }
+    limit_observer observer(counters, requests_log.get());
     admin_server admin(api, token, [&] {
         return counters.render(gauges{keys.user_count(), keys.key_count(), limiter.active_users(),
                                       usage.batches(), usage.failures(), ready.load()});
@@ -253,8 +278,8 @@ int serve(const config& cfg, storage::store& store) {
         for (auto& t : workers) t.join();
     };
 
-    group_commit commit(io, limit, usage);
-    listeners<Traits> servers(io, cfg, limit, commit, admin, ready);
+    group_commit commit(io, limit, usage, observer);
+    listeners<Traits> servers(io, cfg, limit, commit, observer, admin, ready);
     try {
         servers.open();
     } catch (const std::exception& e) {
@@ -290,9 +315,11 @@ int serve(const config& cfg, storage::store& store) {
         return 1;
     }
     ready = true;
-    log("ready: {} users, {} keys; public {}:{}, admin {}:{}, {} thread(s), data {}",
-        keys.user_count(), keys.key_count(), cfg.listen.host, cfg.listen.port,
-        cfg.admin_listen.host, cfg.admin_listen.port, cfg.threads, cfg.data_dir);
+    log("{} ready in {:.2f} s: public {}:{}, admin {}:{}, data {}, {} users, {} keys, {} "
+        "thread(s), access log {}",
+        common::version_line("ratelimitd"), seconds_since(started), cfg.listen.host,
+        cfg.listen.port, cfg.admin_listen.host, cfg.admin_listen.port, cfg.data_dir,
+        keys.user_count(), keys.key_count(), cfg.threads, cfg.access_log.value_or("off"));
 
     int exit_code = 0;
     {
@@ -311,7 +338,8 @@ int serve(const config& cfg, storage::store& store) {
         log("final flush failed: {}", e.what());
         exit_code = 1;
     }
-    log("stopped");
+    log("stopped after {:.1f} s up, {} /limit requests answered; exit {}", seconds_since(started),
+        counters.latency_count(), exit_code);
     return exit_code;
 }
 
@@ -327,6 +355,7 @@ int run(const config& cfg) {
             ec ? " (" + ec.message() + ")" : "");
         return 2;
     }
+    const auto started = std::chrono::steady_clock::now();
     std::unique_ptr<storage::store> store;
     try {
         store = storage::store::open(cfg.data_dir);
@@ -337,8 +366,9 @@ int run(const config& cfg) {
             log("cannot open data directory: {}", e.what());
         return 1;
     }
-    if (cfg.threads == 1) return serve<restinio::default_single_thread_traits_t>(cfg, *store);
-    return serve<restinio::default_traits_t>(cfg, *store);
+    if (cfg.threads == 1)
+        return serve<restinio::default_single_thread_traits_t>(cfg, *store, started);
+    return serve<restinio::default_traits_t>(cfg, *store, started);
 }
 
 }  // namespace rl::service
