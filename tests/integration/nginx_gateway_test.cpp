@@ -4,7 +4,6 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
-#include <sstream>
 
 #include "tests/integration/fixture.hpp"
 
@@ -13,49 +12,30 @@ using rl::testing::http_request;
 
 namespace {
 
-// Replaces the one occurrence of `from`; a config that no longer has it fails the test.
-void replace_once(std::string& text, const std::string& from, const std::string& to) {
-    const auto at = text.find(from);
-    INFO("deploy/nginx/ratelimitd.conf should contain '" << from << "'");
-    REQUIRE(at != std::string::npos);
-    REQUIRE(text.find(from, at + 1) == std::string::npos);
-    text.replace(at, from.size(), to);
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
 // nginx in the foreground, one process, everything under `dir`; the site config is the
-// project's, with its three addresses pointed at the test's ports.
+// project's, rendered by deploy/nginx/render.sh with the test's ports.
 class nginx_gateway {
 public:
     nginx_gateway(const rl::testing::temp_dir& dir, int ratelimitd_port, int upstream_port)
         : port_(rl::testing::free_port()) {
-        std::string site = read_file(RL_SOURCE_DIR "/deploy/nginx/ratelimitd.conf");
-        replace_once(site, "server 127.0.0.1:8080;",
-                     "server 127.0.0.1:" + std::to_string(ratelimitd_port) + ";");
-        replace_once(site, "server 127.0.0.1:3000;",
-                     "server 127.0.0.1:" + std::to_string(upstream_port) + ";");
-        replace_once(site, "listen 80;", "listen 127.0.0.1:" + std::to_string(port_) + ";");
-        std::ofstream(dir / "site.conf") << site;
-        std::ofstream(dir / "nginx.conf")
-            << "daemon off;\nmaster_process off;\nworker_processes 1;\n"
-            << "pid " << dir / "nginx.pid"
-            << ";\nerror_log stderr notice;\n"
-            << "events { worker_connections 64; }\n"
-            << "http {\n  access_log off;\n"
-            << "  client_body_temp_path " << dir / "tmp"
-            << ";\n  proxy_temp_path " << dir / "tmp"
-            << ";\n  fastcgi_temp_path " << dir / "tmp"
-            << ";\n  uwsgi_temp_path " << dir / "tmp"
-            << ";\n  scgi_temp_path " << dir / "tmp"
-            << ";\n"
-            << "  include " << dir / "site.conf"
-            << ";\n}\n";
+        // The project's own way of filling in the addresses, so the script is tested too.
+        const auto site = rl::testing::run_command({RL_SOURCE_DIR "/deploy/nginx/render.sh",
+                                                    "127.0.0.1:" + std::to_string(ratelimitd_port),
+                                                    "127.0.0.1:" + std::to_string(upstream_port),
+                                                    "127.0.0.1:" + std::to_string(port_)});
+        INFO(site.err);
+        REQUIRE(site.exit_code == 0);
+        std::ofstream(dir / "site.conf") << site.out;
+        std::ofstream conf(dir / "nginx.conf");
+        conf << "daemon off;\nmaster_process off;\nworker_processes 1;\npid " << dir / "nginx.pid"
+             << ";\nerror_log stderr notice;\nevents { worker_connections 64; }\n"
+             << "http {\n  access_log off;\n";
+        for (const char* temp : {"client_body", "proxy", "fastcgi", "uwsgi", "scgi"})
+            conf << "  " << temp << "_temp_path " << dir / "tmp"
+                 << ";\n";
+        conf << "  include " << dir / "site.conf"
+             << ";\n}\n";
+        conf.close();
         process_ = std::make_unique<rl::testing::child_process>(
             std::vector<std::string>{rl::testing::find_program("nginx"), "-p", dir.path(), "-c",
                                      dir / "nginx.conf", "-e", "stderr"},
