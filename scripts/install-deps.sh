@@ -8,10 +8,11 @@ packages=(
   librestinio-dev libasio-dev libhttp-parser-dev libfmt-dev
   librocksdb-dev libcli11-dev catch2 nlohmann-json3-dev
   libssl-dev libcurl4-openssl-dev
-  # Tests only: nginx (with auth_request) in front of ratelimitd, promtool (in prometheus) on
-  # /metrics. Without them those two tests report "skipped".
-  nginx prometheus
 )
+# Tests only: nginx (with auth_request) in front of ratelimitd, promtool (in prometheus) on
+# /metrics; without them those two tests report "skipped". RL_DEPS_NO_TEST_TOOLS=1 leaves them
+# out (the Docker image's build stage, which only compiles).
+[ "${RL_DEPS_NO_TEST_TOOLS:-0}" = 1 ] || packages+=(nginx prometheus)
 
 missing=()
 for p in "${packages[@]}"; do
