@@ -315,9 +315,9 @@ int serve(const config& cfg, storage::store& store, std::chrono::steady_clock::t
         return 1;
     }
     ready = true;
-    log("{} ready in {:.2f} s: public {}:{}, admin {}:{}, data {}, {} users, {} keys, {} "
-        "thread(s), access log {}",
-        common::version_line("ratelimitd"), seconds_since(started), cfg.listen.host,
+    log("ready in {:.2f} s: version {} (git {}), public {}:{}, admin {}:{}, data {}, {} users, "
+        "{} keys, {} thread(s), access log {}",
+        seconds_since(started), common::version(), common::revision(), cfg.listen.host,
         cfg.listen.port, cfg.admin_listen.host, cfg.admin_listen.port, cfg.data_dir,
         keys.user_count(), keys.key_count(), cfg.threads, cfg.access_log.value_or("off"));
 

@@ -82,9 +82,9 @@ TEST_CASE("start and stop are logged on one line each, with the version and the 
     int ready = 0, stopped = 0;
     for (std::string line; std::getline(lines, line);) {
         REQUIRE(line.rfind("ratelimitd: ", 0) == 0);
-        if (line.find(" ready in ") != std::string::npos) {
+        if (line.rfind("ratelimitd: ready in ", 0) == 0) {
             ++ready;
-            REQUIRE(line.find("ratelimitd " + std::string(RL_VERSION) + " (git ") !=
+            REQUIRE(line.find("version " + std::string(RL_VERSION) + " (git ") !=
                     std::string::npos);
             REQUIRE(line.find("public 127.0.0.1:" +
                               std::to_string(server.process().public_port())) != std::string::npos);
