@@ -50,9 +50,18 @@ outcome_names names_of(limit_outcome outcome) noexcept {
     return names[static_cast<std::size_t>(outcome)];
 }
 
+std::uint64_t metrics::decisions(limit_outcome outcome) const noexcept {
+    std::uint64_t sum = 0;
+    for (const shard& s : shards_)
+        sum += s.decisions[static_cast<std::size_t>(outcome)].load(std::memory_order_relaxed);
+    return sum;
+}
+
 std::uint64_t metrics::latency_count() const noexcept {
     std::uint64_t count = 0;
-    for (const auto& bucket : latency_buckets_) count += bucket.load(std::memory_order_relaxed);
+    for (const shard& s : shards_)
+        for (const auto& bucket : s.latency_buckets)
+            count += bucket.load(std::memory_order_relaxed);
     return count;
 }
 
@@ -61,7 +70,7 @@ std::string metrics::render(const gauges& now) const {
     auto line = [&](auto&&... args) { fmt::format_to(std::back_inserter(out), args...); };
     std::uint64_t counts[limit_outcome_count];
     for (std::size_t i = 0; i < limit_outcome_count; ++i)
-        counts[i] = decisions_[i].load(std::memory_order_relaxed);
+        counts[i] = decisions(static_cast<limit_outcome>(i));
 
     family(out, "ratelimitd_decisions_total", "counter",
            "Decisions /limit answered, by outcome: admitted (200), limited (429), unauthorized "
@@ -83,17 +92,23 @@ std::string metrics::render(const gauges& now) const {
     family(out, "ratelimitd_request_duration_seconds", "histogram",
            "Time from reading a /limit request to handing its reply to the socket, the wait for "
            "the group-committed usage write included.");
+    std::array<std::uint64_t, latency_bounds.size() + 1> buckets{};
+    std::uint64_t sum_ns = 0;
+    for (const shard& s : shards_) {
+        for (std::size_t b = 0; b < buckets.size(); ++b)
+            buckets[b] += s.latency_buckets[b].load(std::memory_order_relaxed);
+        sum_ns += s.latency_sum_ns.load(std::memory_order_relaxed);
+    }
     std::uint64_t cumulative = 0;
-    for (std::size_t b = 0; b <= latency_bounds.size(); ++b) {
-        cumulative += latency_buckets_[b].load(std::memory_order_relaxed);
+    for (std::size_t b = 0; b < buckets.size(); ++b) {
+        cumulative += buckets[b];
         if (b < latency_bounds.size())
             line("ratelimitd_request_duration_seconds_bucket{{le=\"{}\"}} {}\n",
                  std::chrono::duration<double>(latency_bounds[b]).count(), cumulative);
         else
             line("ratelimitd_request_duration_seconds_bucket{{le=\"+Inf\"}} {}\n", cumulative);
     }
-    line("ratelimitd_request_duration_seconds_sum {}\n",
-         static_cast<double>(latency_sum_ns_.load(std::memory_order_relaxed)) / 1e9);
+    line("ratelimitd_request_duration_seconds_sum {}\n", static_cast<double>(sum_ns) / 1e9);
     line("ratelimitd_request_duration_seconds_count {}\n", cumulative);
 
     sample(out, "ratelimitd_users", "gauge", "Users known to the server.", now.users);

@@ -52,19 +52,18 @@ inline constexpr std::array<std::chrono::nanoseconds, 14> latency_bounds = {
 class metrics {
 public:
     void count(limit_outcome outcome) noexcept {
-        decisions_[static_cast<std::size_t>(outcome)].fetch_add(1, std::memory_order_relaxed);
+        mine().decisions[static_cast<std::size_t>(outcome)].fetch_add(1, std::memory_order_relaxed);
     }
-    std::uint64_t decisions(limit_outcome outcome) const noexcept {
-        return decisions_[static_cast<std::size_t>(outcome)].load(std::memory_order_relaxed);
-    }
+    std::uint64_t decisions(limit_outcome outcome) const noexcept;
 
     // One /limit request, from reading it to handing its reply to the socket. Two relaxed
     // increments; the cumulative buckets and the count are summed only when rendered.
     void observe_latency(std::chrono::nanoseconds took) noexcept {
         std::size_t bucket = 0;
         while (bucket < latency_bounds.size() && took > latency_bounds[bucket]) ++bucket;
-        latency_buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
-        latency_sum_ns_.fetch_add(
+        shard& s = mine();
+        s.latency_buckets[bucket].fetch_add(1, std::memory_order_relaxed);
+        s.latency_sum_ns.fetch_add(
             static_cast<std::uint64_t>(std::max<std::int64_t>(0, took.count())),
             std::memory_order_relaxed);
     }
@@ -73,9 +72,23 @@ public:
     std::string render(const gauges& now) const;
 
 private:
-    std::array<std::atomic<std::uint64_t>, limit_outcome_count> decisions_{};
-    std::array<std::atomic<std::uint64_t>, latency_bounds.size() + 1> latency_buckets_{};
-    std::atomic<std::uint64_t> latency_sum_ns_{0};
+    // Each worker thread counts into its own cache lines, so threads never contend for a counter
+    // on the request path; rendering sums the shards.
+    struct alignas(64) shard {
+        std::array<std::atomic<std::uint64_t>, limit_outcome_count> decisions{};
+        std::array<std::atomic<std::uint64_t>, latency_bounds.size() + 1> latency_buckets{};
+        std::atomic<std::uint64_t> latency_sum_ns{0};
+    };
+    static constexpr std::size_t shard_count = 16;
+
+    shard& mine() noexcept {
+        static std::atomic<std::size_t> next_thread{0};
+        thread_local const std::size_t index =
+            next_thread.fetch_add(1, std::memory_order_relaxed) % shard_count;
+        return shards_[index];
+    }
+
+    std::array<shard, shard_count> shards_{};
     std::int64_t started_at_ = std::chrono::duration_cast<std::chrono::seconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
                                    .count();

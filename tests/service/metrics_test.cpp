@@ -2,6 +2,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <thread>
+#include <vector>
+
 #include "service/access_log.hpp"
 #include "service/limit_handler.hpp"
 #include "service/metrics.hpp"
@@ -119,4 +122,24 @@ TEST_CASE("auth-request mode: 429 and 503 become 403 with the real status beside
     adapt_for_auth_request(admitted);
     REQUIRE(admitted.status == 200);
     REQUIRE(admitted.headers.empty());
+}
+
+TEST_CASE("counts from many threads, each on its own shard, add up exactly") {
+    metrics m;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 20; ++t)  // more threads than shards: some share one
+        threads.emplace_back([&m] {
+            for (int i = 0; i < 1000; ++i) {
+                m.count(limit_outcome::limited);
+                m.observe_latency(100us);
+            }
+        });
+    for (auto& t : threads) t.join();
+    REQUIRE(m.decisions(limit_outcome::limited) == 20'000);
+    REQUIRE(m.latency_count() == 20'000);
+    const std::string text = m.render(gauges{});
+    REQUIRE(has_line(text, "ratelimitd_decisions_total{outcome=\"limited\"} 20000"));
+    REQUIRE(has_line(text, "ratelimitd_request_duration_seconds_bucket{le=\"5e-05\"} 0"));
+    REQUIRE(has_line(text, "ratelimitd_request_duration_seconds_bucket{le=\"0.0001\"} 20000"));
+    REQUIRE(has_line(text, "ratelimitd_request_duration_seconds_sum 2"));
 }
