@@ -8,7 +8,7 @@ ARG DEBIAN_FRONTEND=noninteractive
 WORKDIR /src
 # The package list is the native one; copied alone first so a source change keeps this layer.
 COPY scripts/install-deps.sh scripts/install-deps.sh
-RUN scripts/install-deps.sh
+RUN RL_DEPS_NO_TEST_TOOLS=1 scripts/install-deps.sh
 COPY . .
 RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DRL_BUILD_TESTS=OFF \
  && cmake --build build -j"$(nproc)" --target ratelimitd rlctl \

@@ -15,9 +15,11 @@
 #include "admin/catalog.hpp"
 #include "cli/admin_client.hpp"
 #include "cli/csv_import.hpp"
+#include "cli/manual.hpp"
 #include "cli/output.hpp"
 #include "common/api_key.hpp"
 #include "common/time_text.hpp"
+#include "common/version.hpp"
 
 namespace rl::cli {
 
@@ -436,7 +438,8 @@ int run(int argc, const char* const* argv) {
     action chosen;
     CLI::App app{"rlctl: manage ratelimitd users, API keys and usage", "rlctl"};
     try {
-        app.set_version_flag("--version", std::string("rlctl ") + RL_VERSION);
+        app.set_version_flag("--version", common::version_line("rlctl"));
+        app.formatter(std::make_shared<common::man_page_formatter>(rlctl_manual()));
         // Global options work before and after the command.
         app.fallthrough();
         app.add_option(

@@ -11,6 +11,8 @@
 
 #include "admin/catalog.hpp"
 #include "common/time_text.hpp"
+#include "common/version.hpp"
+#include "service/manual.hpp"
 
 namespace rl::service {
 
@@ -36,11 +38,8 @@ endpoint parse_endpoint(const std::string& text, const std::string& what) {
 
 parse_outcome parse_config(int argc, const char* const* argv) {
     CLI::App app{"ratelimitd: exact per-user API rate limits, backed by RocksDB", "ratelimitd"};
-    app.set_version_flag("--version", std::string("ratelimitd ") + RL_VERSION);
-    app.footer(
-        "Environment: RL_ADMIN_TOKEN sets the admin bearer token (16+ characters); without it a\n"
-        "token is generated into <data-dir>/admin.token (mode 0600), where rlctl finds it.\n"
-        "Signals: SIGTERM or SIGINT stop accepting, finish queued replies, flush, exit 0.");
+    app.set_version_flag("--version", common::version_line("ratelimitd"));
+    app.formatter(std::make_shared<common::man_page_formatter>(ratelimitd_manual()));
 
     std::string listen = "0.0.0.0:8080";
     std::string admin_listen = "127.0.0.1:8081";
@@ -50,6 +49,7 @@ parse_outcome parse_config(int argc, const char* const* argv) {
     std::string retention = "48h";
     std::int64_t max_connections = 10'000;
     std::string idle_timeout = "60s";
+    std::string access_log;
 
     app.add_option("--listen", listen, "Public address for /limit, /healthz, /readyz")
         ->envname("RL_LISTEN")
@@ -80,6 +80,10 @@ parse_outcome parse_config(int argc, const char* const* argv) {
                    "Close a public connection that sends no complete request for this long")
         ->envname("RL_IDLE_TIMEOUT")
         ->capture_default_str();
+    app.add_option("--access-log", access_log,
+                   "Write one JSON line per /limit request to this file, or - for stdout "
+                   "(default: off)")
+        ->envname("RL_ACCESS_LOG");
 
     try {
         app.parse(argc, argv);
@@ -118,6 +122,7 @@ parse_outcome parse_config(int argc, const char* const* argv) {
         throw config_error(fmt::format(
             "--idle-timeout: '{}' is not a duration from 1s to 1h (e.g. 60s, 5m)", idle_timeout));
     cfg.idle_timeout = *idle;
+    if (!access_log.empty()) cfg.access_log = access_log;
     if (const char* token = std::getenv("RL_ADMIN_TOKEN"); token && *token) {
         if (std::string_view(token).size() < 16)
             throw config_error("RL_ADMIN_TOKEN: use at least 16 characters");

@@ -28,6 +28,7 @@ struct config {
     // header alike) is closed.
     std::size_t max_connections = 10'000;
     std::chrono::seconds idle_timeout{60};
+    std::optional<std::string> access_log;   // file or "-" (stdout); off when absent
 };
 
 // Thrown for bad configuration; main prints `what()` on one line and exits 2.

@@ -4,9 +4,10 @@
 
 namespace rl::service {
 
-void group_commit::submit(restinio::request_handle_t request, const limit_result& result) {
+void group_commit::submit(restinio::request_handle_t request, const limit_result& result,
+                          std::chrono::steady_clock::time_point started) {
     std::lock_guard lock(mutex_);
-    queue_.push_back({std::move(request), result});
+    queue_.push_back({std::move(request), result, started});
     if (flush_scheduled_) return;
     flush_scheduled_ = true;
     asio::post(io_, [this] { flush(); });
@@ -25,7 +26,12 @@ void group_commit::flush() {
     events.clear();
     for (const pending& p : batch) events.push_back(p.result.usage);
     const bool written = usage_.record(events);
-    for (pending& p : batch) send(p.request, render(handler_.settle(p.result, written)));
+    const auto written_at = std::chrono::steady_clock::now();  // one clock read per batch
+    for (pending& p : batch) {
+        const limit_result settled = handler_.settle(p.result, written);
+        observer_.replied(p.request, settled, send_limit_reply(p.request, render(settled)),
+                          p.started, written_at);
+    }
     batch.clear();
 }
 

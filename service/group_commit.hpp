@@ -8,29 +8,35 @@
 #include <restinio/all.hpp>
 
 #include "service/limit_handler.hpp"
+#include "service/limit_observer.hpp"
 #include "service/usage_recorder.hpp"
 
 namespace rl::service {
 
 class group_commit {
 public:
-    group_commit(asio::io_context& io, limit_handler& handler, usage_recorder& usage)
-        : io_(io), handler_(handler), usage_(usage) {}
+    group_commit(asio::io_context& io, limit_handler& handler, usage_recorder& usage,
+                 limit_observer& observer)
+        : io_(io), handler_(handler), usage_(usage), observer_(observer) {}
 
     // Queues a decided request; the first one queued schedules a flush on the event loop, which
     // runs after the requests already read in this turn of the loop have joined it.
-    void submit(restinio::request_handle_t request, const limit_result& result);
+    // `started` is when the request was read, for the latency histogram.
+    void submit(restinio::request_handle_t request, const limit_result& result,
+                std::chrono::steady_clock::time_point started);
 
 private:
     struct pending {
         restinio::request_handle_t request;
         limit_result result;
+        std::chrono::steady_clock::time_point started;
     };
     void flush();
 
     asio::io_context& io_;
     limit_handler& handler_;
     usage_recorder& usage_;
+    limit_observer& observer_;
     std::mutex mutex_;
     std::vector<pending> queue_;
     bool flush_scheduled_ = false;

@@ -8,9 +8,9 @@ namespace {
 
 // A result that is final at once (no usage to write).
 limit_result finish(metrics& m, limit_outcome outcome, const limiter::decision& d = {},
-                    const user_entry* user = nullptr) {
+                    const user_entry* user = nullptr, std::uint64_t key_id = 0) {
     m.count(outcome);
-    return {outcome, d, user, {}};
+    return {outcome, d, user, usage_event{key_id, 0, false}};
 }
 
 // Whole seconds, rounded up, until quota frees: what Retry-After and `t` promise.
@@ -73,10 +73,11 @@ limit_result limit_handler::decide(std::optional<std::string_view> api_key, limi
 
     const key_lookup found = keys_.find(common::sha256(*api_key), wall_now);
     if (found.status == key_status::unknown) return finish(metrics_, limit_outcome::invalid_key);
-    if (found.status == key_status::expired) return finish(metrics_, limit_outcome::expired_key);
+    if (found.status == key_status::expired)
+        return finish(metrics_, limit_outcome::expired_key, {}, nullptr, found.key_id);
     const user_entry& user = *found.user;
     if (user.disabled.load(std::memory_order_relaxed))
-        return finish(metrics_, limit_outcome::user_disabled, {}, &user);
+        return finish(metrics_, limit_outcome::user_disabled, {}, &user, found.key_id);
 
     const limiter::decision d =
         limiter_.decide(user.id, user.limit.load(std::memory_order_relaxed), now);
@@ -102,6 +103,12 @@ limit_result limit_handler::check(std::optional<std::string_view> api_key, limit
     thread_local std::vector<usage_event> one(1);
     one[0] = result.usage;
     return settle(result, usage_.record(one));
+}
+
+void adapt_for_auth_request(http_reply& reply) {
+    if (reply.status < 300) return;
+    reply.headers.emplace_back("X-RateLimit-Status", std::to_string(reply.status));
+    if (reply.status != 401 && reply.status != 403) reply.status = 403;
 }
 
 http_reply problem_reply(int status, std::string_view type, std::string_view title,

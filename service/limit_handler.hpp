@@ -20,7 +20,8 @@ struct limit_result {
     limit_outcome outcome = limit_outcome::missing_key;
     limiter::decision decision;
     const user_entry* user = nullptr;
-    usage_event usage;  // what to count, when the outcome is admitted or limited
+    usage_event usage;  // what to count, when the outcome is admitted or limited; its key_id
+                        // is set whenever the key was found (also expired and disabled)
 
     // Admitted and limited answers wait until their count is in the WAL.
     bool needs_usage() const noexcept {
@@ -67,6 +68,13 @@ private:
 
 // The status, headers and body for a result; never mentions the key.
 http_reply render(const limit_result& result);
+
+// nginx auth_request passes on only 2xx, 401 and 403 (anything else becomes a 500). A caller
+// that sends `X-RateLimit-Mode: auth-request` gets every other status as 403, and every non-2xx
+// status in X-RateLimit-Status, for the gateway to restore it (deploy/nginx/ratelimitd.conf).
+inline constexpr std::string_view auth_request_mode_header = "X-RateLimit-Mode";
+inline constexpr std::string_view auth_request_mode = "auth-request";
+void adapt_for_auth_request(http_reply& reply);
 
 // A problem+json reply for anything else on the public port (404s, bad requests).
 http_reply problem_reply(int status, std::string_view type, std::string_view title,

@@ -37,23 +37,21 @@ public_answer answer_public(limit_handler& limit, const std::atomic<bool>& ready
                             const restinio::http_request_header_t& request, limiter::time_point now,
                             common::unix_seconds wall_now) {
     const auto path = request.path();
-    if (path == "/limit") {
+    if (path == "/limit" || (path.size() > 7 && path.substr(0, 7) == "/limit/")) {
         const api_key_field key = find_api_key(request);
         const limit_result result =
             key.repeated ? limit.refuse_repeated_key() : limit.decide(key.value, now, wall_now);
-        if (!result.needs_usage()) return {render(result), {}};
-        return {std::nullopt, result};
+        if (!result.needs_usage()) return {render(result), true, result};
+        return {std::nullopt, true, result};
     }
-    if (path == "/healthz")
-        return {http_reply{200, "application/json", {}, R"({"status":"ok"})"}, {}};
+    if (path == "/healthz") return {http_reply{200, "application/json", {}, R"({"status":"ok"})"}};
     if (path == "/readyz") {
         if (ready.load())
-            return {http_reply{200, "application/json", {}, R"({"status":"ready"})"}, {}};
-        return {problem_reply(503, "not-ready", "Not ready", "the key store is still loading"), {}};
+            return {http_reply{200, "application/json", {}, R"({"status":"ready"})"}};
+        return {problem_reply(503, "not-ready", "Not ready", "the key store is still loading")};
     }
     return {problem_reply(404, "not-found", "Not found",
-                          "no such path; the public endpoints are /limit, /healthz and /readyz"),
-            {}};
+                          "no such path; the public endpoints are /limit, /healthz and /readyz")};
 }
 
 }  // namespace rl::service

@@ -13,14 +13,16 @@ namespace rl::service {
 
 struct public_answer {
     std::optional<http_reply> reply;  // the answer, when it is final at once
-    limit_result pending;  // otherwise a decided /limit request, answered after its usage write
+    bool is_limit = false;  // /limit: timed in the histogram, logged, auth-request mode applies
+    limit_result decision;  // /limit's; with no reply yet it waits for its usage write
 };
 
 // What a listener accepts of one request (URL, fields, body); past it the connection is closed.
 inline constexpr std::uint64_t public_max_body = 1 << 20;
 restinio::incoming_http_msg_limits_t message_limits(std::uint64_t max_body);
 
-// Routes /limit, /healthz, /readyz and 404s. Two or more X-API-KEY fields are refused with 400
+// Routes /limit (and /limit/<anything>: Envoy's ext_authz appends the original path to its
+// prefix), /healthz, /readyz and 404s. Two or more X-API-KEY fields are refused with 400
 // rather than one of them being picked: a proxy and a client disagreeing on the key is a bug to
 // surface, and "first one wins" would let whoever adds a header choose whose quota is spent.
 public_answer answer_public(limit_handler& limit, const std::atomic<bool>& ready,

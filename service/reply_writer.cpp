@@ -44,4 +44,14 @@ restinio::request_handling_status_t send(const restinio::request_handle_t& req, 
     return response.done();
 }
 
+int send_limit_reply(const restinio::request_handle_t& req, http_reply reply) {
+    if (reply.status >= 300) {
+        const std::string* mode = req->header().try_get_field(auth_request_mode_header);
+        if (mode && *mode == auth_request_mode) adapt_for_auth_request(reply);
+    }
+    const int status = reply.status;
+    send(req, std::move(reply));
+    return status;
+}
+
 }  // namespace rl::service

@@ -14,10 +14,13 @@
 
 #include "admin/admin_api.hpp"
 #include "admin/catalog.hpp"
+#include "common/version.hpp"
+#include "service/access_log.hpp"
 #include "service/admin_server.hpp"
 #include "service/group_commit.hpp"
 #include "service/key_index.hpp"
 #include "service/limit_handler.hpp"
+#include "service/limit_observer.hpp"
 #include "service/metrics.hpp"
 #include "service/public_routes.hpp"
 #include "service/reply_writer.hpp"
@@ -84,12 +87,13 @@ public:
     using server_t = restinio::http_server_t<Traits>;
 
     listeners(asio::io_context& io, const config& cfg, limit_handler& limit, group_commit& commit,
-              const admin_server& admin, const std::atomic<bool>& ready)
+              limit_observer& observer, const admin_server& admin, const std::atomic<bool>& ready)
         : public_(restinio::external_io_context(io),
                   settings(cfg.listen, public_max_body, cfg.max_connections, cfg.idle_timeout)
-                      .request_handler([&limit, &commit, &ready](restinio::request_handle_t req) {
-                          return serve_public(limit, commit, ready, std::move(req));
-                      })),
+                      .request_handler(
+                          [&limit, &commit, &observer, &ready](restinio::request_handle_t req) {
+                              return serve_public(limit, commit, observer, ready, std::move(req));
+                          })),
           admin_(
               restinio::external_io_context(io),
               settings(cfg.admin_listen, 64 << 20, admin_max_connections, std::chrono::seconds(60))
@@ -138,12 +142,19 @@ private:
 
     static restinio::request_handling_status_t serve_public(limit_handler& limit,
                                                             group_commit& commit,
+                                                            limit_observer& observer,
                                                             const std::atomic<bool>& ready,
                                                             restinio::request_handle_t req) {
-        public_answer answer = answer_public(limit, ready, req->header(),
-                                             std::chrono::steady_clock::now(), common::wall_now());
-        if (answer.reply) return send(req, std::move(*answer.reply));
-        commit.submit(std::move(req), answer.pending);  // answered once its count is in the WAL
+        const auto started = std::chrono::steady_clock::now();
+        public_answer answer =
+            answer_public(limit, ready, req->header(), started, common::wall_now());
+        if (!answer.is_limit) return send(req, std::move(*answer.reply));
+        if (!answer.reply) {
+            commit.submit(std::move(req), answer.decision, started);  // answered once in the WAL
+            return restinio::request_accepted();
+        }
+        const int status = send_limit_reply(req, std::move(*answer.reply));
+        observer.replied(req, answer.decision, status, started, std::chrono::steady_clock::now());
         return restinio::request_accepted();
     }
 
@@ -210,8 +221,12 @@ private:
     std::thread thread_;  // last: starts after the members it uses
 };
 
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 template <typename Traits>
-int serve(const config& cfg, storage::store& store) {
+int serve(const config& cfg, storage::store& store, std::chrono::steady_clock::time_point started) {
     std::string token;
     try {
         token = cfg.admin_token ? *cfg.admin_token : load_or_create_admin_token(cfg.data_dir);
@@ -228,6 +243,16 @@ int serve(const config& cfg, storage::store& store) {
     admin::catalog catalog(store, cfg.default_limit, &keys);
     admin::admin_api api(catalog);
     limit_handler limit(keys, limiter, usage, counters, ready);
+    std::unique_ptr<access_log> requests_log;
+    if (cfg.access_log) {
+        try {
+            requests_log = std::make_unique<access_log>(*cfg.access_log);
+        } catch (const std::exception& e) {
+            log("{}", e.what());
+            return 2;
+        }
+    }
+    limit_observer observer(counters, requests_log.get());
     admin_server admin(api, token, [&] {
         return counters.render(gauges{keys.user_count(), keys.key_count(), limiter.active_users(),
                                       usage.batches(), usage.failures(), ready.load()});
@@ -243,8 +268,8 @@ int serve(const config& cfg, storage::store& store) {
         for (auto& t : workers) t.join();
     };
 
-    group_commit commit(io, limit, usage);
-    listeners<Traits> servers(io, cfg, limit, commit, admin, ready);
+    group_commit commit(io, limit, usage, observer);
+    listeners<Traits> servers(io, cfg, limit, commit, observer, admin, ready);
     try {
         servers.open();
     } catch (const std::exception& e) {
@@ -281,9 +306,11 @@ int serve(const config& cfg, storage::store& store) {
         return 1;
     }
     ready = true;
-    log("ready: {} users, {} keys; public {}:{}, admin {}:{}, {} thread(s), data {}",
-        keys.user_count(), keys.key_count(), cfg.listen.host, cfg.listen.port,
-        cfg.admin_listen.host, cfg.admin_listen.port, cfg.threads, cfg.data_dir);
+    log("ready in {:.2f} s: version {} (git {}), public {}:{}, admin {}:{}, data {}, {} users, "
+        "{} keys, {} thread(s), access log {}",
+        seconds_since(started), common::version(), common::revision(), cfg.listen.host,
+        cfg.listen.port, cfg.admin_listen.host, cfg.admin_listen.port, cfg.data_dir,
+        keys.user_count(), keys.key_count(), cfg.threads, cfg.access_log.value_or("off"));
 
     int exit_code = 0;
     {
@@ -302,7 +329,8 @@ int serve(const config& cfg, storage::store& store) {
         log("final flush failed: {}", e.what());
         exit_code = 1;
     }
-    log("stopped");
+    log("stopped after {:.1f} s up, {} /limit requests answered; exit {}", seconds_since(started),
+        counters.latency_count(), exit_code);
     return exit_code;
 }
 
@@ -324,6 +352,7 @@ int run(const config& cfg) {
             ec ? " (" + ec.message() + ")" : "");
         return 2;
     }
+    const auto started = std::chrono::steady_clock::now();
     std::unique_ptr<storage::store> store;
     try {
         store = storage::store::open(cfg.data_dir);
@@ -335,8 +364,9 @@ int run(const config& cfg) {
         return 1;
     }
     if (cfg.threads == 1)
-        return serve<capped_traits<restinio::default_single_thread_traits_t>>(cfg, *store);
-    return serve<capped_traits<restinio::default_traits_t>>(cfg, *store);
+        return serve<capped_traits<restinio::default_single_thread_traits_t>>(cfg, *store,
+                                                                              started);
+    return serve<capped_traits<restinio::default_traits_t>>(cfg, *store, started);
 }
 
 }  // namespace rl::service

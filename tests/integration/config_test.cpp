@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <regex>
 
 #include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -71,4 +72,33 @@ TEST_CASE("--help and --version exit 0") {
     const auto version = run_command({rl::testing::ratelimitd_path(), "--version"});
     REQUIRE(version.exit_code == 0);
     REQUIRE(version.out.find("ratelimitd") != std::string::npos);
+}
+
+TEST_CASE("--help reads like a man page and --version names the build, on both programs") {
+    for (const std::string& program : {rl::testing::ratelimitd_path(), rl::testing::rlctl_path()}) {
+        const std::string name = program.substr(program.rfind('/') + 1);
+        INFO(name);
+        const auto help = run_command({program, "--help"});
+        REQUIRE(help.exit_code == 0);
+        std::size_t at = 0;
+        for (const char* section : {"NAME\n", "SYNOPSIS\n", "DESCRIPTION\n", "OPTIONS\n",
+                                    "ENVIRONMENT\n", "EXIT STATUS\n", "FILES\n", "EXAMPLES\n"}) {
+            INFO("section " << section);
+            const auto found = help.out.find(section, at);
+            REQUIRE(found != std::string::npos);  // present, and in man page order
+            at = found;
+        }
+        REQUIRE(help.out.find("    " + name + " - ") != std::string::npos);
+        REQUIRE(help.out.find("--version") != std::string::npos);
+        const auto version = run_command({program, "--version"});
+        REQUIRE(version.exit_code == 0);
+        REQUIRE(
+            std::regex_search(version.out, std::regex("^" + name + " [0-9]+\\.[0-9]+\\.[0-9]+")));
+        REQUIRE(version.out.find("(git ") != std::string::npos);
+    }
+    const auto rlctl_help = run_command({rl::testing::rlctl_path(), "--help"});
+    REQUIRE(rlctl_help.out.find("COMMANDS\n") != std::string::npos);
+    REQUIRE(rlctl_help.out.find("  key revoke KEY_ID") != std::string::npos);
+    const auto options_env = run_command({rl::testing::ratelimitd_path(), "--help"});
+    REQUIRE(options_env.out.find("RL_ACCESS_LOG") != std::string::npos);
 }

@@ -270,7 +270,7 @@ TEST_CASE("20,000 distinct unknown keys: all 401, nothing kept for them") {
     REQUIRE(metric(f.server, "ratelimitd_keys_loaded") == keys_before);
     REQUIRE(metric(f.server, "ratelimitd_users") == users_before);
     REQUIRE(metric(f.server,
-                   "ratelimitd_decisions_total{outcome=\"unauthorized\",reason="
+                   "ratelimitd_unauthorized_total{reason="
                    "\"invalid_key\"}") == total);
     f.require_healthy();
 }

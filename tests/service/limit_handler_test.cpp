@@ -140,7 +140,7 @@ TEST_CASE("public routes: one X-API-KEY is decided, two are a 400 whatever their
 
     const auto one = answer(h, "/limit?x=1", {{"x-api-key", key}});
     REQUIRE_FALSE(one.reply);
-    REQUIRE(one.pending.outcome == limit_outcome::admitted);
+    REQUIRE(one.decision.outcome == limit_outcome::admitted);
 
     for (const auto& second : {key, std::string("other"), std::string()}) {
         const auto two = answer(h, "/limit", {{"X-API-KEY", key}, {"X-Api-Key", second}});

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -63,6 +64,13 @@ int spawn(std::vector<std::string> argv, const std::vector<std::string>& extra_e
     return pid;
 }
 
+std::string read_all(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
 int wait_exit(int pid) {
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -76,7 +84,9 @@ int wait_exit(int pid) {
 command_result run_command(const std::vector<std::string>& argv,
                            const std::vector<std::string>& env, const std::string& input) {
     int in[2], out[2], err[2];
-    if (::pipe(in) || ::pipe(out) || ::pipe(err)) throw std::runtime_error("pipe failed");
+    // Close-on-exec, so the child holds no copy of the ends it must see closed (stdin EOF).
+    if (::pipe2(in, O_CLOEXEC) || ::pipe2(out, O_CLOEXEC) || ::pipe2(err, O_CLOEXEC))
+        throw std::runtime_error("pipe failed");
     const int pid = spawn(argv, env, in[0], out[1], err[1]);
     ::close(in[0]);
     ::close(out[1]);
@@ -137,6 +147,56 @@ int free_port() {
     }
     ::close(fd);
     return ntohs(addr.sin_port);
+}
+
+std::string find_program(const std::string& name) {
+    std::string dirs = std::getenv("PATH") ? std::getenv("PATH") : "";
+    dirs += ":/usr/sbin:/sbin";
+    std::stringstream list(dirs);
+    for (std::string dir; std::getline(list, dir, ':');) {
+        const std::string path = (dir.empty() ? "." : dir) + "/" + name;
+        if (::access(path.c_str(), X_OK) == 0) return path;
+    }
+    return {};
+}
+
+child_process::child_process(std::vector<std::string> argv, std::string log_path)
+    : log_path_(std::move(log_path)) {
+    const int log_fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    const int null_fd = ::open("/dev/null", O_RDWR);
+    pid_ = spawn(std::move(argv), {}, null_fd, log_fd, log_fd);
+    ::close(log_fd);
+    ::close(null_fd);
+}
+
+child_process::~child_process() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    for (int i = 0; i < 500; ++i) {
+        int status = 0;
+        if (::waitpid(pid_, &status, WNOHANG) == pid_) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ::kill(pid_, SIGKILL);
+    wait_exit(pid_);
+}
+
+void child_process::wait_until_answering(const std::string& url) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+        int status = 0;
+        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+            pid_ = -1;
+            throw std::runtime_error("exited before answering " + url + "; its log:\n" + log());
+        }
+        if (http_request("GET", url).status != 0) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    throw std::runtime_error("no answer from " + url + " within 20 s; its log:\n" + log());
+}
+
+std::string child_process::log() const {
+    return read_all(log_path_);
 }
 
 std::string ratelimitd_path() {
@@ -224,10 +284,7 @@ void server_process::kill_hard() {
 }
 
 std::string server_process::log() const {
-    std::ifstream in(log_path_);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
+    return read_all(log_path_);
 }
 
 }  // namespace rl::testing

@@ -25,6 +25,28 @@ int free_port();
 std::string ratelimitd_path();
 std::string rlctl_path();
 
+// The path of `name` found in $PATH, /usr/sbin or /sbin (nginx lives there); "" when absent.
+std::string find_program(const std::string& name);
+
+// Any other long-running program a test needs (nginx, a test upstream): its stdout and stderr go
+// to `log_path`; SIGTERM, then SIGKILL, when it goes away.
+class child_process {
+public:
+    child_process(std::vector<std::string> argv, std::string log_path);
+    ~child_process();
+    child_process(const child_process&) = delete;
+    child_process& operator=(const child_process&) = delete;
+
+    // Polls `url` until it answers at all (any status), or throws with the log after 20 s or
+    // when the program exits.
+    void wait_until_answering(const std::string& url);
+    std::string log() const;
+
+private:
+    std::string log_path_;
+    int pid_ = -1;
+};
+
 class server_process {
 public:
     // Starts ratelimitd on fresh ports over `data_dir` and waits until /readyz answers 200.

@@ -1,0 +1,61 @@
+#include "service/manual.hpp"
+
+namespace rl::service {
+
+common::man_page ratelimitd_manual() {
+    return {
+        "ratelimitd - exact per-user API rate limiter (HTTP, RocksDB)",
+        "ratelimitd [OPTIONS]\n"
+        "ratelimitd --help | --version",
+        "ratelimitd decides, per API key, whether a request may pass. A user owns one or more\n"
+        "keys and the limit belongs to the user: never more than L admitted requests in any\n"
+        "sliding 1-second interval, across all of the user's keys and connections.\n"
+        "\n"
+        "Public listener (--listen): /limit with the key in X-API-KEY answers 200 (admitted,\n"
+        "X-RateLimit-User names the user), 429 with Retry-After (over the limit), 401 (no,\n"
+        "unknown, revoked or expired key) or 403 (user disabled); /healthz and /readyz for\n"
+        "probes. Gateways: nginx auth_request (send X-RateLimit-Mode: auth-request), Traefik\n"
+        "ForwardAuth, Envoy ext_authz; see deploy/ in the source tree.\n"
+        "\n"
+        "Admin listener (--admin-listen, keep it on loopback): the JSON admin API rlctl uses and\n"
+        "GET /metrics (Prometheus text format), all behind Authorization: Bearer <token>.\n"
+        "\n"
+        "Users, keys (stored as SHA-256 only) and per-second usage live in RocksDB under\n"
+        "--data-dir. Every admitted request is in the write-ahead log before its 200 is sent, so\n"
+        "a restart, even after kill -9, never hands out extra quota.",
+        {
+            {"ENVIRONMENT",
+             "Each option above can be set by the variable shown with it (Env:...); a flag wins\n"
+             "over its variable.\n"
+             "RL_ADMIN_TOKEN   the admin bearer token (16+ characters). Without it a token is\n"
+             "                 generated at first start into <data-dir>/admin.token."},
+            {"SIGNALS",
+             "SIGTERM, SIGINT  stop accepting, let queued replies go out, flush, exit 0."},
+            {"EXIT STATUS",
+             "0  stopped by SIGTERM or SIGINT after a clean flush; also --help and --version\n"
+             "1  could not run: data directory held by another process, port in use, storage\n"
+             "   error (one line on stderr)\n"
+             "2  bad configuration: an unknown flag, a bad value, an unusable --data-dir or\n"
+             "   --access-log (one line on stderr)"},
+            {"FILES",
+             "<data-dir>/              RocksDB: users, keys, usage\n"
+             "<data-dir>/admin.token   admin bearer token (mode 0600) when RL_ADMIN_TOKEN is "
+             "unset\n"
+             "<data-dir>/admin.url     where the admin API listens, for rlctl --data-dir"},
+            {"LOGS",
+             "stderr: one line per start, stop and configuration problem. With --access-log, one\n"
+             "JSON object per /limit request: time, remote, method, path, status, outcome, "
+             "reason,\n"
+             "key_id (never the key), user, latency_us."},
+            {"EXAMPLES",
+             "ratelimitd --data-dir /var/lib/ratelimitd --default-limit 20\n"
+             "RL_LISTEN=0.0.0.0:9090 RL_THREADS=2 ratelimitd\n"
+             "ratelimitd --access-log /var/log/ratelimitd/access.jsonl\n"
+             "curl -H 'X-API-KEY: rl_...' http://127.0.0.1:8080/limit\n"
+             "curl -H \"Authorization: Bearer $(cat data/admin.token)\" "
+             "http://127.0.0.1:8081/metrics"},
+            {"SEE ALSO", "rlctl --help; README.md and deploy/ in the source tree."},
+        }};
+}
+
+}  // namespace rl::service
