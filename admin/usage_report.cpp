@@ -20,9 +20,7 @@ std::size_t index_of(usage_resolution r) {
     return r == usage_resolution::second ? 0 : r == usage_resolution::minute ? 1 : 2;
 }
 
-unix_seconds floor_to(unix_seconds t, std::int64_t period) {
-    return t - ((t % period) + period) % period;
-}
+using common::floor_to;
 
 unix_seconds ceil_to(unix_seconds t, std::int64_t period) {
     return floor_to(t + period - 1, period);

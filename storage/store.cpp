@@ -73,9 +73,7 @@ std::string kept_from_key(usage_resolution r) {
     return std::string("usage_kept_from_") + suffix_of(r);
 }
 
-unix_seconds floor_to(unix_seconds t, std::int64_t period) {
-    return t - ((t % period) + period) % period;
-}
+using common::floor_to;
 
 }  // namespace
 
@@ -389,8 +387,11 @@ std::size_t store::fold_usage(usage_resolution into, unix_seconds through,
     const usage_coverage source = coverage(from);
     const unix_seconds end = floor_to(std::min(through, source.folded_until), period);
     const auto watermark = impl_->meta_time(folded_until_key(into));
-    // The first fold starts at the oldest source bucket there is.
-    const unix_seconds start = watermark ? *watermark : 0;
+    // The first fold starts at the oldest source bucket there is; nothing is folded into what
+    // `into` has already expired.
+    const unix_seconds expired = coverage(into).kept_from;
+    const unix_seconds start =
+        std::max(watermark.value_or(0), floor_to(expired + period - 1, period));
     if (end <= start) return 0;
 
     const std::string lower = codec::encode_usage_key(start, 0);

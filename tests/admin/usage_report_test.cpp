@@ -232,8 +232,12 @@ TEST_CASE_METHOD(usage_fixture,
                  "[usage_plan]") {
     // More usage over two days, every key, odd seconds.
     std::vector<rl::storage::usage_bucket> more;
-    for (unix_seconds t = 0; t < 2 * 86400; t += 997)
-        more.push_back({hour + t, (t % 3 == 0 ? a : t % 3 == 1 ? b : c), {t % 5 + 1, t % 2}});
+    for (std::uint64_t t = 0; t < 2 * 86400; t += 997)
+        more.push_back({hour + static_cast<unix_seconds>(t),
+                        (t % 3 == 0   ? a
+                         : t % 3 == 1 ? b
+                                      : c),
+                        {t % 5 + 1, t % 2}});
     REQUIRE(db->add_usage(more));
 
     usage_query query;
