@@ -9,11 +9,14 @@
 #include <rocksdb/write_batch.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <mutex>
+#include <set>
 #include <unordered_map>
 
 #include "storage/codec.hpp"
@@ -85,6 +88,13 @@ struct store::impl {
     rocksdb::WriteOptions synced;
     rocksdb::WriteOptions logged;  // in the WAL, not fsynced
 
+    // Usage that arrives for an already folded minute (the clock stepped back, or a write was
+    // delayed past the fold's grace) marks that minute to be folded again. The marks live in
+    // memory only: one lost in a crash leaves the roll-up short of those late requests.
+    std::atomic<unix_seconds> minutes_folded_until{0};
+    std::mutex late_mutex;
+    std::set<unix_seconds> late_minutes;
+
     rocksdb::ColumnFamilyHandle* meta() const { return handles[0]; }
     rocksdb::ColumnFamilyHandle* users() const { return handles[1]; }
     rocksdb::ColumnFamilyHandle* keys() const { return handles[2]; }
@@ -107,16 +117,41 @@ struct store::impl {
         return value;
     }
 
+    // Sums per key of the `from` buckets in [begin, end).
+    std::unordered_map<std::uint64_t, usage_count> sums_of(usage_resolution from,
+                                                           unix_seconds begin, unix_seconds end) {
+        std::unordered_map<std::uint64_t, usage_count> sums;
+        const std::string lower = codec::encode_usage_key(begin, 0);
+        const std::string upper = codec::encode_usage_key(end, 0);
+        rocksdb::Slice upper_slice(upper);
+        rocksdb::ReadOptions options;
+        options.iterate_upper_bound = &upper_slice;
+        std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(options, usage(from)));
+        for (it->Seek(lower); it->Valid(); it->Next()) {
+            const auto bucket = codec::decode_usage_key(it->key().ToStringView());
+            const auto count = codec::decode_usage_value(it->value().ToStringView());
+            if (bucket && count) sums[bucket->key_id] += *count;
+        }
+        check(it->status(), "scan usage to fold");
+        return sums;
+    }
+
+    void put_sums(rocksdb::WriteBatch& batch, usage_resolution into, unix_seconds period,
+                  const std::unordered_map<std::uint64_t, usage_count>& sums) {
+        for (const auto& [key_id, count] : sums)
+            batch.Put(usage(into), codec::encode_usage_key(period, key_id),
+                      codec::encode_usage_value(count));
+    }
+
     // Writes the sums of one period of a roll-up and the watermark after it, atomically.
     void write_period(usage_resolution into, unix_seconds period,
                       const std::unordered_map<std::uint64_t, usage_count>& sums,
                       unix_seconds watermark) {
         rocksdb::WriteBatch batch;
-        for (const auto& [key_id, count] : sums)
-            batch.Put(usage(into), codec::encode_usage_key(period, key_id),
-                      codec::encode_usage_value(count));
+        put_sums(batch, into, period, sums);
         batch.Put(meta(), folded_until_key(into), std::to_string(watermark));
         check(db->Write(logged, &batch), "write usage roll-up");
+        if (into == usage_resolution::minute) minutes_folded_until.store(watermark);
     }
 
     ~impl() {
@@ -196,6 +231,8 @@ std::unique_ptr<store> store::open(const std::string& directory) {
                             directory + " has schema version '" + version +
                                 "', this build reads version " + std::to_string(schema_version));
     }
+    state->minutes_folded_until =
+        state->meta_time(folded_until_key(usage_resolution::minute)).value_or(0);
     return std::unique_ptr<store>(new store(std::move(state)));
 }
 
@@ -298,14 +335,23 @@ bool store::add_usage(const std::vector<usage_bucket>& buckets) noexcept {
         // Reused per thread and encoded on the stack: the request path allocates nothing here.
         thread_local rocksdb::WriteBatch batch;
         batch.Clear();
+        const unix_seconds folded = impl_->minutes_folded_until.load(std::memory_order_relaxed);
+        bool late = false;
         for (const auto& b : buckets) {
             char key[codec::usage_key_size], value[codec::usage_value_size];
             codec::encode_usage_key(b.second, b.key_id, key);
             codec::encode_usage_value(b.count, value);
             batch.Merge(impl_->usage(), rocksdb::Slice(key, sizeof key),
                         rocksdb::Slice(value, sizeof value));
+            late |= b.second < folded;
         }
-        return impl_->db->Write(impl_->logged, &batch).ok();
+        if (!impl_->db->Write(impl_->logged, &batch).ok()) return false;
+        if (late) {  // rare: never on the request path's usual course
+            std::lock_guard lock(impl_->late_mutex);
+            for (const auto& b : buckets)
+                if (b.second < folded) impl_->late_minutes.insert(floor_to(b.second, 60));
+        }
+        return true;
     } catch (...) {
         return false;
     }
@@ -378,9 +424,38 @@ usage_coverage store::coverage(usage_resolution resolution) const {
     return c;
 }
 
+void store::refold_late_minutes() {
+    std::set<unix_seconds> minutes;
+    {
+        std::lock_guard lock(impl_->late_mutex);
+        minutes.swap(impl_->late_minutes);
+    }
+    if (minutes.empty()) return;
+    // Put, not merged: a period folded again from all of its buckets replaces what was there.
+    const auto seconds = coverage(usage_resolution::second);
+    const auto by_minute = coverage(usage_resolution::minute);
+    const auto by_hour = coverage(usage_resolution::hour);
+    std::set<unix_seconds> hours;
+    rocksdb::WriteBatch batch;
+    for (const auto minute : minutes) {
+        if (minute < seconds.kept_from || minute >= by_minute.folded_until) continue;
+        impl_->put_sums(batch, usage_resolution::minute, minute,
+                        impl_->sums_of(usage_resolution::second, minute, minute + 60));
+        const unix_seconds hour = floor_to(minute, 3600);
+        if (hour >= by_minute.kept_from && hour < by_hour.folded_until) hours.insert(hour);
+    }
+    check(impl_->db->Write(impl_->logged, &batch), "fold late usage");
+    batch.Clear();
+    for (const auto hour : hours)
+        impl_->put_sums(batch, usage_resolution::hour, hour,
+                        impl_->sums_of(usage_resolution::minute, hour, hour + 3600));
+    check(impl_->db->Write(impl_->logged, &batch), "fold late usage");
+}
+
 std::size_t store::fold_usage(usage_resolution into, unix_seconds through,
                               std::size_t max_periods) {
     if (into == usage_resolution::second) return 0;
+    if (into == usage_resolution::minute) refold_late_minutes();
     const usage_resolution from =
         into == usage_resolution::hour ? usage_resolution::minute : usage_resolution::second;
     const std::int64_t period = period_of(into);

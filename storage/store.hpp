@@ -97,7 +97,8 @@ public:
     // per-second (per-minute) buckets into `into`, at most `max_periods` periods with data per
     // call. Each period's sums are Put (not merged) together with the watermark in one atomic
     // write, so folding a period again, after a crash or otherwise, never double counts.
-    // Returns the number of periods written. Hours are folded only from folded minutes.
+    // Returns the number of periods written. Hours are folded only from folded minutes. Minutes
+    // (and their hours) that got usage after they were folded are folded again first.
     std::size_t fold_usage(usage_resolution into, unix_seconds through,
                            std::size_t max_periods = 1000);
     usage_coverage coverage(usage_resolution resolution) const;
@@ -112,6 +113,7 @@ public:
     std::uint64_t table_bytes() const;
 
 private:
+    void refold_late_minutes();
     struct impl;
     explicit store(std::unique_ptr<impl> impl);
     std::unique_ptr<impl> impl_;

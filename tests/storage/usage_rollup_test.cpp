@@ -128,3 +128,23 @@ TEST_CASE_METHOD(rollup_fixture, "a key filter returns exactly the wanted keys' 
     const std::vector<std::uint64_t> none;
     CHECK(read(second, 0, day + 100, &none).empty());
 }
+
+TEST_CASE_METHOD(rollup_fixture, "usage arriving for a folded minute is folded again, once",
+                 "[rollup]") {
+    add({{day + 10, 1, {1, 0}}, {day + 70, 2, {1, 0}}});
+    REQUIRE(db->fold_usage(minute, day + 3600) == 2);
+    REQUIRE(db->fold_usage(hour, day + 3600) == 1);
+    // The clock stepped back: more for minute `day`, for a new key too.
+    add({{day + 20, 1, {5, 1}}, {day + 30, 3, {2, 0}}});
+    db->fold_usage(minute, day + 3600);
+    CHECK(read(minute) == sums{{{day, 1}, {6, 1}}, {{day, 3}, {2, 0}}, {{day + 60, 2}, {1, 0}}});
+    CHECK(read(hour) == sums{{{day, 1}, {6, 1}}, {{day, 2}, {1, 0}}, {{day, 3}, {2, 0}}});
+    db->fold_usage(minute, day + 3600);
+    db->fold_usage(hour, day + 3600);
+    CHECK(read(hour) == sums{{{day, 1}, {6, 1}}, {{day, 2}, {1, 0}}, {{day, 3}, {2, 0}}});
+    // After a restart the store still knows which minutes are folded.
+    reopen();
+    add({{day + 50, 1, {1, 0}}});
+    db->fold_usage(minute, day + 3600);
+    CHECK(read(minute).at({day, 1}) == std::make_pair<std::uint64_t, std::uint64_t>(7, 1));
+}
