@@ -63,7 +63,6 @@ public:
 
     // Scripts get the document as is; people get `human()`.
     void print(const json& document, const std::function<std::string()>& human) const {
-        if (csv_output_) throw usage_error("--csv: only usage and top print CSV; try --json");
         std::cout << (json_output_ ? format_json(document) : human());
     }
 
@@ -93,6 +92,7 @@ struct arguments {
     std::uint32_t limit = 0;
     bool disable = false, enable = false;
     bool chart = false;
+    bool prints_csv = false;  // set by the commands that can
     std::uint32_t top_limit = 10;
     std::string by;
 };
@@ -431,6 +431,7 @@ void add_usage_command(CLI::App& app, arguments& a, action& chosen) {
         ->check(step_text);
     usage->add_flag("--chart", a.chart, "Draw a bar chart of the range instead of a table");
     usage->callback([&] {
+        a.prints_csv = true;
         chosen = [&](session& s) {
             if (a.chart && !s.plain_text())
                 throw usage_error("--chart draws for people; leave out --json and --csv");
@@ -465,6 +466,7 @@ void add_top_command(CLI::App& app, arguments& a, action& chosen) {
     top->add_option("--by", a.by, "Only one ranking: admitted or rejected")
         ->check(CLI::IsMember({"admitted", "rejected"}));
     top->callback([&] {
+        a.prints_csv = true;
         chosen = [&](session& s) {
             const json ranking = s.request(
                 "GET", with_query("/v1/usage/top", {{"since", a.since},
@@ -523,6 +525,9 @@ int run(int argc, const char* const* argv) {
         return 2;
     }
     try {
+        // Checked before anything is sent, so a refused --csv changes nothing.
+        if (a.csv_output && !a.prints_csv)
+            throw usage_error("--csv: only usage and top print CSV; try --json");
         auto given = [](const std::string& v) {
             return v.empty() ? std::nullopt : std::optional(v);
         };

@@ -191,6 +191,8 @@ TEST_CASE("rlctl usage and top over live traffic: table, JSON, CSV and chart agr
 
     CHECK(on({"--json", "usage", "--chart"}).exit_code == 2);
     CHECK(on({"--csv", "user", "list"}).exit_code == 2);
+    CHECK(on({"--csv", "user", "create", "w"}).exit_code == 2);
+    CHECK(on({"user", "show", "w"}).exit_code == 1);  // refused before anything was sent
     CHECK(on({"--csv", "--json", "usage"}).exit_code == 2);
     CHECK(on({"top", "--by", "weight"}).exit_code == 2);
     CHECK(on({"usage", "--step", "fortnightly"}).exit_code == 2);
