@@ -185,18 +185,18 @@ void write_admin_url(const config& cfg) {
         << fmt::format("http://{}:{}\n", host, cfg.admin_listen.port);
 }
 
-// Frees idle limiter windows and folds closed minutes into the usage roll-ups every second;
-// drops expired usage every minute.
+// Every second: frees idle limiter windows, folds closed minutes and hours into the usage
+// roll-ups and drops usage past its retention (which moves a minute at a time).
 class maintenance {
 public:
     maintenance(limiter::sliding_window_limiter& limiter, usage_upkeep& usage)
         : thread_([this, &limiter, &usage] {
               std::unique_lock lock(mutex_);
-              for (int tick = 0; !stopping_; ++tick) {
+              while (!stopping_) {
                   limiter.forget_idle(std::chrono::steady_clock::now());
                   try {
                       usage.fold(common::wall_now());
-                      if (tick % 60 == 0) usage.expire(common::wall_now());
+                      usage.expire(common::wall_now());
                   } catch (const storage::storage_error& e) {
                       log("usage roll-up or expiry failed: {}", e.what());
                   }

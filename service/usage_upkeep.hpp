@@ -22,8 +22,12 @@ public:
 
     usage_upkeep(storage::store& store, usage_retention keep) : store_(store), keep_(keep) {}
 
+    // At most this many periods with data per fold, so that a backlog (after an upgrade or a
+    // long stop) is worked off over several ticks without holding up the limiter's sweep.
+    static constexpr std::size_t max_periods = 60;
+
     // Folds every minute closed by `now` (less the grace), and every hour whose minutes are all
-    // folded. Returns the periods written. Throws storage_error.
+    // folded, up to max_periods of each. Returns the periods written. Throws storage_error.
     std::size_t fold(common::unix_seconds now);
 
     // Expires each resolution past its retention, but never what the next coarser one has not

@@ -78,6 +78,24 @@ std::string kept_from_key(usage_resolution r) {
 
 using common::floor_to;
 
+// An iterator over one resolution's buckets in [begin, end), positioned at `begin`.
+struct usage_cursor {
+    std::string upper;
+    rocksdb::Slice upper_slice;
+    rocksdb::ReadOptions options;
+    std::unique_ptr<rocksdb::Iterator> it;
+
+    usage_cursor(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* family, unix_seconds begin,
+                 unix_seconds end)
+        : upper(codec::encode_usage_key(end, 0)), upper_slice(upper) {
+        options.iterate_upper_bound = &upper_slice;
+        it.reset(db.NewIterator(options, family));
+        it->Seek(codec::encode_usage_key(begin, 0));
+    }
+    usage_cursor(const usage_cursor&) = delete;
+    usage_cursor& operator=(const usage_cursor&) = delete;
+};
+
 }  // namespace
 
 struct store::impl {
@@ -121,13 +139,9 @@ struct store::impl {
     std::unordered_map<std::uint64_t, usage_count> sums_of(usage_resolution from,
                                                            unix_seconds begin, unix_seconds end) {
         std::unordered_map<std::uint64_t, usage_count> sums;
-        const std::string lower = codec::encode_usage_key(begin, 0);
-        const std::string upper = codec::encode_usage_key(end, 0);
-        rocksdb::Slice upper_slice(upper);
-        rocksdb::ReadOptions options;
-        options.iterate_upper_bound = &upper_slice;
-        std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(options, usage(from)));
-        for (it->Seek(lower); it->Valid(); it->Next()) {
+        usage_cursor cursor(*db, usage(from), begin, end);
+        auto& it = cursor.it;
+        for (; it->Valid(); it->Next()) {
             const auto bucket = codec::decode_usage_key(it->key().ToStringView());
             const auto count = codec::decode_usage_value(it->value().ToStringView());
             if (bucket && count) sums[bucket->key_id] += *count;
@@ -367,14 +381,8 @@ void store::for_each_usage(const usage_range& range,
     const unix_seconds from = std::max<unix_seconds>(range.from, 0);  // stored unsigned
     if (from >= range.until) return;
     if (range.keys && range.keys->empty()) return;
-    const std::string lower = codec::encode_usage_key(from, 0);
-    const std::string upper = codec::encode_usage_key(range.until, 0);
-    rocksdb::Slice upper_slice(upper);
-    rocksdb::ReadOptions options;
-    options.iterate_upper_bound = &upper_slice;
-    std::unique_ptr<rocksdb::Iterator> it(
-        impl_->db->NewIterator(options, impl_->usage(range.resolution)));
-    it->Seek(lower);
+    usage_cursor cursor(*impl_->db, impl_->usage(range.resolution), from, range.until);
+    auto& it = cursor.it;
     while (it->Valid()) {
         auto bucket = codec::decode_usage_key(it->key().ToStringView());
         if (!bucket) {  // a damaged bucket is skipped, not fatal to a report
@@ -469,17 +477,12 @@ std::size_t store::fold_usage(usage_resolution into, unix_seconds through,
         std::max(watermark.value_or(0), floor_to(expired + period - 1, period));
     if (end <= start) return 0;
 
-    const std::string lower = codec::encode_usage_key(start, 0);
-    const std::string upper = codec::encode_usage_key(end, 0);
-    rocksdb::Slice upper_slice(upper);
-    rocksdb::ReadOptions options;
-    options.iterate_upper_bound = &upper_slice;
-    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(options, impl_->usage(from)));
-
+    usage_cursor cursor(*impl_->db, impl_->usage(from), start, end);
+    auto& it = cursor.it;
     std::size_t written = 0;
     unix_seconds current = start;
     std::unordered_map<std::uint64_t, usage_count> sums;
-    for (it->Seek(lower); it->Valid(); it->Next()) {
+    for (; it->Valid(); it->Next()) {
         const auto bucket = codec::decode_usage_key(it->key().ToStringView());
         const auto count = codec::decode_usage_value(it->value().ToStringView());
         if (!bucket || !count) continue;

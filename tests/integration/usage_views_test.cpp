@@ -208,7 +208,7 @@ TEST_CASE("30 days of usage read the same offline, from roll-ups, and after kill
     const std::vector<std::string> args = {"--retention-1s", "1h"};
     auto server = std::make_unique<rl::testing::server_process>(planted.data, args);
     const ctl on{server.get(), ""};
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     command_result fine;
     while (std::chrono::steady_clock::now() < deadline) {
         fine = on({"usage", "--since", "2h", "--step", "1s"});
