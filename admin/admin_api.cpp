@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <limits>
 #include <vector>
 
@@ -112,6 +113,39 @@ common::unix_seconds parse_expiry(const std::string& text, common::unix_seconds 
     if (auto d = common::parse_duration(text)) return now + d->count();
     if (auto t = common::parse_rfc3339(text)) return *t;
     throw bad_request{"expires: use a duration like 30d or an RFC 3339 time"};
+}
+
+json counts_json(const storage::usage_count& count) {
+    return json{{"allowed", count.allowed}, {"rejected", count.rejected}};
+}
+
+// The range of a usage request (since, default 1h; until, default now), planned over what the
+// store holds.
+usage_plan plan_or_throw(const storage::store& store, const api_request& request,
+                         common::unix_seconds now, std::int64_t step) {
+    const auto since = common::parse_time_point(query_param(request, "since").value_or("1h"), now);
+    const auto until = common::parse_time_point(query_param(request, "until").value_or("now"), now);
+    if (!since) throw bad_request{"since: use a duration like 1h or an RFC 3339 time"};
+    if (!until) throw bad_request{"until: use 'now', a duration like 10m or an RFC 3339 time"};
+    if (*since > *until) throw bad_request{"since is after until"};
+    auto plan = plan_usage(coverages_of(store), *since, *until, step);
+    if (auto* error = std::get_if<std::string>(&plan)) throw bad_request{*error};
+    return std::get<usage_plan>(std::move(plan));
+}
+
+// The first `limit` users with some of `field`, most first (ties: more admitted, then by name).
+json heaviest(std::vector<user_usage> users, std::size_t limit,
+              std::uint64_t storage::usage_count::*field) {
+    std::stable_sort(users.begin(), users.end(), [&](const user_usage& a, const user_usage& b) {
+        return a.count.*field > b.count.*field;
+    });
+    json rows = json::array();
+    for (const auto& u : users) {
+        if (rows.size() == limit || u.count.*field == 0) break;
+        rows.push_back(
+            json{{"user", u.user}, {"allowed", u.count.allowed}, {"rejected", u.count.rejected}});
+    }
+    return rows;
 }
 
 }  // namespace
@@ -296,34 +330,53 @@ api_response admin_api::dispatch(const api_request& request) const {
         if (query.user && !catalog_.find_user(*query.user))
             return {404, problem(404, "not-found", "Not found",
                                  fmt::format("no user '{}'", *query.user))};
-        const auto since =
-            common::parse_time_point(query_param(request, "since").value_or("1h"), now);
-        const auto until =
-            common::parse_time_point(query_param(request, "until").value_or("now"), now);
-        if (!since) throw bad_request{"since: use a duration like 1h or an RFC 3339 time"};
-        if (!until) throw bad_request{"until: use 'now', a duration like 10m or an RFC 3339 time"};
-        if (*since > *until) throw bad_request{"since is after until"};
-        query.since = *since;
-        query.until = *until;
-        if (auto step = query_param(request, "step")) {
-            auto d = common::parse_duration(*step);
+        std::int64_t step = 0;
+        if (auto text = query_param(request, "step")) {
+            auto d = common::parse_duration(*text);
             if (!d || d->count() <= 0) throw bad_request{"step: use 1s, 1m, 1h or 1d"};
-            query.step = d->count();
-        } else {
-            query.step = default_step(query.since, query.until);
+            step = d->count();
         }
-        const auto report = build_usage_report(catalog_.store(), query);
+        const usage_plan plan = plan_or_throw(catalog_.store(), request, now, step);
+        const auto report = build_usage_report(catalog_.store(), plan, query);
         json buckets = json::array();
         for (const auto& b : report.buckets)
             buckets.push_back(json{{"start", common::format_rfc3339(b.start)},
                                    {"allowed", b.count.allowed},
                                    {"rejected", b.count.rejected}});
-        return {200, json{{"since", common::format_rfc3339(query.since)},
-                          {"until", common::format_rfc3339(query.until)},
+        return {200, json{{"since", common::format_rfc3339(report.since)},
+                          {"until", common::format_rfc3339(report.until)},
                           {"step", report.step},
+                          {"resolution", storage::period_of(report.resolution)},
                           {"buckets", buckets},
-                          {"total", json{{"allowed", report.total.allowed},
-                                         {"rejected", report.total.rejected}}}}};
+                          {"total", counts_json(report.total)}}};
+    }
+
+    if (collection == "usage" && parts.size() == 3 && parts[2] == "top" && method == "GET") {
+        std::size_t limit = 10;
+        if (auto text = query_param(request, "limit")) {
+            char* end = nullptr;
+            const long n = std::strtol(text->c_str(), &end, 10);
+            if (*end != '\0' || n < 1 || n > 10000)
+                throw bad_request{"limit: a whole number from 1 to 10000"};
+            limit = static_cast<std::size_t>(n);
+        }
+        const std::string by = query_param(request, "by").value_or("");
+        if (!by.empty() && by != "admitted" && by != "rejected")
+            throw bad_request{"by: admitted or rejected"};
+        // No steps here, so any resolution will do: a day is a whole number of each.
+        const usage_plan plan = plan_or_throw(catalog_.store(), request, now, 86400);
+        auto users = usage_by_user(catalog_.store(), plan);
+        storage::usage_count total;
+        for (const auto& u : users) total += u.count;
+        json out{{"since", common::format_rfc3339(plan.since)},
+                 {"until", common::format_rfc3339(plan.until - 1)},
+                 {"limit", limit},
+                 {"total", counts_json(total)}};
+        if (by != "rejected")
+            out["by_admitted"] = heaviest(users, limit, &storage::usage_count::allowed);
+        if (by != "admitted")
+            out["by_rejected"] = heaviest(users, limit, &storage::usage_count::rejected);
+        return {200, out};
     }
     return not_found_route(request);
 }

@@ -37,8 +37,8 @@ public:
 // storage or the network, and turns problem responses into cli_error.
 class session {
 public:
-    session(connection_options options, bool json_output)
-        : options_(std::move(options)), json_output_(json_output) {}
+    session(connection_options options, bool json_output, bool csv_output)
+        : options_(std::move(options)), json_output_(json_output), csv_output_(csv_output) {}
 
     client_response send(const std::string& method, const std::string& target,
                          const json& body = nullptr) {
@@ -68,9 +68,18 @@ public:
         std::cout << (json_output_ ? format_json(document) : human());
     }
 
+    // For commands that also print CSV.
+    void print(const json& document, const std::function<std::string()>& human,
+               const std::function<std::string()>& csv) const {
+        std::cout << (json_output_ ? format_json(document) : csv_output_ ? csv() : human());
+    }
+
+    bool plain_text() const noexcept { return !json_output_ && !csv_output_; }
+
 private:
     connection_options options_;
     bool json_output_;
+    bool csv_output_;
     std::unique_ptr<admin_client> client_;
 };
 
@@ -80,9 +89,14 @@ using action = std::function<void(session&)>;
 struct arguments {
     std::string server, token, data_dir;
     bool json_output = false;
+    bool csv_output = false;
     std::string name, user, key, key_id, label, expires, file, since, until, step;
     std::uint32_t limit = 0;
     bool disable = false, enable = false;
+    bool chart = false;
+    bool prints_csv = false;  // set by the commands that can
+    std::uint32_t top_limit = 10;
+    std::string by;
 };
 
 std::string users_path(const std::string& name) {
@@ -415,9 +429,14 @@ void add_usage_command(CLI::App& app, arguments& a, action& chosen) {
         ->check(time_text);
     usage->add_option("--until", a.until, "End: now, a duration before now or a time")
         ->check(time_text);
-    usage->add_option("--step", a.step, "Bucket size (default: fits the range)")->check(step_text);
+    usage->add_option("--step", a.step, "Bucket size: 1s, 1m, 1h or 1d (default: fits the range)")
+        ->check(step_text);
+    usage->add_flag("--chart", a.chart, "Draw a bar chart of the range instead of a table");
     usage->callback([&] {
+        a.prints_csv = true;
         chosen = [&](session& s) {
+            if (a.chart && !s.plain_text())
+                throw usage_error("--chart draws for people; leave out --json and --csv");
             const json report = s.request("GET", with_query("/v1/usage", {{"user", a.user},
                                                                           {"key_id", a.key_id},
                                                                           {"since", a.since},
@@ -426,7 +445,39 @@ void add_usage_command(CLI::App& app, arguments& a, action& chosen) {
             const std::string scope = !a.user.empty()     ? "user " + a.user
                                       : !a.key_id.empty() ? "key " + a.key_id
                                                           : "all users";
-            s.print(report, [&] { return format_usage(report, scope); });
+            s.print(
+                report,
+                [&] {
+                    return a.chart ? format_usage_chart(report, scope)
+                                   : format_usage(report, scope);
+                },
+                [&] { return format_usage_csv(report); });
+        };
+    });
+}
+
+void add_top_command(CLI::App& app, arguments& a, action& chosen) {
+    auto* top =
+        app.add_subcommand("top", "The heaviest users by admitted and by rejected requests");
+    top->add_option("--since", a.since, "Start: a duration before now or a time (default 1h)")
+        ->check(time_text);
+    top->add_option("--until", a.until, "End: now, a duration before now or a time")
+        ->check(time_text);
+    top->add_option("--limit", a.top_limit, "How many users per ranking (default 10)")
+        ->check(CLI::Range(1, 10000));
+    top->add_option("--by", a.by, "Only one ranking: admitted or rejected")
+        ->check(CLI::IsMember({"admitted", "rejected"}));
+    top->callback([&] {
+        a.prints_csv = true;
+        chosen = [&](session& s) {
+            const json ranking = s.request(
+                "GET", with_query("/v1/usage/top", {{"since", a.since},
+                                                    {"until", a.until},
+                                                    {"limit", std::to_string(a.top_limit)},
+                                                    {"by", a.by}}));
+            s.print(
+                ranking, [&] { return format_top(ranking); },
+                [&] { return format_top_csv(ranking); });
         };
     });
 }
@@ -451,11 +502,16 @@ int run(int argc, const char* const* argv) {
         app.add_option("--data-dir", a.data_dir,
                        "Work on this data directory, or on the server that holds it")
             ->envname("RL_DATA_DIR");
-        app.add_flag("--json", a.json_output, "Print one JSON document, for scripts");
+        auto* json_flag =
+            app.add_flag("--json", a.json_output, "Print one JSON document, for scripts");
+        app.add_flag("--csv", a.csv_output,
+                     "Print CSV with a header row (usage and top), for spreadsheets")
+            ->excludes(json_flag);
         add_user_commands(app, a, chosen);
         add_key_commands(app, a, chosen);
         add_import_command(app, a, chosen);
         add_usage_command(app, a, chosen);
+        add_top_command(app, a, chosen);
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? 0 : 2;
@@ -472,10 +528,14 @@ int run(int argc, const char* const* argv) {
         return 2;
     }
     try {
+        // Checked before anything is sent, so a refused --csv changes nothing.
+        if (a.csv_output && !a.prints_csv)
+            throw usage_error("--csv: only usage and top print CSV; try --json");
         auto given = [](const std::string& v) {
             return v.empty() ? std::nullopt : std::optional(v);
         };
-        session s({given(a.server), given(a.token), given(a.data_dir)}, a.json_output);
+        session s({given(a.server), given(a.token), given(a.data_dir)}, a.json_output,
+                  a.csv_output);
         chosen(s);
         std::cout.flush();
         if (!std::cout) throw cli_error("cannot write to standard output");

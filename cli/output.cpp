@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "common/time_text.hpp"
+
 namespace rl::cli {
 
 namespace {
@@ -25,6 +27,45 @@ std::string cell(const json& object, const char* name, const char* missing = "-"
     if (it->is_boolean()) return it->get<bool>() ? "yes" : "no";
     return it->dump();
 }
+
+// Fields are never quoted: times, names (A-Z a-z 0-9 . _ @ -) and counts need no quoting.
+// Lines end in \n rather than RFC 4180's \r\n, as shell tools expect.
+std::string format_csv(const std::vector<std::string>& header,
+                       const std::vector<std::vector<std::string>>& rows) {
+    std::string out;
+    auto add_row = [&](const std::vector<std::string>& row) {
+        for (std::size_t i = 0; i < row.size(); ++i) out += (i ? "," : "") + row[i];
+        out += '\n';
+    };
+    add_row(header);
+    for (const auto& row : rows) add_row(row);
+    return out;
+}
+
+// The (start, allowed, rejected) cells of a usage report's buckets.
+std::vector<std::vector<std::string>> usage_rows(const json& report) {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& bucket : report.at("buckets"))
+        rows.push_back({cell(bucket, "start"), cell(bucket, "allowed"), cell(bucket, "rejected")});
+    return rows;
+}
+
+std::string usage_title(const json& report, const std::string& scope) {
+    return fmt::format("usage of {} from {} to {}, step {}\n", scope, cell(report, "since"),
+                       cell(report, "until"), format_step(report.value("step", std::int64_t{0})));
+}
+
+// One ranking of GET /v1/usage/top as rows: rank, user, allowed, rejected.
+std::vector<std::vector<std::string>> top_rows(const json& ranking) {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& user : ranking)
+        rows.push_back({std::to_string(rows.size() + 1), cell(user, "user"), cell(user, "allowed"),
+                        cell(user, "rejected")});
+    return rows;
+}
+
+constexpr std::pair<const char*, const char*> rankings[] = {{"by_admitted", "admitted"},
+                                                            {"by_rejected", "rejected"}};
 
 std::string limit_cell(const json& user) {
     const std::string limit = cell(user, "limit");
@@ -91,14 +132,105 @@ std::string format_created_key(const json& created) {
 }
 
 std::string format_usage(const json& report, const std::string& scope) {
-    std::vector<std::vector<std::string>> rows;
-    for (const auto& bucket : report.at("buckets"))
-        rows.push_back({cell(bucket, "start"), cell(bucket, "allowed"), cell(bucket, "rejected")});
+    auto rows = usage_rows(report);
     const json& total = report.at("total");
     rows.push_back({"TOTAL", cell(total, "allowed"), cell(total, "rejected")});
-    return fmt::format("usage of {} from {} to {}, step {}\n", scope, cell(report, "since"),
-                       cell(report, "until"), format_step(report.value("step", std::int64_t{0}))) +
+    return usage_title(report, scope) +
            format_table({{"START"}, {"ALLOWED", true}, {"REJECTED", true}}, rows);
+}
+
+std::string format_usage_csv(const json& report) {
+    return format_csv({"start", "allowed", "rejected"}, usage_rows(report));
+}
+
+std::string format_usage_chart(const json& report, const std::string& scope,
+                               std::size_t max_columns, std::size_t height) {
+    using common::unix_seconds;
+    const std::int64_t step = std::max<std::int64_t>(1, report.value("step", std::int64_t{1}));
+    const auto since = common::parse_rfc3339(report.value("since", ""));
+    const auto until = common::parse_rfc3339(report.value("until", ""));
+    std::string out = usage_title(report, scope);
+    if (!since || !until || *until < *since) return out + "(no range to chart)\n";
+
+    // Every step of the range, merged `per_column` at a time to fit.
+    const unix_seconds first = common::floor_to(*since, step);
+    const auto steps = static_cast<std::size_t>((*until - first) / step + 1);
+    const std::size_t per_column = (steps + max_columns - 1) / max_columns;
+    const std::size_t columns = (steps + per_column - 1) / per_column;
+    std::vector<std::uint64_t> allowed(columns), rejected(columns);
+    for (const auto& bucket : report.at("buckets")) {
+        const auto start = common::parse_rfc3339(bucket.value("start", ""));
+        if (!start || *start < first) continue;
+        const auto column = static_cast<std::size_t>((*start - first) / step) / per_column;
+        if (column >= columns) continue;
+        allowed[column] += bucket.value("allowed", std::uint64_t{0});
+        rejected[column] += bucket.value("rejected", std::uint64_t{0});
+    }
+    std::uint64_t peak = 0;
+    for (std::size_t c = 0; c < columns; ++c) peak = std::max(peak, allowed[c] + rejected[c]);
+    if (peak == 0) return out + "(no requests in this range)\n";
+
+    // Cells per column, rounded, but never zero for a column with requests.
+    auto cells = [&](std::uint64_t n) -> std::size_t {
+        if (n == 0) return 0;
+        return std::max<std::size_t>(
+            1, static_cast<std::size_t>((static_cast<double>(n) * static_cast<double>(height)) /
+                                            static_cast<double>(peak) +
+                                        0.5));
+    };
+    const std::string top_label = std::to_string(peak);
+    const std::size_t gutter = top_label.size();
+    for (std::size_t row = height; row >= 1; --row) {
+        out += row == height ? top_label : std::string(gutter, ' ');
+        out += row == height ? " ┤" : " │";
+        for (std::size_t c = 0; c < columns; ++c) {
+            const std::size_t a = cells(allowed[c]), t = cells(allowed[c] + rejected[c]);
+            out += row <= a ? "█" : row <= t ? "░" : " ";
+        }
+        while (out.back() == ' ') out.pop_back();
+        out += '\n';
+    }
+    out += std::string(gutter - 1, ' ') + "0 └";
+    for (std::size_t c = 0; c < columns; ++c) out += "─";
+    out += '\n';
+    const std::string left = common::format_rfc3339(first);
+    const std::string right = common::format_rfc3339(
+        first + static_cast<unix_seconds>((columns - 1) * per_column) * step);
+    // The first column's start under it, the last one's under the end when both fit.
+    const std::string indent(gutter + 2, ' ');
+    if (columns >= left.size() + right.size() + 2)
+        out += indent + left + std::string(columns - left.size() - right.size(), ' ') + right;
+    else
+        out += indent + left + " to " + right;
+    return out + fmt::format("\n{}one column = {}  █ allowed  ░ rejected\n", indent,
+                             format_step(step * static_cast<std::int64_t>(per_column)));
+}
+
+std::string format_top(const json& top) {
+    std::string out;
+    for (const auto& [field, word] : rankings) {
+        if (!top.contains(field)) continue;
+        if (!out.empty()) out += '\n';
+        out += fmt::format("heaviest users by {} from {} to {}\n", word, cell(top, "since"),
+                           cell(top, "until"));
+        out += top.at(field).empty()
+                   ? std::string("(none)\n")
+                   : format_table({{"RANK", true}, {"USER"}, {"ALLOWED", true}, {"REJECTED", true}},
+                                  top_rows(top.at(field)));
+    }
+    return out;
+}
+
+std::string format_top_csv(const json& top) {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& [field, word] : rankings) {
+        if (!top.contains(field)) continue;
+        for (auto& row : top_rows(top.at(field))) {
+            row.insert(row.begin(), word);
+            rows.push_back(std::move(row));
+        }
+    }
+    return format_csv({"by", "rank", "user", "allowed", "rejected"}, rows);
 }
 
 std::string format_step(std::int64_t seconds) {

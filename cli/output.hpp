@@ -30,6 +30,19 @@ std::string format_created_key(const nlohmann::json& created);
 // A usage report (the body of GET /v1/usage) under a line saying what it covers.
 std::string format_usage(const nlohmann::json& report, const std::string& scope);
 
+// The same report as CSV: a header row, then one row per step with requests (RFC 3339 start).
+std::string format_usage_csv(const nlohmann::json& report);
+
+// The same report as a bar chart of every step in the range (empty ones too), at most
+// `max_columns` wide (steps are merged when there are more), `height` rows tall: allowed as full
+// blocks, rejected stacked above them as light shade, the peak on the axis, no colour.
+std::string format_usage_chart(const nlohmann::json& report, const std::string& scope,
+                               std::size_t max_columns = 64, std::size_t height = 10);
+
+// The heaviest users (the body of GET /v1/usage/top): a table per ranking it holds.
+std::string format_top(const nlohmann::json& top);
+std::string format_top_csv(const nlohmann::json& top);
+
 // A step in seconds as people write it: 60 -> "1m".
 std::string format_step(std::int64_t seconds);
 

@@ -14,6 +14,11 @@ using unix_seconds = std::int64_t;
 
 unix_seconds wall_now() noexcept;
 
+// The start of the epoch-aligned period of `period` seconds that holds `t` (floor division).
+constexpr unix_seconds floor_to(unix_seconds t, std::int64_t period) noexcept {
+    return t - ((t % period) + period) % period;
+}
+
 // "<n>s|m|h|d|w"; a bare number means seconds. Nothing else, no overflow.
 std::optional<std::chrono::seconds> parse_duration(std::string_view text) noexcept;
 

@@ -36,6 +36,22 @@ endpoint parse_endpoint(const std::string& text, const std::string& what) {
     return endpoint{host, static_cast<std::uint16_t>(port)};
 }
 
+namespace {
+
+// A coarser resolution is kept at least as long as the finer one it is folded from, so a report
+// can always fall back from one to the next.
+std::chrono::seconds rollup_retention(const char* flag, const std::string& text,
+                                      std::chrono::seconds finer, const char* finer_flag) {
+    const auto keep = common::parse_duration(text);
+    if (!keep) throw config_error(fmt::format("{}: '{}' is not a duration (e.g. 30d)", flag, text));
+    if (*keep < finer)
+        throw config_error(fmt::format("{}: '{}' is shorter than {} ({}s)", flag, text, finer_flag,
+                                       finer.count()));
+    return *keep;
+}
+
+}  // namespace
+
 parse_outcome parse_config(int argc, const char* const* argv) {
     CLI::App app{"ratelimitd: exact per-user API rate limits, backed by RocksDB", "ratelimitd"};
     app.set_version_flag("--version", common::version_line("ratelimitd"));
@@ -67,7 +83,7 @@ parse_outcome parse_config(int argc, const char* const* argv) {
     app.add_option("--threads", threads, "Worker threads (0: one per core)")
         ->envname("RL_THREADS")
         ->capture_default_str();
-    app.add_option("--usage-retention", retention,
+    app.add_option("--usage-retention,--retention-1s", retention,
                    "How long per-second usage is kept (e.g. 48h, 7d)")
         ->envname("RL_USAGE_RETENTION")
         ->capture_default_str();
@@ -84,6 +100,14 @@ parse_outcome parse_config(int argc, const char* const* argv) {
                    "Write one JSON line per /limit request to this file, or - for stdout "
                    "(default: off)")
         ->envname("RL_ACCESS_LOG");
+    std::string retention_1m = "30d";
+    std::string retention_1h = "400d";
+    app.add_option("--retention-1m", retention_1m, "How long per-minute usage roll-ups are kept")
+        ->envname("RL_RETENTION_1M")
+        ->capture_default_str();
+    app.add_option("--retention-1h", retention_1h, "How long per-hour usage roll-ups are kept")
+        ->envname("RL_RETENTION_1H")
+        ->capture_default_str();
 
     try {
         app.parse(argc, argv);
@@ -123,6 +147,10 @@ parse_outcome parse_config(int argc, const char* const* argv) {
             "--idle-timeout: '{}' is not a duration from 1s to 1h (e.g. 60s, 5m)", idle_timeout));
     cfg.idle_timeout = *idle;
     if (!access_log.empty()) cfg.access_log = access_log;
+    cfg.usage_retention_1m =
+        rollup_retention("--retention-1m", retention_1m, cfg.usage_retention, "--usage-retention");
+    cfg.usage_retention_1h =
+        rollup_retention("--retention-1h", retention_1h, cfg.usage_retention_1m, "--retention-1m");
     if (const char* token = std::getenv("RL_ADMIN_TOKEN"); token && *token) {
         if (std::string_view(token).size() < 16)
             throw config_error("RL_ADMIN_TOKEN: use at least 16 characters");

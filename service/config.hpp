@@ -20,8 +20,11 @@ struct config {
     endpoint admin_listen{"127.0.0.1", 8081};
     std::string data_dir = "./data";
     std::uint32_t default_limit = 10;
-    unsigned threads = 0;  // 0: one per core
-    std::chrono::seconds usage_retention = std::chrono::hours(48);
+    unsigned threads = 0;                                           // 0: one per core
+    std::chrono::seconds usage_retention = std::chrono::hours(48);  // per-second buckets
+    // Roll-ups, kept longer: per-minute and per-hour buckets.
+    std::chrono::seconds usage_retention_1m = std::chrono::hours(30 * 24);
+    std::chrono::seconds usage_retention_1h = std::chrono::hours(400 * 24);
     std::optional<std::string> admin_token;  // RL_ADMIN_TOKEN; else <data_dir>/admin.token
     // Hostile clients: connections past the cap wait in the listen backlog; a connection that
     // has not sent a whole request within the idle timeout (idle keep-alive or a slowly sent

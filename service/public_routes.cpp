@@ -44,14 +44,17 @@ public_answer answer_public(limit_handler& limit, const std::atomic<bool>& ready
         if (!result.needs_usage()) return {render(result), true, result};
         return {std::nullopt, true, result};
     }
-    if (path == "/healthz") return {http_reply{200, "application/json", {}, R"({"status":"ok"})"}};
+    if (path == "/healthz")
+        return {http_reply{200, "application/json", {}, R"({"status":"ok"})"}, false, {}};
     if (path == "/readyz") {
         if (ready.load())
-            return {http_reply{200, "application/json", {}, R"({"status":"ready"})"}};
-        return {problem_reply(503, "not-ready", "Not ready", "the key store is still loading")};
+            return {http_reply{200, "application/json", {}, R"({"status":"ready"})"}, false, {}};
+        return {problem_reply(503, "not-ready", "Not ready", "the key store is still loading"),
+                false, {}};
     }
     return {problem_reply(404, "not-found", "Not found",
-                          "no such path; the public endpoints are /limit, /healthz and /readyz")};
+                          "no such path; the public endpoints are /limit, /healthz and /readyz"),
+            false, {}};
 }
 
 }  // namespace rl::service

@@ -25,6 +25,7 @@
 #include "service/public_routes.hpp"
 #include "service/reply_writer.hpp"
 #include "service/usage_recorder.hpp"
+#include "service/usage_upkeep.hpp"
 #include "storage/store.hpp"
 
 namespace rl::service {
@@ -185,21 +186,20 @@ void write_admin_url(const config& cfg) {
         << fmt::format("http://{}:{}\n", host, cfg.admin_listen.port);
 }
 
-// Frees idle limiter windows every second; drops expired usage every minute.
+// Every second: frees idle limiter windows, folds closed minutes and hours into the usage
+// roll-ups and drops usage past its retention (which moves a minute at a time).
 class maintenance {
 public:
-    maintenance(limiter::sliding_window_limiter& limiter, storage::store& store,
-                std::chrono::seconds retention)
-        : thread_([this, &limiter, &store, retention] {
+    maintenance(limiter::sliding_window_limiter& limiter, usage_upkeep& usage)
+        : thread_([this, &limiter, &usage] {
               std::unique_lock lock(mutex_);
-              for (int tick = 0; !stopping_; ++tick) {
+              while (!stopping_) {
                   limiter.forget_idle(std::chrono::steady_clock::now());
-                  if (tick % 60 == 0) {
-                      try {
-                          store.expire_usage_before(common::wall_now() - retention.count());
-                      } catch (const storage::storage_error& e) {
-                          log("expiring old usage failed: {}", e.what());
-                      }
+                  try {
+                      usage.fold(common::wall_now());
+                      usage.expire(common::wall_now());
+                  } catch (const storage::storage_error& e) {
+                      log("usage roll-up or expiry failed: {}", e.what());
                   }
                   wake_.wait_for(lock, std::chrono::seconds(1));
               }
@@ -314,7 +314,9 @@ int serve(const config& cfg, storage::store& store, std::chrono::steady_clock::t
 
     int exit_code = 0;
     {
-        maintenance upkeep(limiter, store, cfg.usage_retention);
+        usage_upkeep usage_rollups(
+            store, {cfg.usage_retention, cfg.usage_retention_1m, cfg.usage_retention_1h});
+        maintenance upkeep(limiter, usage_rollups);
         const int sig = stop_signal.get_future().get();
         log("{} received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         ready = false;

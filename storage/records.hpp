@@ -40,7 +40,15 @@ struct usage_count {
     }
 };
 
-// Requests of one key in one wall-clock second.
+// How finely usage is kept: per second (as written), and rolled up per minute and per hour.
+// The value is the period in seconds.
+enum class usage_resolution : std::int64_t { second = 1, minute = 60, hour = 3600 };
+
+inline constexpr std::int64_t period_of(usage_resolution r) noexcept {
+    return static_cast<std::int64_t>(r);
+}
+
+// Requests of one key in one wall-clock second (or, in a roll-up, one minute or hour).
 struct usage_bucket {
     unix_seconds second = 0;
     std::uint64_t key_id = 0;

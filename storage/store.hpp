@@ -34,6 +34,22 @@ private:
 
 inline constexpr int schema_version = 1;
 
+// A range scan of one resolution: buckets with from <= start < until, in (start, key_id) order.
+struct usage_range {
+    usage_resolution resolution = usage_resolution::second;
+    unix_seconds from = 0;
+    unix_seconds until = 0;
+    // Only these keys (sorted ascending), found by seeking past the others; null: every key.
+    const std::vector<std::uint64_t>* keys = nullptr;
+};
+
+// What one resolution holds: buckets in [kept_from, folded_until). Older ones were expired;
+// newer ones are not rolled up yet (for `second`, folded_until is the far future).
+struct usage_coverage {
+    unix_seconds kept_from = 0;
+    unix_seconds folded_until = 0;
+};
+
 // Users and keys written together in one atomic, synced write (bulk import).
 struct catalog_batch {
     std::vector<user_record> users;
@@ -70,8 +86,22 @@ public:
     // Buckets with from <= second < until, in (second, key_id) order.
     void for_each_usage(unix_seconds from, unix_seconds until,
                         const std::function<void(const usage_bucket&)>& visit) const;
-    // Drops every bucket older than `cutoff` with one range tombstone, no scan.
+    void for_each_usage(const usage_range& range,
+                        const std::function<void(const usage_bucket&)>& visit) const;
+    // Drops every per-second bucket older than `cutoff` with one range tombstone, no scan.
     void expire_usage_before(unix_seconds cutoff);
+    // The same for any resolution; also records the cutoff, so reports know what is gone.
+    void expire_usage_before(usage_resolution resolution, unix_seconds cutoff);
+
+    // Roll-ups: sums every whole minute (hour) that ends at or before `through` from the
+    // per-second (per-minute) buckets into `into`, at most `max_periods` periods with data per
+    // call. Each period's sums are Put (not merged) together with the watermark in one atomic
+    // write, so folding a period again, after a crash or otherwise, never double counts.
+    // Returns the number of periods written. Hours are folded only from folded minutes. Minutes
+    // (and their hours) that got usage after they were folded are folded again first.
+    std::size_t fold_usage(usage_resolution into, unix_seconds through,
+                           std::size_t max_periods = 1000);
+    usage_coverage coverage(usage_resolution resolution) const;
 
     // Makes everything written durable (WAL fsync).
     void flush();
@@ -83,6 +113,7 @@ public:
     std::uint64_t table_bytes() const;
 
 private:
+    void refold_late_minutes();
     struct impl;
     explicit store(std::unique_ptr<impl> impl);
     std::unique_ptr<impl> impl_;

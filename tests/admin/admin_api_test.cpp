@@ -6,6 +6,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 
 #include "tests/admin/admin_fixture.hpp"
 
@@ -385,6 +386,55 @@ TEST_CASE_METHOD(api_fixture, "GET /v1/usage with bad parameters is a 400, for n
         check_problem(usage(q), 400);
     }
     check_problem(usage({{"user", "nobody"}}), 404, "nobody");
+}
+
+TEST_CASE_METHOD(api_fixture, "GET /v1/usage/top ranks users by admitted and by rejected",
+                 "[admin_api]") {
+    const auto now = wall_now();
+    std::vector<rl::storage::usage_bucket> buckets;
+    for (const auto& [name, allowed, rejected] :
+         std::vector<std::tuple<std::string, std::uint64_t, std::uint64_t>>{
+             {"ann", 30, 0}, {"bea", 10, 7}, {"cid", 20, 2}, {"dan", 0, 9}}) {
+        make_user(name);
+        const auto first = make_key(name).record.key_id;
+        const auto second = make_key(name).record.key_id;
+        buckets.push_back({now - 100, first, {allowed / 2, rejected}});
+        buckets.push_back({now - 30, second, {allowed - allowed / 2, 0}});
+    }
+    buckets.push_back({now - 4000, buckets.front().key_id, {1000, 1000}});  // before the range
+    REQUIRE(db->add_usage(buckets));
+
+    const auto top = call("GET", "/v1/usage/top", "", {{"since", "5m"}, {"limit", "2"}});
+    REQUIRE(top.status == 200);
+    CHECK(top.body["by_admitted"] == json::parse(R"([
+        {"user": "ann", "allowed": 30, "rejected": 0},
+        {"user": "cid", "allowed": 20, "rejected": 2}])"));
+    CHECK(top.body["by_rejected"] == json::parse(R"([
+        {"user": "dan", "allowed": 0, "rejected": 9},
+        {"user": "bea", "allowed": 10, "rejected": 7}])"));
+    CHECK(top.body["total"] == json{{"allowed", 60}, {"rejected", 18}});
+
+    const auto rejected = call("GET", "/v1/usage/top", "", {{"since", "5m"}, {"by", "rejected"}});
+    CHECK_FALSE(rejected.body.contains("by_admitted"));
+    CHECK(rejected.body["by_rejected"].size() == 3);  // ann rejected nothing
+    for (const auto& q : std::vector<std::map<std::string, std::string>>{
+             {{"limit", "0"}}, {{"limit", "x"}}, {{"by", "weight"}}, {{"since", "soon"}}})
+        check_problem(call("GET", "/v1/usage/top", "", q), 400);
+}
+
+TEST_CASE_METHOD(api_fixture, "GET /v1/usage refuses a step finer than the data kept",
+                 "[admin_api]") {
+    make_user("alice");
+    const auto now = wall_now();
+    db->expire_usage_before(rl::storage::usage_resolution::second, now - 3600);
+    const auto fine = usage({{"since", "2h"}, {"step", "1s"}});
+    CHECK(fine.status == 400);
+    CHECK(fine.body["detail"].get<std::string>().find("per minute only") != std::string::npos);
+    const auto coarse = usage({{"since", "2h"}});
+    REQUIRE(coarse.status == 200);
+    CHECK(coarse.body["resolution"] == 60);
+    CHECK(coarse.body["step"] == 60);
+    CHECK(usage({{"since", "10m"}, {"step", "1s"}}).status == 200);
 }
 
 TEST_CASE_METHOD(api_fixture, "unknown routes and methods are 404 problems", "[admin_api]") {

@@ -36,6 +36,8 @@ TEST_CASE("defaults follow the SPEC") {
     REQUIRE(cfg.default_limit == 10);
     REQUIRE(cfg.threads >= 1);
     REQUIRE(cfg.usage_retention == std::chrono::hours(48));
+    REQUIRE(cfg.usage_retention_1m == std::chrono::hours(30 * 24));
+    REQUIRE(cfg.usage_retention_1h == std::chrono::hours(400 * 24));
     REQUIRE_FALSE(cfg.admin_token);
     REQUIRE(cfg.max_connections == 10'000);
     REQUIRE(cfg.idle_timeout == std::chrono::seconds(60));
@@ -88,6 +90,10 @@ TEST_CASE("bad values are config errors") {
                                                {"--listen", "host:port"},
                                                {"--usage-retention", "30s"},
                                                {"--usage-retention", "forever"},
+                                               {"--retention-1m", "1h"},
+                                               {"--retention-1h", "7d"},
+                                               {"--retention-1s", "31d"},
+                                               {"--retention-1h", "x"},
                                                {"--data-dir", ""},
                                                {"--max-connections", "0"},
                                                {"--max-connections", "1000001"},
@@ -99,6 +105,16 @@ TEST_CASE("bad values are config errors") {
         INFO(bad[1] << " " << (bad.size() > 2 ? bad[2] : ""));
         REQUIRE_THROWS_AS(parse_config(static_cast<int>(bad.size()), bad.data()), config_error);
     }
+}
+
+TEST_CASE("each usage resolution has its retention; --retention-1s is --usage-retention") {
+    auto cfg = parse({"--retention-1s", "3d", "--retention-1m", "60d", "--retention-1h", "500d"});
+    REQUIRE(cfg.usage_retention == std::chrono::hours(72));
+    REQUIRE(cfg.usage_retention_1m == std::chrono::hours(60 * 24));
+    REQUIRE(cfg.usage_retention_1h == std::chrono::hours(500 * 24));
+    scoped_env minute("RL_RETENTION_1M", "90d");
+    cfg = parse({});
+    REQUIRE(cfg.usage_retention_1m == std::chrono::hours(90 * 24));
 }
 
 TEST_CASE("endpoints parse host:port forms") {

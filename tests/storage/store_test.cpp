@@ -15,12 +15,14 @@
 #include <vector>
 
 #include "storage/usage_merge_operator.hpp"
+#include "tests/storage/store_fixture.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace {
 
 using namespace rl::storage;
 using rl::common::sha256;
+using rl::testing::store_fixture;
 using rl::testing::temp_dir;
 
 key_record key_of(std::string user, std::uint64_t id, std::string_view plain) {
@@ -89,17 +91,6 @@ void raw_access(const std::string& directory,
     for (auto* h : handles) REQUIRE(db->DestroyColumnFamilyHandle(h).ok());
     REQUIRE(db->Close().ok());
 }
-
-struct store_fixture {
-    temp_dir tmp;
-    std::string directory = tmp / "data";
-    std::unique_ptr<store> db = store::open(directory);
-
-    void reopen() {
-        db.reset();
-        db = store::open(directory);
-    }
-};
 
 }  // namespace
 
