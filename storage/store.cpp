@@ -1,6 +1,8 @@
 #include "storage/store.hpp"
 
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
@@ -12,6 +14,9 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
 
 #include "storage/codec.hpp"
 #include "storage/usage_merge_operator.hpp"
@@ -47,6 +52,90 @@ void check(const rocksdb::Status& status, std::string_view doing) {
     if (!status.ok()) fail(status, doing);
 }
 
+// The error a faulty disk gives right now, checked before the real call so a refused call writes
+// nothing.
+std::optional<rocksdb::IOStatus> refusal(faulty_disk& disk) {
+    switch (disk.fault()) {
+        case disk_fault::none: return std::nullopt;
+        case disk_fault::io_error:
+            disk.count_refusal();
+            return rocksdb::IOStatus::IOError("injected write fault");
+        case disk_fault::no_space:
+            disk.count_refusal();
+            return rocksdb::IOStatus::NoSpace("injected disk full");
+    }
+    return std::nullopt;
+}
+
+// Fails every write, sync and file creation while the test's faulty_disk says so.
+class faulty_file : public rocksdb::FSWritableFileOwnerWrapper {
+public:
+    faulty_file(std::unique_ptr<rocksdb::FSWritableFile> file, faulty_disk& disk)
+        : FSWritableFileOwnerWrapper(std::move(file)), disk_(disk) {}
+
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                             rocksdb::IODebugContext* dbg) override {
+        return refused().value_or(FSWritableFileOwnerWrapper::Append(data, options, dbg));
+    }
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                             const rocksdb::DataVerificationInfo& info,
+                             rocksdb::IODebugContext* dbg) override {
+        return refused().value_or(FSWritableFileOwnerWrapper::Append(data, options, info, dbg));
+    }
+    rocksdb::IOStatus Flush(const rocksdb::IOOptions& options,
+                            rocksdb::IODebugContext* dbg) override {
+        return refused().value_or(FSWritableFileOwnerWrapper::Flush(options, dbg));
+    }
+    rocksdb::IOStatus Sync(const rocksdb::IOOptions& options,
+                           rocksdb::IODebugContext* dbg) override {
+        return refused().value_or(FSWritableFileOwnerWrapper::Sync(options, dbg));
+    }
+    rocksdb::IOStatus Fsync(const rocksdb::IOOptions& options,
+                            rocksdb::IODebugContext* dbg) override {
+        return refused().value_or(FSWritableFileOwnerWrapper::Fsync(options, dbg));
+    }
+
+private:
+    std::optional<rocksdb::IOStatus> refused() { return refusal(disk_); }
+    faulty_disk& disk_;
+};
+
+class faulty_file_system : public rocksdb::FileSystemWrapper {
+public:
+    explicit faulty_file_system(std::shared_ptr<faulty_disk> disk)
+        : FileSystemWrapper(rocksdb::FileSystem::Default()), disk_(std::move(disk)) {}
+    const char* Name() const override { return "rl_faulty_disk"; }
+
+    rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
+                                      std::unique_ptr<rocksdb::FSWritableFile>* file,
+                                      rocksdb::IODebugContext* dbg) override {
+        if (auto error = refusal(*disk_)) return *error;
+        return wrap(FileSystemWrapper::NewWritableFile(name, options, file, dbg), file);
+    }
+    rocksdb::IOStatus ReopenWritableFile(const std::string& name,
+                                         const rocksdb::FileOptions& options,
+                                         std::unique_ptr<rocksdb::FSWritableFile>* file,
+                                         rocksdb::IODebugContext* dbg) override {
+        if (auto error = refusal(*disk_)) return *error;
+        return wrap(FileSystemWrapper::ReopenWritableFile(name, options, file, dbg), file);
+    }
+    rocksdb::IOStatus ReuseWritableFile(const std::string& name, const std::string& old_name,
+                                        const rocksdb::FileOptions& options,
+                                        std::unique_ptr<rocksdb::FSWritableFile>* file,
+                                        rocksdb::IODebugContext* dbg) override {
+        if (auto error = refusal(*disk_)) return *error;
+        return wrap(FileSystemWrapper::ReuseWritableFile(name, old_name, options, file, dbg), file);
+    }
+
+private:
+    rocksdb::IOStatus wrap(rocksdb::IOStatus status,
+                           std::unique_ptr<rocksdb::FSWritableFile>* file) {
+        if (status.ok()) *file = std::make_unique<faulty_file>(std::move(*file), *disk_);
+        return status;
+    }
+    std::shared_ptr<faulty_disk> disk_;
+};
+
 [[noreturn]] void corrupt(std::string_view what) {
     throw storage_error(storage_errc::corruption, "cannot decode " + std::string(what));
 }
@@ -55,7 +144,13 @@ void check(const rocksdb::Status& status, std::string_view doing) {
 
 struct store::impl {
     std::string directory;
-    std::unique_ptr<rocksdb::DB> db;
+    std::unique_ptr<rocksdb::Env> env;  // tests' faulty disk; declared first, so it outlives db
+    rocksdb::DBOptions db_options;
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    // Held shared by every use of db, exclusively by reopen(): after a fatal write error RocksDB
+    // must be closed and opened again, and nothing may use it meanwhile.
+    mutable std::shared_mutex gate;
+    std::unique_ptr<rocksdb::DB> db;                    // null while a reopen has failed
     std::vector<rocksdb::ColumnFamilyHandle*> handles;  // default, users, keys, key_ids, usage
     rocksdb::WriteOptions synced;
     rocksdb::WriteOptions logged;  // in the WAL, not fsynced
@@ -66,10 +161,37 @@ struct store::impl {
     rocksdb::ColumnFamilyHandle* key_ids() const { return handles[3]; }
     rocksdb::ColumnFamilyHandle* usage() const { return handles[4]; }
 
-    ~impl() {
+    ~impl() { close(); }
+
+    // The database, shared-locked for the caller's use; throws while it is closed.
+    std::shared_lock<std::shared_mutex> use() const {
+        std::shared_lock lock(gate);
+        if (!db)
+            throw storage_error(storage_errc::io_error,
+                                "storage is closed after a write failure and not yet reopened");
+        return lock;
+    }
+
+    rocksdb::Status open_db() {
+        rocksdb::DB* raw = nullptr;
+        auto status = rocksdb::DB::Open(db_options, directory, families, &handles, &raw);
+        db.reset(raw);
+        return status;
+    }
+
+    void close() noexcept {
         if (!db) return;
         for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
-        db->Close();
+        handles.clear();
+        db->Close();  // a failure here changes nothing: what is in the WAL is replayed on open
+        db.reset();
+    }
+
+    // Closes and opens the database again: the way out of an error RocksDB cannot resume from.
+    rocksdb::Status reopen() {
+        std::unique_lock lock(gate);
+        close();
+        return open_db();
     }
 
     void put_key(rocksdb::WriteBatch& batch, const key_record& key) {
@@ -78,7 +200,7 @@ struct store::impl {
     }
 };
 
-std::unique_ptr<store> store::open(const std::string& directory) {
+std::unique_ptr<store> store::open(const std::string& directory, const store_options& options) {
     std::error_code ec;
     std::filesystem::create_directories(directory, ec);
     if (ec)
@@ -87,7 +209,9 @@ std::unique_ptr<store> store::open(const std::string& directory) {
     ::chmod(directory.c_str(), 0700);  // keys are hashed, but usage and names are private too
     const bool fresh = !std::filesystem::exists(std::filesystem::path(directory) / "CURRENT");
 
-    rocksdb::DBOptions db_options;
+    auto state = std::make_unique<impl>();
+    state->directory = directory;
+    rocksdb::DBOptions& db_options = state->db_options;
     db_options.create_if_missing = true;
     db_options.create_missing_column_families = true;
     db_options.keep_log_file_num = 5;
@@ -111,7 +235,7 @@ std::unique_ptr<store> store::open(const std::string& directory) {
     // compaction makes sure the files behind them are rewritten even without new writes.
     usage_options.periodic_compaction_seconds = 24 * 3600;
 
-    std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+    state->families = {
         {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
         {cf_users, catalog_options},
         {cf_keys, catalog_options},
@@ -119,13 +243,12 @@ std::unique_ptr<store> store::open(const std::string& directory) {
         {cf_usage, usage_options},
     };
 
-    auto state = std::make_unique<impl>();
-    state->directory = directory;
+    if (options.disk) {
+        state->env = rocksdb::NewCompositeEnv(std::make_shared<faulty_file_system>(options.disk));
+        db_options.env = state->env.get();
+    }
     state->synced.sync = true;
-    rocksdb::DB* raw = nullptr;
-    check(rocksdb::DB::Open(db_options, directory, families, &state->handles, &raw),
-          "open " + directory);
-    state->db.reset(raw);
+    check(state->open_db(), "open " + directory);
 
     std::string version;
     const auto status =
@@ -152,6 +275,7 @@ const std::string& store::directory() const noexcept {
 }
 
 std::optional<user_record> store::find_user(std::string_view name) const {
+    const auto lock = impl_->use();
     std::string bytes;
     const auto status = impl_->db->Get(rocksdb::ReadOptions(), impl_->users(), name, &bytes);
     if (status.IsNotFound()) return std::nullopt;
@@ -162,6 +286,7 @@ std::optional<user_record> store::find_user(std::string_view name) const {
 }
 
 std::vector<user_record> store::list_users() const {
+    const auto lock = impl_->use();
     std::vector<user_record> users;
     std::unique_ptr<rocksdb::Iterator> it(
         impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->users()));
@@ -175,22 +300,28 @@ std::vector<user_record> store::list_users() const {
 }
 
 void store::put_user(const user_record& user) {
+    const auto lock = impl_->use();
     check(impl_->db->Put(impl_->synced, impl_->users(), user.name, codec::encode_user(user)),
           "write user");
 }
 
 void store::delete_user(std::string_view name) {
+    std::vector<key_record> keys;  // collected first: the scan and the write each lock once
+    for_each_key([&](const key_record& key) {
+        if (key.user == name) keys.push_back(key);
+    });
+    const auto lock = impl_->use();
     rocksdb::WriteBatch batch;
     batch.Delete(impl_->users(), name);
-    for_each_key([&](const key_record& key) {
-        if (key.user != name) return;
+    for (const auto& key : keys) {
         batch.Delete(impl_->keys(), view(key.hash));
         batch.Delete(impl_->key_ids(), codec::encode_key_id(key.key_id));
-    });
+    }
     check(impl_->db->Write(impl_->synced, &batch), "delete user");
 }
 
 std::optional<key_record> store::find_key(const key_hash& hash) const {
+    const auto lock = impl_->use();
     std::string bytes;
     const auto status = impl_->db->Get(rocksdb::ReadOptions(), impl_->keys(), view(hash), &bytes);
     if (status.IsNotFound()) return std::nullopt;
@@ -201,18 +332,22 @@ std::optional<key_record> store::find_key(const key_hash& hash) const {
 }
 
 std::optional<key_record> store::find_key_by_id(std::uint64_t key_id) const {
-    std::string hash;
-    const auto status = impl_->db->Get(rocksdb::ReadOptions(), impl_->key_ids(),
-                                       codec::encode_key_id(key_id), &hash);
-    if (status.IsNotFound()) return std::nullopt;
-    check(status, "read key id");
-    if (hash.size() != sizeof(key_hash)) corrupt("key id index");
     key_hash h;
-    std::memcpy(h.data(), hash.data(), h.size());
+    {
+        const auto lock = impl_->use();
+        std::string hash;
+        const auto status = impl_->db->Get(rocksdb::ReadOptions(), impl_->key_ids(),
+                                           codec::encode_key_id(key_id), &hash);
+        if (status.IsNotFound()) return std::nullopt;
+        check(status, "read key id");
+        if (hash.size() != sizeof(key_hash)) corrupt("key id index");
+        std::memcpy(h.data(), hash.data(), h.size());
+    }
     return find_key(h);
 }
 
 void store::for_each_key(const std::function<void(const key_record&)>& visit) const {
+    const auto lock = impl_->use();
     rocksdb::ReadOptions options;
     options.readahead_size = 2 << 20;
     std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(options, impl_->keys()));
@@ -225,12 +360,14 @@ void store::for_each_key(const std::function<void(const key_record&)>& visit) co
 }
 
 void store::put_key(const key_record& key) {
+    const auto lock = impl_->use();
     rocksdb::WriteBatch batch;
     impl_->put_key(batch, key);
     check(impl_->db->Write(impl_->synced, &batch), "write key");
 }
 
 void store::write(const catalog_batch& changes) {
+    const auto lock = impl_->use();
     rocksdb::WriteBatch batch;
     for (const auto& user : changes.users)
         batch.Put(impl_->users(), user.name, codec::encode_user(user));
@@ -238,9 +375,10 @@ void store::write(const catalog_batch& changes) {
     check(impl_->db->Write(impl_->synced, &batch), "write batch");
 }
 
-bool store::add_usage(const std::vector<usage_bucket>& buckets) noexcept {
+bool store::add_usage(const std::vector<usage_bucket>& buckets, std::string* error) noexcept {
     try {
         // Reused per thread and encoded on the stack: the request path allocates nothing here.
+        const auto lock = impl_->use();
         thread_local rocksdb::WriteBatch batch;
         batch.Clear();
         for (const auto& b : buckets) {
@@ -250,10 +388,32 @@ bool store::add_usage(const std::vector<usage_bucket>& buckets) noexcept {
             batch.Merge(impl_->usage(), rocksdb::Slice(key, sizeof key),
                         rocksdb::Slice(value, sizeof value));
         }
-        return impl_->db->Write(impl_->logged, &batch).ok();
+        const auto status = impl_->db->Write(impl_->logged, &batch);
+        if (status.ok()) return true;
+        if (error) *error = status.ToString();
     } catch (...) {
-        return false;
+        if (error) *error = "out of memory";
     }
+    return false;
+}
+
+bool store::resume(std::string* error) noexcept {
+    try {
+        rocksdb::Status status = rocksdb::Status::Incomplete("closed");
+        {
+            std::shared_lock lock(impl_->gate);
+            if (impl_->db) status = impl_->db->Resume();
+        }
+        // RocksDB resumes by itself only from some errors (a full disk, slowly); a failed WAL
+        // write or a read-only directory needs the database closed and opened again, which
+        // also cancels any recovery in progress. Replaying the WAL on open loses nothing.
+        if (!status.ok()) status = impl_->reopen();
+        if (status.ok()) return true;
+        if (error) *error = status.ToString();
+    } catch (...) {
+        if (error) *error = "out of memory";
+    }
+    return false;
 }
 
 void store::for_each_usage(unix_seconds from, unix_seconds until,
@@ -265,6 +425,7 @@ void store::for_each_usage(unix_seconds from, unix_seconds until,
     rocksdb::Slice upper_slice(upper);
     rocksdb::ReadOptions options;
     options.iterate_upper_bound = &upper_slice;
+    const auto lock = impl_->use();
     std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(options, impl_->usage()));
     for (it->Seek(lower); it->Valid(); it->Next()) {
         auto bucket = codec::decode_usage_key(it->key().ToStringView());
@@ -278,16 +439,19 @@ void store::for_each_usage(unix_seconds from, unix_seconds until,
 
 void store::expire_usage_before(unix_seconds cutoff) {
     if (cutoff <= 0) return;
+    const auto lock = impl_->use();
     check(impl_->db->DeleteRange(impl_->logged, impl_->usage(), codec::encode_usage_key(0, 0),
                                  codec::encode_usage_key(cutoff, 0)),
           "expire usage");
 }
 
 void store::flush() {
+    const auto lock = impl_->use();
     check(impl_->db->FlushWAL(true), "flush WAL");
 }
 
 void store::compact() {
+    const auto lock = impl_->use();
     for (auto* handle : impl_->handles) {
         check(impl_->db->Flush(rocksdb::FlushOptions(), handle), "flush memtable");
         rocksdb::CompactRangeOptions options;
