@@ -76,6 +76,14 @@ void user_window::add(std::int64_t at_ns, std::uint32_t count, std::uint32_t lim
     if (size_ > limit) keep_newest(limit);
 }
 
+void user_window::remove(std::int64_t at_ns) {
+    keep_newest(size_);  // linearise: ring_ is now exactly the admits, oldest first
+    const auto it = std::lower_bound(ring_.begin(), ring_.end(), at_ns);
+    if (it == ring_.end()) return;
+    ring_.erase(it);
+    --size_;
+}
+
 decision sliding_window_limiter::decide(user_id user, std::uint32_t limit, time_point now) {
     shard& s = shard_of(user);
     std::lock_guard lock(s.mutex);
@@ -87,6 +95,13 @@ void sliding_window_limiter::restore(user_id user, std::uint32_t limit, std::uin
     shard& s = shard_of(user);
     std::lock_guard lock(s.mutex);
     s.windows[user].add(to_ns(at), count, limit);
+}
+
+void sliding_window_limiter::refund(user_id user, time_point at) {
+    shard& s = shard_of(user);
+    std::lock_guard lock(s.mutex);
+    const auto it = s.windows.find(user);
+    if (it != s.windows.end()) it->second.remove(to_ns(at));
 }
 
 void sliding_window_limiter::forget(user_id user) {
