@@ -13,9 +13,14 @@ namespace rl::service {
 
 class admin_server {
 public:
+    // `storage_failed` hears of every storage error an admin call met (to start recovery).
     admin_server(const admin::admin_api& api, std::string token,
-                 std::function<std::string()> render_metrics)
-        : api_(api), token_(std::move(token)), render_metrics_(std::move(render_metrics)) {}
+                 std::function<std::string()> render_metrics,
+                 std::function<void(const std::string&)> storage_failed = {})
+        : api_(api),
+          token_(std::move(token)),
+          render_metrics_(std::move(render_metrics)),
+          storage_failed_(std::move(storage_failed)) {}
 
     // `path` and `query` are the raw (still percent-encoded) parts of the request target.
     http_reply handle(std::string_view method, std::string_view path, std::string_view query,
@@ -27,6 +32,7 @@ private:
     const admin::admin_api& api_;
     std::string token_;
     std::function<std::string()> render_metrics_;
+    std::function<void(const std::string&)> storage_failed_;
 };
 
 // Reads <data_dir>/admin.token, or creates it (mode 0600) with a fresh random token.

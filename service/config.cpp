@@ -48,6 +48,7 @@ parse_outcome parse_config(int argc, const char* const* argv) {
     std::int64_t default_limit = 10;
     std::int64_t threads = 0;
     std::string retention = "48h";
+    std::string storage_errors = "open";
 
     app.add_option("--listen", listen, "Public address for /limit, /healthz, /readyz")
         ->envname("RL_LISTEN")
@@ -68,6 +69,12 @@ parse_outcome parse_config(int argc, const char* const* argv) {
     app.add_option("--usage-retention", retention,
                    "How long per-second usage is kept (e.g. 48h, 7d)")
         ->envname("RL_USAGE_RETENTION")
+        ->capture_default_str();
+
+    app.add_option("--on-storage-error", storage_errors,
+                   "When usage cannot be written: 'open' admits from memory and writes the "
+                   "counts once storage recovers; 'closed' answers 503")
+        ->envname("RL_ON_STORAGE_ERROR")
         ->capture_default_str();
 
     try {
@@ -98,6 +105,13 @@ parse_outcome parse_config(int argc, const char* const* argv) {
                         "(e.g. 48h, 7d)",
                         retention));
     cfg.usage_retention = *keep;
+    if (storage_errors == "open")
+        cfg.storage_errors = on_storage_error::open;
+    else if (storage_errors == "closed")
+        cfg.storage_errors = on_storage_error::closed;
+    else
+        throw config_error(
+            fmt::format("--on-storage-error: '{}' is not 'open' or 'closed'", storage_errors));
     if (const char* token = std::getenv("RL_ADMIN_TOKEN"); token && *token) {
         if (std::string_view(token).size() < 16)
             throw config_error("RL_ADMIN_TOKEN: use at least 16 characters");

@@ -14,6 +14,12 @@ struct endpoint {
     std::uint16_t port = 0;
 };
 
+// What /limit does with an admit whose count storage cannot write (a full or failing disk).
+enum class on_storage_error {
+    open,    // admit from memory, hold the count and write it when storage recovers
+    closed,  // refuse the admit with 503; it consumes no quota
+};
+
 struct config {
     endpoint listen{"0.0.0.0", 8080};
     endpoint admin_listen{"127.0.0.1", 8081};
@@ -22,6 +28,7 @@ struct config {
     unsigned threads = 0;  // 0: one per core
     std::chrono::seconds usage_retention = std::chrono::hours(48);
     std::optional<std::string> admin_token;  // RL_ADMIN_TOKEN; else <data_dir>/admin.token
+    on_storage_error storage_errors = on_storage_error::open;
 };
 
 // Thrown for bad configuration; main prints `what()` on one line and exits 2.

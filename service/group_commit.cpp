@@ -24,7 +24,7 @@ void group_commit::flush() {
     }
     events.clear();
     for (const pending& p : batch) events.push_back(p.result.usage);
-    const bool written = usage_.record(events);
+    const usage_write written = usage_.record(events);
     for (pending& p : batch) send(p.request, render(handler_.settle(p.result, written)));
     batch.clear();
 }

@@ -20,7 +20,8 @@ struct limit_result {
     limit_outcome outcome = limit_outcome::missing_key;
     limiter::decision decision;
     const user_entry* user = nullptr;
-    usage_event usage;  // what to count, when the outcome is admitted or limited
+    usage_event usage;                 // what to count, when the outcome is admitted or limited
+    limiter::time_point decided_at{};  // when the limiter decided (to refund a refused admit)
 
     // Admitted and limited answers wait until their count is in the WAL.
     bool needs_usage() const noexcept {
@@ -46,9 +47,10 @@ public:
     limit_result decide(std::optional<std::string_view> api_key, limiter::time_point now,
                         common::unix_seconds wall_now);
 
-    // The final answer once the batch holding the result's count was written, or not: an admit
-    // that could not be counted is refused, so usage never misses an admitted request.
-    limit_result settle(limit_result result, bool usage_written);
+    // The final answer once the batch holding the result's count was written, held or refused:
+    // an admit whose count was refused is answered 503 and gives its quota back, so usage never
+    // misses an admitted request.
+    limit_result settle(limit_result result, usage_write usage);
 
     // decide, write the one count, settle: a whole request on its own (tests, benchmarks).
     limit_result check(std::optional<std::string_view> api_key, limiter::time_point now,

@@ -52,6 +52,19 @@ std::string metrics::render(const gauges& now) const {
     line("ratelimitd_usage_write_errors_total {}\n", now.usage_write_errors);
     line("# HELP ratelimitd_ready Whether storage is open and keys are loaded.\n");
     line("# TYPE ratelimitd_ready gauge\nratelimitd_ready {}\n", now.ready ? 1 : 0);
+    line(
+        "# HELP ratelimitd_storage_errors_total Storage errors: refused writes, failed "
+        "recoveries.\n");
+    line("# TYPE ratelimitd_storage_errors_total counter\n");
+    line("ratelimitd_storage_errors_total {}\n", now.storage_errors);
+    line("# HELP ratelimitd_storage_healthy Whether storage accepts writes (0 while it fails).\n");
+    line("# TYPE ratelimitd_storage_healthy gauge\nratelimitd_storage_healthy {}\n",
+         now.storage_healthy ? 1 : 0);
+    line(
+        "# HELP ratelimitd_usage_held_buckets Usage counts held in memory until storage "
+        "recovers.\n");
+    line("# TYPE ratelimitd_usage_held_buckets gauge\nratelimitd_usage_held_buckets {}\n",
+         now.usage_held_buckets);
     line("# HELP ratelimitd_build_info Build information.\n# TYPE ratelimitd_build_info gauge\n");
     line("ratelimitd_build_info{{version=\"{}\"}} 1\n", RL_VERSION);
     return fmt::to_string(out);

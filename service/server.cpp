@@ -20,6 +20,7 @@
 #include "service/limit_handler.hpp"
 #include "service/metrics.hpp"
 #include "service/reply_writer.hpp"
+#include "service/storage_recovery.hpp"
 #include "service/usage_recorder.hpp"
 #include "storage/store.hpp"
 
@@ -92,12 +93,14 @@ public:
     using server_t = restinio::http_server_t<Traits>;
 
     listeners(asio::io_context& io, const config& cfg, limit_handler& limit, group_commit& commit,
-              const admin_server& admin, const std::atomic<bool>& ready)
+              const admin_server& admin, const std::atomic<bool>& ready,
+              const usage_recorder& usage)
         : public_(restinio::external_io_context(io),
                   settings(cfg.listen, 1 << 20)
-                      .request_handler([&limit, &commit, &ready](restinio::request_handle_t req) {
-                          return serve_public(limit, commit, ready, std::move(req));
-                      })),
+                      .request_handler(
+                          [&limit, &commit, &ready, &usage](restinio::request_handle_t req) {
+                              return serve_public(limit, commit, ready, usage, std::move(req));
+                          })),
           admin_(restinio::external_io_context(io),
                  settings(cfg.admin_listen, 64 << 20)
                      .request_handler([&admin](restinio::request_handle_t req) {
@@ -134,6 +137,7 @@ private:
     static restinio::request_handling_status_t serve_public(limit_handler& limit,
                                                             group_commit& commit,
                                                             const std::atomic<bool>& ready,
+                                                            const usage_recorder& usage,
                                                             restinio::request_handle_t req) {
         const auto path = req->header().path();
         if (path == "/limit") {
@@ -146,6 +150,10 @@ private:
         if (path == "/healthz")
             return send(req, {200, "application/json", {}, R"({"status":"ok"})"});
         if (path == "/readyz") {
+            if (ready.load() && !usage.healthy())
+                return send(req, problem_reply(503, "storage-unavailable", "Storage unavailable",
+                                               "storage is failing; limits are enforced from "
+                                               "memory until it recovers"));
             if (ready.load())
                 return send(req, {200, "application/json", {}, R"({"status":"ready"})"});
             return send(req, problem_reply(503, "not-ready", "Not ready",
@@ -232,16 +240,22 @@ int serve(const config& cfg, storage::store& store) {
 
     key_index keys(cfg.default_limit);
     limiter::sliding_window_limiter limiter;
-    usage_recorder usage(store);
+    usage_recorder usage(store, cfg.storage_errors,
+                         [](const std::string& line) { log("{}", line); });
     metrics counters;
     std::atomic<bool> ready{false};
     admin::catalog catalog(store, cfg.default_limit, &keys);
     admin::admin_api api(catalog);
     limit_handler limit(keys, limiter, usage, counters, ready);
-    admin_server admin(api, token, [&] {
-        return counters.render(gauges{keys.user_count(), keys.key_count(), limiter.active_users(),
-                                      usage.batches(), usage.failures(), ready.load()});
-    });
+    admin_server admin(
+        api, token,
+        [&] {
+            return counters.render(gauges{keys.user_count(), keys.key_count(),
+                                          limiter.active_users(), usage.batches(), usage.failures(),
+                                          ready.load(), usage.storage_errors(), usage.healthy(),
+                                          usage.held_buckets()});
+        },
+        [&usage](const std::string& error) { usage.storage_failed(error); });
 
     asio::io_context io;
     auto work = asio::make_work_guard(io);
@@ -254,7 +268,7 @@ int serve(const config& cfg, storage::store& store) {
     };
 
     group_commit commit(io, limit, usage);
-    listeners<Traits> servers(io, cfg, limit, commit, admin, ready);
+    listeners<Traits> servers(io, cfg, limit, commit, admin, ready, usage);
     try {
         servers.open();
     } catch (const std::exception& e) {
@@ -297,6 +311,7 @@ int serve(const config& cfg, storage::store& store) {
     int exit_code = 0;
     {
         maintenance upkeep(limiter, store, cfg.usage_retention);
+        storage_recovery recovery(usage);
         const int sig = stop_signal.get_future().get();
         log("{} received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         ready = false;
@@ -305,6 +320,8 @@ int serve(const config& cfg, storage::store& store) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     stop_workers();
+    if (!usage.recover())  // one last try for counts held while storage failed
+        log("storage still failing at exit: {} held usage buckets are lost", usage.held_buckets());
     try {
         store.flush();
     } catch (const storage::storage_error& e) {
