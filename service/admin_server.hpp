@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "admin/admin_api.hpp"
+#include "common/api_key.hpp"
 #include "service/limit_handler.hpp"
 
 namespace rl::service {
@@ -18,7 +19,7 @@ public:
                  std::function<std::string()> render_metrics,
                  std::function<void(const std::string&)> storage_failed = {})
         : api_(api),
-          token_(std::move(token)),
+          token_digest_(common::sha256(token)),
           render_metrics_(std::move(render_metrics)),
           storage_failed_(std::move(storage_failed)) {}
 
@@ -30,7 +31,7 @@ private:
     bool authorized(std::optional<std::string_view> authorization) const noexcept;
 
     const admin::admin_api& api_;
-    std::string token_;
+    common::key_hash token_digest_;  // only the digest is kept and compared
     std::function<std::string()> render_metrics_;
     std::function<void(const std::string&)> storage_failed_;
 };

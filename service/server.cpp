@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <restinio/all.hpp>
 
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <condition_variable>
@@ -183,6 +184,17 @@ private:
     server_t admin_;
 };
 
+// 127.0.0.0/8, ::1 (also as ::ffff:127.x.y.z) and localhost.
+bool is_loopback(const std::string& host) {
+    if (host == "localhost") return true;
+    in_addr v4{};
+    if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+    in6_addr v6{};
+    if (::inet_pton(AF_INET6, host.c_str(), &v6) != 1) return false;
+    if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+    return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+}
+
 void write_admin_url(const config& cfg) {
     // rlctl reads this to find a server that holds the directory.
     std::string host = cfg.admin_listen.host;
@@ -278,11 +290,11 @@ int serve(const config& cfg, storage::store& store) {
         return 1;
     }
     write_admin_url(cfg);
-    if (cfg.admin_listen.host != "127.0.0.1" && cfg.admin_listen.host != "localhost" &&
-        cfg.admin_listen.host != "::1")
-        log("WARNING: the admin API listens on {}, not loopback; anyone who can reach it and "
-            "holds the token controls every key",
-            cfg.admin_listen.host);
+    if (!is_loopback(cfg.admin_listen.host))
+        log("WARNING: the admin API listens on {}:{}, which is not loopback: anyone who can reach "
+            "it and holds the token controls every user and key. Keep it on 127.0.0.1 unless a "
+            "firewall or private network guards it.",
+            cfg.admin_listen.host, cfg.admin_listen.port);
 
     // Signals are caught before loading so a stop during a long load is still clean.
     std::promise<int> stop_signal;
