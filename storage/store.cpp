@@ -11,8 +11,15 @@
 #include <rocksdb/write_batch.h>
 #include <sys/stat.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <chrono>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <mutex>
 #include <optional>
@@ -51,6 +58,48 @@ std::string_view view(const key_hash& hash) {
 void check(const rocksdb::Status& status, std::string_view doing) {
     if (!status.ok()) fail(status, doing);
 }
+
+// RocksDB's own LOG, written with plain write(2). RocksDB's buffered file writer aborts the
+// process (an assertion Debian's build keeps) when it is used again after a failed write, and a
+// full disk makes that certain for the LOG, which is written on every error. A line that cannot
+// be written is dropped instead.
+class plain_log : public rocksdb::Logger {
+public:
+    static constexpr std::uintmax_t rotate_at = 16 << 20;
+
+    explicit plain_log(const std::string& path) : Logger(rocksdb::InfoLogLevel::INFO_LEVEL) {
+        std::error_code ec;
+        if (std::filesystem::file_size(path, ec) > rotate_at && !ec)
+            std::filesystem::rename(path, path + ".old", ec);
+        fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    }
+    ~plain_log() override {
+        if (fd_ >= 0) ::close(fd_);
+    }
+
+    using rocksdb::Logger::Logv;
+    void Logv(const char* format, va_list ap) override {
+        if (fd_ < 0) return;
+        char line[2048];
+        const auto now = std::chrono::system_clock::now();
+        const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+        const auto micros =
+            std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() %
+            1'000'000;
+        std::tm utc{};
+        ::gmtime_r(&seconds, &utc);
+        std::size_t n = std::strftime(line, sizeof line, "%Y/%m/%d-%H:%M:%S", &utc);
+        n += static_cast<std::size_t>(
+            std::snprintf(line + n, sizeof line - n, ".%06lld ", static_cast<long long>(micros)));
+        const int body = std::vsnprintf(line + n, sizeof line - n, format, ap);
+        if (body > 0) n = std::min(sizeof line - 1, n + static_cast<std::size_t>(body));
+        if (line[n - 1] != '\n') line[n++] = '\n';
+        [[maybe_unused]] const auto written = ::write(fd_, line, n);
+    }
+
+private:
+    int fd_ = -1;
+};
 
 // The error a faulty disk gives right now, checked before the real call so a refused call writes
 // nothing.
@@ -217,6 +266,7 @@ std::unique_ptr<store> store::open(const std::string& directory, const store_opt
     db_options.keep_log_file_num = 5;
     db_options.max_background_jobs = 2;
     db_options.allow_concurrent_memtable_write = false;  // required by the vector memtable
+    db_options.info_log = std::make_shared<plain_log>(directory + "/LOG");
 
     rocksdb::ColumnFamilyOptions catalog_options;
     rocksdb::BlockBasedTableOptions table;

@@ -8,7 +8,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -106,4 +108,20 @@ TEST_CASE("writers racing a fault and a reopen lose no acknowledged count") {
     for (std::uint64_t id = 1; id <= 3; ++id) counted += allowed_of(*db, id);
     REQUIRE(acknowledged.load() > 0);
     REQUIRE(counted >= acknowledged.load());
+}
+
+TEST_CASE("RocksDB's own LOG bypasses the failing disk, so logging an error cannot abort") {
+    // Debian's RocksDB aborts when its buffered writer is reused after a failed write; the LOG
+    // is written on every error, so it is written with plain write(2), errors dropped.
+    temp_dir dir;
+    auto disk = std::make_shared<faulty_disk>();
+    auto db = store::open(dir / "data", {disk});
+    disk->fail_writes(disk_fault::no_space);
+    for (int i = 0; i < 3; ++i) REQUIRE_FALSE(db->add_usage(one_admit(100, 1)));
+    std::ifstream in(dir / "data/LOG");
+    std::stringstream log;
+    log << in.rdbuf();
+    REQUIRE(log.str().find("injected disk full") != std::string::npos);
+    disk->heal();
+    REQUIRE(db->resume());
 }
