@@ -70,3 +70,8 @@ TEST_CASE("--help and --version exit 0") {
     REQUIRE(version.exit_code == 0);
     REQUIRE(version.out.find("ratelimitd") != std::string::npos);
 }
+
+TEST_CASE("--on-storage-error and RL_ON_STORAGE_ERROR accept only open or closed") {
+    require_config_error({"--on-storage-error", "sometimes"});
+    require_config_error({}, {"RL_ON_STORAGE_ERROR=fail-open"});
+}
