@@ -65,28 +65,62 @@ usage_write usage_recorder::record(const std::vector<usage_event>& events) noexc
 }
 
 bool usage_recorder::recover() noexcept {
+    if (healthy()) return true;
+    std::string error;
     try {
+        // Outside the lock, as is the first write of what is held: a reopen replays the WAL
+        // and may take a while, and requests held meanwhile must not wait for it.
+        if (!store_.resume(&error)) return failed_recovery(error, {});
+        std::vector<storage::usage_bucket> pending = take_held();
+        if (!pending.empty() && !store_.add_usage(pending, &error))
+            return failed_recovery(error, pending);
         std::lock_guard lock(mutex_);
-        if (healthy()) return true;
-        std::string error;
-        if (store_.resume(&error)) {
-            std::vector<storage::usage_bucket> pending;
-            pending.reserve(held_.size());
-            for (const auto& [at, count] : held_) pending.push_back({at.first, at.second, count});
-            if (pending.empty() || store_.add_usage(pending, &error)) {
-                const std::chrono::duration<double> took = clock::now() - failing_since_;
-                log(fmt::format("storage recovered after {:.1f} s; {} held usage buckets written",
-                                took.count(), pending.size()));
-                held_.clear();
-                healthy_.store(true, std::memory_order_release);
-                return true;
-            }
+        // What was held while that write ran: written under the lock, so nothing is left held
+        // once storage is marked healthy.
+        std::vector<storage::usage_bucket> rest = take_held_locked();
+        if (!rest.empty() && !store_.add_usage(rest, &error)) {
+            put_back_locked(rest);
             failures_.fetch_add(1, std::memory_order_relaxed);
+            note_error_locked(error);
+            return false;
         }
-        note_error_locked(error);
+        const std::chrono::duration<double> took = clock::now() - failing_since_;
+        log(fmt::format("storage recovered after {:.1f} s; {} held usage buckets written",
+                        took.count(), pending.size() + rest.size()));
+        healthy_.store(true, std::memory_order_release);
+        return true;
     } catch (...) {  // allocation failure: try again later
     }
     return false;
+}
+
+bool usage_recorder::failed_recovery(const std::string& error,
+                                     const std::vector<storage::usage_bucket>& unwritten) {
+    std::lock_guard lock(mutex_);
+    if (!unwritten.empty()) {
+        put_back_locked(unwritten);
+        failures_.fetch_add(1, std::memory_order_relaxed);
+    }
+    note_error_locked(error);
+    return false;
+}
+
+std::vector<storage::usage_bucket> usage_recorder::take_held() {
+    std::lock_guard lock(mutex_);
+    return take_held_locked();
+}
+
+std::vector<storage::usage_bucket> usage_recorder::take_held_locked() {
+    std::vector<storage::usage_bucket> buckets;
+    buckets.reserve(held_.size());
+    for (const auto& [at, count] : held_) buckets.push_back({at.first, at.second, count});
+    held_.clear();
+    return buckets;
+}
+
+void usage_recorder::put_back_locked(const std::vector<storage::usage_bucket>& buckets) {
+    // Back in, past the bound if need be: these were already answered.
+    for (const auto& b : buckets) held_[{b.second, b.key_id}] += b.count;
 }
 
 void usage_recorder::storage_failed(const std::string& error) noexcept {
@@ -113,7 +147,7 @@ void usage_recorder::note_error_locked(const std::string& error) {
         return;
     }
     ++errors_since_log_;
-    if (now - last_logged_ < log_interval) return;
+    if (now - last_logged_ < log_every_) return;
     const auto failing = std::chrono::duration_cast<std::chrono::seconds>(now - failing_since_);
     log(fmt::format(
         "storage still failing after {} s: {} more errors, {} usage buckets held in memory; "
@@ -135,7 +169,7 @@ bool usage_recorder::hold_locked(const std::vector<storage::usage_bucket>& bucke
         told_full_ = true;
         return false;
     }
-    for (const auto& b : buckets) held_[{b.second, b.key_id}] += b.count;
+    put_back_locked(buckets);
     return true;
 }
 

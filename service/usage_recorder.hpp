@@ -33,20 +33,26 @@ enum class usage_write {
 class usage_recorder {
 public:
     using log_line = std::function<void(const std::string&)>;
+    using clock = std::chrono::steady_clock;
     // (second, key) buckets held at most while storage fails: about 64 bytes each.
     static constexpr std::size_t default_max_held = 1 << 20;
     // While storage fails: the first error is logged, then one summary per this interval.
     static constexpr std::chrono::seconds log_interval{10};
 
     explicit usage_recorder(storage::store& store, on_storage_error mode = on_storage_error::open,
-                            log_line log = {}, std::size_t max_held = default_max_held)
-        : store_(store), mode_(mode), log_(std::move(log)), max_held_(max_held) {}
+                            log_line log = {}, std::size_t max_held = default_max_held,
+                            clock::duration log_every = log_interval)
+        : store_(store),
+          mode_(mode),
+          log_(std::move(log)),
+          max_held_(max_held),
+          log_every_(log_every) {}
 
     // Writes the events as one batch, same (second, key) summed. Never throws.
     usage_write record(const std::vector<usage_event>& events) noexcept;
 
     // While storage is failing: resumes it and writes what is held. True once storage is
-    // healthy again. Meant for one background thread, retrying with a backoff.
+    // healthy again. For one background thread (never two at once), retrying with a backoff.
     bool recover() noexcept;
 
     // Storage failed outside the request path (an admin write): recover as after a usage write.
@@ -64,17 +70,23 @@ public:
     }
 
 private:
-    using clock = std::chrono::steady_clock;
     // Under mutex_: counts an error, and logs the first one and then one line per interval.
     void note_error_locked(const std::string& error);
     // Under mutex_: adds the buckets to what is held, all or none.
     bool hold_locked(const std::vector<storage::usage_bucket>& buckets);
+    void put_back_locked(const std::vector<storage::usage_bucket>& buckets);
+    std::vector<storage::usage_bucket> take_held();
+    std::vector<storage::usage_bucket> take_held_locked();
+    // Puts back what could not be written, counts and logs the error; returns false.
+    bool failed_recovery(const std::string& error,
+                         const std::vector<storage::usage_bucket>& unwritten);
     void log(const std::string& line) const;
 
     storage::store& store_;
     const on_storage_error mode_;
     const log_line log_;
     const std::size_t max_held_;
+    const clock::duration log_every_;
     std::atomic<bool> healthy_{true};
     std::atomic<std::uint64_t> batches_{0};
     std::atomic<std::uint64_t> failures_{0};

@@ -168,3 +168,33 @@ TEST_CASE(
     REQUIRE(h.usage.recover());
     CHECK(patch().status == 200);
 }
+
+TEST_CASE("while storage keeps failing, a summary line follows at most once per interval") {
+    testing::temp_dir dir;
+    auto disk = std::make_shared<storage::faulty_disk>();
+    auto store = storage::store::open(dir / "data", {disk});
+    std::vector<std::string> log;
+    const auto record_failing = [&](service::usage_recorder& usage, int times) {
+        for (int i = 0; i < times; ++i) {
+            REQUIRE(usage.record({{1, 100, true}}) == usage_write::held);
+            REQUIRE_FALSE(usage.recover());
+        }
+    };
+    disk->fail_writes(storage::disk_fault::io_error);
+    SECTION("an interval of zero: a summary after every further error") {
+        service::usage_recorder usage(
+            *store, on_storage_error::open, [&](const std::string& line) { log.push_back(line); },
+            1000, std::chrono::seconds(0));
+        record_failing(usage, 3);
+        REQUIRE(log.size() == 4);  // the first error, then one summary per recover()
+        CHECK(log[1].find("storage still failing after") != std::string::npos);
+        CHECK(log[1].find("1 usage buckets held in memory") != std::string::npos);
+    }
+    SECTION("the default ten seconds: one line for a burst of errors") {
+        service::usage_recorder usage(*store, on_storage_error::open,
+                                      [&](const std::string& line) { log.push_back(line); });
+        record_failing(usage, 50);
+        REQUIRE(log.size() == 1);
+        CHECK(usage.storage_errors() >= 50);
+    }
+}
