@@ -104,6 +104,16 @@ user_window& sliding_window_limiter::window_locked(shard& s, user_id user) {
     return w;
 }
 
+void user_window::remove(std::int64_t at_ns) {
+    keep_newest(size_, capacity_);  // linearise: ring() is now exactly the admits, oldest first
+    std::int64_t* first = ring();
+    std::int64_t* last = first + size_;
+    std::int64_t* it = std::lower_bound(first, last, at_ns);
+    if (it == last) return;
+    std::move(it + 1, last, it);
+    --size_;
+}
+
 decision sliding_window_limiter::decide(user_id user, std::uint32_t limit, time_point now) {
     shard& s = shard_of(user);
     std::lock_guard lock(s.mutex);
@@ -115,6 +125,13 @@ void sliding_window_limiter::restore(user_id user, std::uint32_t limit, std::uin
     shard& s = shard_of(user);
     std::lock_guard lock(s.mutex);
     window_locked(s, user).add(to_ns(at), count, limit);
+}
+
+void sliding_window_limiter::refund(user_id user, time_point at) {
+    shard& s = shard_of(user);
+    std::lock_guard lock(s.mutex);
+    const std::size_t index = user / shard_count;
+    if (index < s.windows.size()) s.windows[index].remove(to_ns(at));
 }
 
 void sliding_window_limiter::forget(user_id user) {

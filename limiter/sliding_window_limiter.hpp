@@ -38,6 +38,9 @@ public:
 
     decision decide(std::uint32_t limit, std::int64_t now_ns);
     void add(std::int64_t at_ns, std::uint32_t count, std::uint32_t limit);
+    // Takes back the oldest admit at or after `at_ns`: never a newer one than asked for, so
+    // the window can only end up stricter than if that request had never been admitted.
+    void remove(std::int64_t at_ns);
     // Latest time seen: nothing in the window can be newer, so the window is stale after it.
     std::int64_t latest() const noexcept { return latest_; }
 
@@ -73,6 +76,10 @@ public:
 
     // Seeds a user's window with `count` admits at `at` (used after a restart).
     void restore(user_id user, std::uint32_t limit, std::uint32_t count, time_point at);
+
+    // Takes back an admit decided at `at` (its reply was refused after all), so it does not
+    // consume quota.
+    void refund(user_id user, time_point at);
 
     // Drops one user's state (the user was deleted).
     void forget(user_id user);

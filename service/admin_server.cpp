@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <openssl/crypto.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -29,11 +30,11 @@ http_reply json_reply(const admin::api_response& response) {
 
 bool admin_server::authorized(std::optional<std::string_view> authorization) const noexcept {
     constexpr std::string_view scheme = "Bearer ";
-    if (!authorization || authorization->size() != scheme.size() + token_.size() ||
-        authorization->substr(0, scheme.size()) != scheme)
-        return false;
-    // Constant time, so the comparison does not leak how much of a guess was right.
-    return CRYPTO_memcmp(authorization->data() + scheme.size(), token_.data(), token_.size()) == 0;
+    if (!authorization || authorization->substr(0, scheme.size()) != scheme) return false;
+    // Fixed-size digests compared in constant time: how long the guess was, or how much of it
+    // was right, does not show in the time the answer takes.
+    const common::key_hash given = common::sha256(authorization->substr(scheme.size()));
+    return CRYPTO_memcmp(given.data(), token_digest_.data(), given.size()) == 0;
 }
 
 http_reply admin_server::handle(std::string_view method, std::string_view path,
@@ -54,7 +55,10 @@ http_reply admin_server::handle(std::string_view method, std::string_view path,
     if (!request)
         return problem_reply(400, "invalid-request", "Invalid request",
                              "malformed percent-encoding in the request target");
-    return json_reply(api_.handle(*request));
+    auto response = api_.handle(*request);
+    if (response.status == 503 && storage_failed_)
+        storage_failed_(response.body.value("detail", std::string()));
+    return json_reply(response);
 }
 
 std::string load_or_create_admin_token(const std::string& data_dir) {
@@ -63,6 +67,7 @@ std::string load_or_create_admin_token(const std::string& data_dir) {
         std::stringstream text;
         text << in.rdbuf();
         std::string token = trim(text.str());
+        ::chmod(path.c_str(), 0600);  // a copy restored with looser permissions is tightened
         if (token.size() >= 16) return token;
         throw std::runtime_error(
             path + " holds no usable token (16+ characters); remove it to get a new one");

@@ -7,15 +7,21 @@
 #include <string_view>
 
 #include "admin/admin_api.hpp"
+#include "common/api_key.hpp"
 #include "service/limit_handler.hpp"
 
 namespace rl::service {
 
 class admin_server {
 public:
+    // `storage_failed` hears of every storage error an admin call met (to start recovery).
     admin_server(const admin::admin_api& api, std::string token,
-                 std::function<std::string()> render_metrics)
-        : api_(api), token_(std::move(token)), render_metrics_(std::move(render_metrics)) {}
+                 std::function<std::string()> render_metrics,
+                 std::function<void(const std::string&)> storage_failed = {})
+        : api_(api),
+          token_digest_(common::sha256(token)),
+          render_metrics_(std::move(render_metrics)),
+          storage_failed_(std::move(storage_failed)) {}
 
     // `path` and `query` are the raw (still percent-encoded) parts of the request target.
     http_reply handle(std::string_view method, std::string_view path, std::string_view query,
@@ -25,8 +31,9 @@ private:
     bool authorized(std::optional<std::string_view> authorization) const noexcept;
 
     const admin::admin_api& api_;
-    std::string token_;
+    common::key_hash token_digest_;  // only the digest is kept and compared
     std::function<std::string()> render_metrics_;
+    std::function<void(const std::string&)> storage_failed_;
 };
 
 // Reads <data_dir>/admin.token, or creates it (mode 0600) with a fresh random token.

@@ -66,6 +66,7 @@ parse_outcome parse_config(int argc, const char* const* argv) {
     std::int64_t max_connections = 10'000;
     std::string idle_timeout = "60s";
     std::string access_log;
+    std::string storage_errors = "open";
 
     app.add_option("--listen", listen, "Public address for /limit, /healthz, /readyz")
         ->envname("RL_LISTEN")
@@ -107,6 +108,11 @@ parse_outcome parse_config(int argc, const char* const* argv) {
         ->capture_default_str();
     app.add_option("--retention-1h", retention_1h, "How long per-hour usage roll-ups are kept")
         ->envname("RL_RETENTION_1H")
+        ->capture_default_str();
+    app.add_option("--on-storage-error", storage_errors,
+                   "When usage cannot be written: 'open' admits from memory and writes the "
+                   "counts once storage recovers; 'closed' answers 503")
+        ->envname("RL_ON_STORAGE_ERROR")
         ->capture_default_str();
 
     try {
@@ -151,6 +157,13 @@ parse_outcome parse_config(int argc, const char* const* argv) {
         rollup_retention("--retention-1m", retention_1m, cfg.usage_retention, "--usage-retention");
     cfg.usage_retention_1h =
         rollup_retention("--retention-1h", retention_1h, cfg.usage_retention_1m, "--retention-1m");
+    if (storage_errors == "open")
+        cfg.storage_errors = on_storage_error::open;
+    else if (storage_errors == "closed")
+        cfg.storage_errors = on_storage_error::closed;
+    else
+        throw config_error(
+            fmt::format("--on-storage-error: '{}' is not 'open' or 'closed'", storage_errors));
     if (const char* token = std::getenv("RL_ADMIN_TOKEN"); token && *token) {
         if (std::string_view(token).size() < 16)
             throw config_error("RL_ADMIN_TOKEN: use at least 16 characters");

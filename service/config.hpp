@@ -15,6 +15,12 @@ struct endpoint {
     std::uint16_t port = 0;
 };
 
+// What /limit does with an admit whose count storage cannot write (a full or failing disk).
+enum class on_storage_error {
+    open,    // admit from memory, hold the count and write it when storage recovers
+    closed,  // refuse the admit with 503; it consumes no quota
+};
+
 struct config {
     endpoint listen{"0.0.0.0", 8080};
     endpoint admin_listen{"127.0.0.1", 8081};
@@ -31,7 +37,8 @@ struct config {
     // header alike) is closed.
     std::size_t max_connections = 10'000;
     std::chrono::seconds idle_timeout{60};
-    std::optional<std::string> access_log;   // file or "-" (stdout); off when absent
+    std::optional<std::string> access_log;  // file or "-" (stdout); off when absent
+    on_storage_error storage_errors = on_storage_error::open;
 };
 
 // Thrown for bad configuration; main prints `what()` on one line and exits 2.

@@ -25,7 +25,7 @@ void group_commit::flush() {
     }
     events.clear();
     for (const pending& p : batch) events.push_back(p.result.usage);
-    const bool written = usage_.record(events);
+    const usage_write written = usage_.record(events);
     const auto written_at = std::chrono::steady_clock::now();  // one clock read per batch
     for (pending& p : batch) {
         const limit_result settled = handler_.settle(p.result, written);

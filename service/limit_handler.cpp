@@ -82,16 +82,18 @@ limit_result limit_handler::decide(std::optional<std::string_view> api_key, limi
     const limiter::decision d =
         limiter_.decide(user.id, user.limit.load(std::memory_order_relaxed), now);
     return limit_result{d.admitted ? limit_outcome::admitted : limit_outcome::limited, d, &user,
-                        usage_event{found.key_id, wall_now, d.admitted}};
+                        usage_event{found.key_id, wall_now, d.admitted}, now};
 }
 
 limit_result limit_handler::refuse_repeated_key() {
     return finish(metrics_, limit_outcome::repeated_key);
 }
 
-limit_result limit_handler::settle(limit_result result, bool usage_written) {
-    if (!usage_written && result.outcome == limit_outcome::admitted)
+limit_result limit_handler::settle(limit_result result, usage_write usage) {
+    if (usage == usage_write::refused && result.outcome == limit_outcome::admitted) {
+        limiter_.refund(result.user->id, result.decided_at);
         result.outcome = limit_outcome::storage_unavailable;
+    }
     metrics_.count(result.outcome);
     return result;
 }

@@ -22,6 +22,7 @@ struct limit_result {
     const user_entry* user = nullptr;
     usage_event usage;  // what to count, when the outcome is admitted or limited; its key_id
                         // is set whenever the key was found (also expired and disabled)
+    limiter::time_point decided_at{};  // when the limiter decided (to refund a refused admit)
 
     // Admitted and limited answers wait until their count is in the WAL.
     bool needs_usage() const noexcept {
@@ -50,9 +51,10 @@ public:
     // A request with more than one X-API-KEY field: refused (400) before any lookup.
     limit_result refuse_repeated_key();
 
-    // The final answer once the batch holding the result's count was written, or not: an admit
-    // that could not be counted is refused, so usage never misses an admitted request.
-    limit_result settle(limit_result result, bool usage_written);
+    // The final answer once the batch holding the result's count was written, held or refused:
+    // an admit whose count was refused is answered 503 and gives its quota back, so usage never
+    // misses an admitted request.
+    limit_result settle(limit_result result, usage_write usage);
 
     // decide, write the one count, settle: a whole request on its own (tests, benchmarks).
     limit_result check(std::optional<std::string_view> api_key, limiter::time_point now,

@@ -128,6 +128,13 @@ std::string metrics::render(const gauges& now) const {
            now.usage_write_errors);
     sample(out, "ratelimitd_ready", "gauge", "1 once storage is open and keys are loaded.",
            now.ready ? 1 : 0);
+    sample(out, "ratelimitd_storage_errors_total", "counter",
+           "Storage errors: refused writes, failed recoveries.", now.storage_errors);
+    sample(out, "ratelimitd_storage_healthy", "gauge",
+           "1 while storage accepts writes, 0 while it fails.", now.storage_healthy ? 1 : 0);
+    sample(out, "ratelimitd_usage_held_buckets", "gauge",
+           "Usage counts held in memory until storage recovers (--on-storage-error=open).",
+           now.usage_held_buckets);
     sample(out, "ratelimitd_start_time_seconds", "gauge",
            "Start time of the process since the Unix epoch.", started_at_);
     family(out, "ratelimitd_build_info", "gauge", "Version and source revision; always 1.");

@@ -39,6 +39,9 @@ struct gauges {
     std::uint64_t usage_batches = 0;
     std::uint64_t usage_write_errors = 0;
     bool ready = false;
+    std::uint64_t storage_errors = 0;
+    bool storage_healthy = true;
+    std::size_t usage_held_buckets = 0;
 };
 
 // Upper bounds of the /limit latency histogram: handling takes microseconds, a group-commit

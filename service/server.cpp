@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <restinio/all.hpp>
 
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <condition_variable>
@@ -24,6 +25,7 @@
 #include "service/metrics.hpp"
 #include "service/public_routes.hpp"
 #include "service/reply_writer.hpp"
+#include "service/storage_recovery.hpp"
 #include "service/usage_recorder.hpp"
 #include "service/usage_upkeep.hpp"
 #include "storage/store.hpp"
@@ -88,13 +90,15 @@ public:
     using server_t = restinio::http_server_t<Traits>;
 
     listeners(asio::io_context& io, const config& cfg, limit_handler& limit, group_commit& commit,
-              limit_observer& observer, const admin_server& admin, const std::atomic<bool>& ready)
+              limit_observer& observer, const admin_server& admin, const std::atomic<bool>& ready,
+              const usage_recorder& usage)
         : public_(restinio::external_io_context(io),
                   settings(cfg.listen, public_max_body, cfg.max_connections, cfg.idle_timeout)
-                      .request_handler(
-                          [&limit, &commit, &observer, &ready](restinio::request_handle_t req) {
-                              return serve_public(limit, commit, observer, ready, std::move(req));
-                          })),
+                      .request_handler([&limit, &commit, &observer, &ready,
+                                        &usage](restinio::request_handle_t req) {
+                          return serve_public(limit, commit, observer, ready, usage,
+                                              std::move(req));
+                      })),
           admin_(
               restinio::external_io_context(io),
               settings(cfg.admin_listen, 64 << 20, admin_max_connections, std::chrono::seconds(60))
@@ -145,7 +149,13 @@ private:
                                                             group_commit& commit,
                                                             limit_observer& observer,
                                                             const std::atomic<bool>& ready,
+                                                            const usage_recorder& usage,
                                                             restinio::request_handle_t req) {
+        // Storage failing: limits still hold from memory, but the instance is not ready.
+        if (req->header().path() == "/readyz" && ready.load() && !usage.healthy())
+            return send(req, problem_reply(503, "storage-unavailable", "Storage unavailable",
+                                           "storage is failing; limits are enforced from memory "
+                                           "until it recovers"));
         const auto started = std::chrono::steady_clock::now();
         public_answer answer =
             answer_public(limit, ready, req->header(), started, common::wall_now());
@@ -177,6 +187,17 @@ private:
     server_t admin_;
 };
 
+// 127.0.0.0/8, ::1 (also as ::ffff:127.x.y.z) and localhost.
+bool is_loopback(const std::string& host) {
+    if (host == "localhost") return true;
+    in_addr v4{};
+    if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+    in6_addr v6{};
+    if (::inet_pton(AF_INET6, host.c_str(), &v6) != 1) return false;
+    if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+    return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+}
+
 void write_admin_url(const config& cfg) {
     // rlctl reads this to find a server that holds the directory.
     std::string host = cfg.admin_listen.host;
@@ -193,13 +214,20 @@ public:
     maintenance(limiter::sliding_window_limiter& limiter, usage_upkeep& usage)
         : thread_([this, &limiter, &usage] {
               std::unique_lock lock(mutex_);
+              // While storage fails this would fail every second: one line a minute is enough
+              // (the storage recovery logs the fault itself).
+              auto next_log = std::chrono::steady_clock::time_point{};
               while (!stopping_) {
                   limiter.forget_idle(std::chrono::steady_clock::now());
                   try {
                       usage.fold(common::wall_now());
                       usage.expire(common::wall_now());
                   } catch (const storage::storage_error& e) {
-                      log("usage roll-up or expiry failed: {}", e.what());
+                      if (std::chrono::steady_clock::now() >= next_log) {
+                          log("usage roll-up or expiry failed (retried every second): {}",
+                              e.what());
+                          next_log = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+                      }
                   }
                   wake_.wait_for(lock, std::chrono::seconds(1));
               }
@@ -237,7 +265,8 @@ int serve(const config& cfg, storage::store& store, std::chrono::steady_clock::t
 
     key_index keys(cfg.default_limit);
     limiter::sliding_window_limiter limiter;
-    usage_recorder usage(store);
+    usage_recorder usage(store, cfg.storage_errors,
+                         [](const std::string& line) { log("{}", line); });
     metrics counters;
     std::atomic<bool> ready{false};
     admin::catalog catalog(store, cfg.default_limit, &keys);
@@ -253,10 +282,15 @@ int serve(const config& cfg, storage::store& store, std::chrono::steady_clock::t
         }
     }
     limit_observer observer(counters, requests_log.get());
-    admin_server admin(api, token, [&] {
-        return counters.render(gauges{keys.user_count(), keys.key_count(), limiter.active_users(),
-                                      usage.batches(), usage.failures(), ready.load()});
-    });
+    admin_server admin(
+        api, token,
+        [&] {
+            return counters.render(gauges{keys.user_count(), keys.key_count(),
+                                          limiter.active_users(), usage.batches(), usage.failures(),
+                                          ready.load(), usage.storage_errors(), usage.healthy(),
+                                          usage.held_buckets()});
+        },
+        [&usage](const std::string& error) { usage.storage_failed(error); });
 
     asio::io_context io;
     auto work = asio::make_work_guard(io);
@@ -269,7 +303,7 @@ int serve(const config& cfg, storage::store& store, std::chrono::steady_clock::t
     };
 
     group_commit commit(io, limit, usage, observer);
-    listeners<Traits> servers(io, cfg, limit, commit, observer, admin, ready);
+    listeners<Traits> servers(io, cfg, limit, commit, observer, admin, ready, usage);
     try {
         servers.open();
     } catch (const std::exception& e) {
@@ -279,11 +313,11 @@ int serve(const config& cfg, storage::store& store, std::chrono::steady_clock::t
         return 1;
     }
     write_admin_url(cfg);
-    if (cfg.admin_listen.host != "127.0.0.1" && cfg.admin_listen.host != "localhost" &&
-        cfg.admin_listen.host != "::1")
-        log("WARNING: the admin API listens on {}, not loopback; anyone who can reach it and "
-            "holds the token controls every key",
-            cfg.admin_listen.host);
+    if (!is_loopback(cfg.admin_listen.host))
+        log("WARNING: the admin API listens on {}:{}, which is not loopback: anyone who can reach "
+            "it and holds the token controls every user and key. Keep it on 127.0.0.1 unless a "
+            "firewall or private network guards it.",
+            cfg.admin_listen.host, cfg.admin_listen.port);
 
     // Signals are caught before loading so a stop during a long load is still clean.
     std::promise<int> stop_signal;
@@ -317,6 +351,7 @@ int serve(const config& cfg, storage::store& store, std::chrono::steady_clock::t
         usage_upkeep usage_rollups(
             store, {cfg.usage_retention, cfg.usage_retention_1m, cfg.usage_retention_1h});
         maintenance upkeep(limiter, usage_rollups);
+        storage_recovery recovery(usage);
         const int sig = stop_signal.get_future().get();
         log("{} received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         ready = false;
@@ -325,6 +360,8 @@ int serve(const config& cfg, storage::store& store, std::chrono::steady_clock::t
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     stop_workers();
+    if (!usage.recover())  // one last try for counts held while storage failed
+        log("storage still failing at exit: {} held usage buckets are lost", usage.held_buckets());
     try {
         store.flush();
     } catch (const storage::storage_error& e) {
@@ -366,8 +403,7 @@ int run(const config& cfg) {
         return 1;
     }
     if (cfg.threads == 1)
-        return serve<capped_traits<restinio::default_single_thread_traits_t>>(cfg, *store,
-                                                                              started);
+        return serve<capped_traits<restinio::default_single_thread_traits_t>>(cfg, *store, started);
     return serve<capped_traits<restinio::default_traits_t>>(cfg, *store, started);
 }
 

@@ -1,36 +1,184 @@
 #include "service/usage_recorder.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 namespace rl::service {
 
-bool usage_recorder::record(const std::vector<usage_event>& events) noexcept {
-    if (events.empty()) return true;
+namespace {
+
+// One bucket per (second, key) instead of one per request: fewer memtable entries.
+void sum_per_bucket(const std::vector<usage_event>& events,
+                    std::vector<storage::usage_bucket>& buckets) {
+    buckets.clear();
+    for (const usage_event& e : events)
+        buckets.push_back({e.second, e.key_id, {e.admitted ? 1u : 0u, e.admitted ? 0u : 1u}});
+    std::sort(buckets.begin(), buckets.end(), [](const auto& a, const auto& b) {
+        return a.second != b.second ? a.second < b.second : a.key_id < b.key_id;
+    });
+    std::size_t out = 0;
+    for (std::size_t i = 1; i < buckets.size(); ++i) {
+        if (buckets[i].second == buckets[out].second && buckets[i].key_id == buckets[out].key_id)
+            buckets[out].count += buckets[i].count;
+        else
+            buckets[++out] = buckets[i];
+    }
+    buckets.resize(out + 1);
+}
+
+const char* consequence(on_storage_error mode) {
+    return mode == on_storage_error::open
+               ? "limits are enforced from memory and usage counts are held until it recovers "
+                 "(--on-storage-error=open)"
+               : "admits are refused with 503 until it recovers (--on-storage-error=closed)";
+}
+
+}  // namespace
+
+usage_write usage_recorder::record(const std::vector<usage_event>& events) noexcept {
+    if (events.empty()) return usage_write::written;
     try {
         // Reused per thread: no allocation once warm.
         thread_local std::vector<storage::usage_bucket> buckets;
-        buckets.clear();
-        for (const usage_event& e : events)
-            buckets.push_back({e.second, e.key_id, {e.admitted ? 1u : 0u, e.admitted ? 0u : 1u}});
-        // One merge per (second, key) instead of one per request: fewer memtable entries.
-        std::sort(buckets.begin(), buckets.end(), [](const auto& a, const auto& b) {
-            return a.second != b.second ? a.second < b.second : a.key_id < b.key_id;
-        });
-        std::size_t out = 0;
-        for (std::size_t i = 1; i < buckets.size(); ++i) {
-            if (buckets[i].second == buckets[out].second &&
-                buckets[i].key_id == buckets[out].key_id)
-                buckets[out].count += buckets[i].count;
-            else
-                buckets[++out] = buckets[i];
-        }
-        buckets.resize(out + 1);
+        sum_per_bucket(events, buckets);
         batches_.fetch_add(1, std::memory_order_relaxed);
-        if (store_.add_usage(buckets)) return true;
+        std::string error;
+        if (healthy()) {
+            if (store_.add_usage(buckets, &error)) return usage_write::written;
+            failures_.fetch_add(1, std::memory_order_relaxed);
+        }
+        std::lock_guard lock(mutex_);
+        if (!error.empty()) {
+            note_error_locked(error);
+        } else if (healthy()) {  // recovered since the check above
+            if (store_.add_usage(buckets, &error)) return usage_write::written;
+            failures_.fetch_add(1, std::memory_order_relaxed);
+            note_error_locked(error);
+        }
+        if (mode_ == on_storage_error::closed) return usage_write::refused;
+        return hold_locked(buckets) ? usage_write::held : usage_write::refused;
     } catch (...) {  // allocation failure: treated like a refused write
+        failures_.fetch_add(1, std::memory_order_relaxed);
+        return usage_write::refused;
     }
-    failures_.fetch_add(1, std::memory_order_relaxed);
+}
+
+bool usage_recorder::recover() noexcept {
+    if (healthy()) return true;
+    std::string error;
+    try {
+        // Outside the lock, as is the first write of what is held: a reopen replays the WAL
+        // and may take a while, and requests held meanwhile must not wait for it.
+        if (!store_.resume(&error)) return failed_recovery(error, {});
+        std::vector<storage::usage_bucket> pending = take_held();
+        if (!pending.empty() && !store_.add_usage(pending, &error))
+            return failed_recovery(error, pending);
+        std::lock_guard lock(mutex_);
+        // What was held while that write ran: written under the lock, so nothing is left held
+        // once storage is marked healthy.
+        std::vector<storage::usage_bucket> rest = take_held_locked();
+        if (!rest.empty() && !store_.add_usage(rest, &error)) {
+            put_back_locked(rest);
+            failures_.fetch_add(1, std::memory_order_relaxed);
+            note_error_locked(error);
+            return false;
+        }
+        const std::chrono::duration<double> took = clock::now() - failing_since_;
+        log(fmt::format("storage recovered after {:.1f} s; {} held usage buckets written",
+                        took.count(), pending.size() + rest.size()));
+        healthy_.store(true, std::memory_order_release);
+        return true;
+    } catch (...) {  // allocation failure: try again later
+    }
     return false;
+}
+
+bool usage_recorder::failed_recovery(const std::string& error,
+                                     const std::vector<storage::usage_bucket>& unwritten) {
+    std::lock_guard lock(mutex_);
+    if (!unwritten.empty()) {
+        put_back_locked(unwritten);
+        failures_.fetch_add(1, std::memory_order_relaxed);
+    }
+    note_error_locked(error);
+    return false;
+}
+
+std::vector<storage::usage_bucket> usage_recorder::take_held() {
+    std::lock_guard lock(mutex_);
+    return take_held_locked();
+}
+
+std::vector<storage::usage_bucket> usage_recorder::take_held_locked() {
+    std::vector<storage::usage_bucket> buckets;
+    buckets.reserve(held_.size());
+    for (const auto& [at, count] : held_) buckets.push_back({at.first, at.second, count});
+    held_.clear();
+    return buckets;
+}
+
+void usage_recorder::put_back_locked(const std::vector<storage::usage_bucket>& buckets) {
+    // Back in, past the bound if need be: these were already answered.
+    for (const auto& b : buckets) held_[{b.second, b.key_id}] += b.count;
+}
+
+void usage_recorder::storage_failed(const std::string& error) noexcept {
+    try {
+        std::lock_guard lock(mutex_);
+        note_error_locked(error);
+    } catch (...) {  // allocation failure: the next usage write will notice
+    }
+}
+
+std::size_t usage_recorder::held_buckets() const {
+    std::lock_guard lock(mutex_);
+    return held_.size();
+}
+
+void usage_recorder::note_error_locked(const std::string& error) {
+    storage_errors_.fetch_add(1, std::memory_order_relaxed);
+    const auto now = clock::now();
+    if (healthy_.exchange(false, std::memory_order_acq_rel)) {
+        failing_since_ = last_logged_ = now;
+        errors_since_log_ = 0;
+        told_full_ = false;
+        log(fmt::format("storage failed: {}; {}", error, consequence(mode_)));
+        return;
+    }
+    ++errors_since_log_;
+    if (now - last_logged_ < log_every_) return;
+    const auto failing = std::chrono::duration_cast<std::chrono::seconds>(now - failing_since_);
+    log(fmt::format(
+        "storage still failing after {} s: {} more errors, {} usage buckets held in memory; "
+        "last: {}",
+        failing.count(), errors_since_log_, held_.size(), error));
+    last_logged_ = now;
+    errors_since_log_ = 0;
+}
+
+bool usage_recorder::hold_locked(const std::vector<storage::usage_bucket>& buckets) {
+    std::size_t fresh = 0;
+    for (const auto& b : buckets) fresh += held_.count({b.second, b.key_id}) == 0;
+    if (held_.size() + fresh > max_held_) {
+        if (!told_full_)
+            log(fmt::format(
+                "usage held in memory reached its bound of {} buckets: admits are refused with "
+                "503 until storage recovers",
+                max_held_));
+        told_full_ = true;
+        return false;
+    }
+    put_back_locked(buckets);
+    return true;
+}
+
+void usage_recorder::log(const std::string& line) const {
+    if (!log_) return;
+    try {
+        log_(line);
+    } catch (...) {  // a log line is not worth failing a request for
+    }
 }
 
 }  // namespace rl::service

@@ -1,11 +1,18 @@
 #pragma once
 // Counts decisions into the per-second usage buckets: many requests, one write, in the WAL
-// before any of their replies is sent.
+// before any of their replies is sent. When storage fails it keeps the service deciding: per
+// --on-storage-error, counts are held in memory (bounded) until storage recovers, or refused.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "service/config.hpp"
 #include "storage/store.hpp"
 
 namespace rl::service {
@@ -16,21 +23,90 @@ struct usage_event {
     bool admitted = false;
 };
 
+// What became of a batch of events.
+enum class usage_write {
+    written,  // in the WAL
+    held,     // storage is failing: kept in memory, written once it recovers
+    refused,  // storage is failing and the counts are not kept (closed mode, or memory is full)
+};
+
 class usage_recorder {
 public:
-    explicit usage_recorder(storage::store& store) : store_(store) {}
+    using log_line = std::function<void(const std::string&)>;
+    using clock = std::chrono::steady_clock;
+    // (second, key) buckets held at most while storage fails: about 64 bytes each.
+    static constexpr std::size_t default_max_held = 1 << 20;
+    // While storage fails: the first error is logged, then one summary per this interval.
+    static constexpr std::chrono::seconds log_interval{10};
 
-    // Writes the events as one batch, same (second, key) summed. False when storage refused
-    // the write; the caller decides what the requests get.
-    bool record(const std::vector<usage_event>& events) noexcept;
+    explicit usage_recorder(storage::store& store, on_storage_error mode = on_storage_error::open,
+                            log_line log = {}, std::size_t max_held = default_max_held,
+                            clock::duration log_every = log_interval)
+        : store_(store),
+          mode_(mode),
+          log_(std::move(log)),
+          max_held_(max_held),
+          log_every_(log_every) {}
+
+    // Writes the events as one batch, same (second, key) summed. Never throws.
+    usage_write record(const std::vector<usage_event>& events) noexcept;
+
+    // While storage is failing: resumes it and writes what is held. True once storage is
+    // healthy again. For one background thread (never two at once), retrying with a backoff.
+    bool recover() noexcept;
+
+    // Storage failed outside the request path (an admin write): recover as after a usage write.
+    void storage_failed(const std::string& error) noexcept;
+
+    bool healthy() const noexcept { return healthy_.load(std::memory_order_acquire); }
+    std::size_t held_buckets() const;
 
     std::uint64_t batches() const noexcept { return batches_.load(std::memory_order_relaxed); }
+    // Usage writes storage refused.
     std::uint64_t failures() const noexcept { return failures_.load(std::memory_order_relaxed); }
+    // Every storage error seen: refused writes and failed recoveries.
+    std::uint64_t storage_errors() const noexcept {
+        return storage_errors_.load(std::memory_order_relaxed);
+    }
 
 private:
+    // Under mutex_: counts an error, and logs the first one and then one line per interval.
+    void note_error_locked(const std::string& error);
+    // Under mutex_: adds the buckets to what is held, all or none.
+    bool hold_locked(const std::vector<storage::usage_bucket>& buckets);
+    void put_back_locked(const std::vector<storage::usage_bucket>& buckets);
+    std::vector<storage::usage_bucket> take_held();
+    std::vector<storage::usage_bucket> take_held_locked();
+    // Puts back what could not be written, counts and logs the error; returns false.
+    bool failed_recovery(const std::string& error,
+                         const std::vector<storage::usage_bucket>& unwritten);
+    void log(const std::string& line) const;
+
     storage::store& store_;
+    const on_storage_error mode_;
+    const log_line log_;
+    const std::size_t max_held_;
+    const clock::duration log_every_;
+    std::atomic<bool> healthy_{true};
     std::atomic<std::uint64_t> batches_{0};
     std::atomic<std::uint64_t> failures_{0};
+    std::atomic<std::uint64_t> storage_errors_{0};
+
+    mutable std::mutex mutex_;  // everything below
+    struct bucket_hash {
+        std::size_t operator()(const std::pair<common::unix_seconds, std::uint64_t>& b) const {
+            return std::hash<std::uint64_t>()(b.second * 0x9E3779B97F4A7C15ULL ^
+                                              static_cast<std::uint64_t>(b.first));
+        }
+    };
+    std::unordered_map<std::pair<common::unix_seconds, std::uint64_t>, storage::usage_count,
+                       bucket_hash>
+        held_;
+    clock::time_point failing_since_{};
+    clock::time_point last_logged_{};
+    std::uint64_t errors_since_log_ = 0;
+    std::string last_error_;
+    bool told_full_ = false;
 };
 
 }  // namespace rl::service

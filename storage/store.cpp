@@ -1,6 +1,8 @@
 #include "storage/store.hpp"
 
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
@@ -9,14 +11,23 @@
 #include <rocksdb/write_batch.h>
 #include <sys/stat.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <cstdarg>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <set>
+#include <shared_mutex>
 #include <unordered_map>
 
 #include "storage/codec.hpp"
@@ -54,6 +65,132 @@ std::string_view view(const key_hash& hash) {
 void check(const rocksdb::Status& status, std::string_view doing) {
     if (!status.ok()) fail(status, doing);
 }
+
+// RocksDB's own LOG, written with plain write(2). RocksDB's buffered file writer aborts the
+// process (an assertion Debian's build keeps) when it is used again after a failed write, and a
+// full disk makes that certain for the LOG, which is written on every error. A line that cannot
+// be written is dropped instead.
+class plain_log : public rocksdb::Logger {
+public:
+    static constexpr std::uintmax_t rotate_at = 16 << 20;
+
+    explicit plain_log(const std::string& path) : Logger(rocksdb::InfoLogLevel::INFO_LEVEL) {
+        std::error_code ec;
+        if (std::filesystem::file_size(path, ec) > rotate_at && !ec)
+            std::filesystem::rename(path, path + ".old", ec);
+        fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    }
+    ~plain_log() override {
+        if (fd_ >= 0) ::close(fd_);
+    }
+
+    using rocksdb::Logger::Logv;
+    void Logv(const char* format, va_list ap) override {
+        if (fd_ < 0) return;
+        char line[2048];
+        const auto now = std::chrono::system_clock::now();
+        const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+        const auto micros =
+            std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() %
+            1'000'000;
+        std::tm utc{};
+        ::gmtime_r(&seconds, &utc);
+        std::size_t n = std::strftime(line, sizeof line, "%Y/%m/%d-%H:%M:%S", &utc);
+        n += static_cast<std::size_t>(
+            std::snprintf(line + n, sizeof line - n, ".%06lld ", static_cast<long long>(micros)));
+        const int body = std::vsnprintf(line + n, sizeof line - n, format, ap);
+        if (body > 0) n = std::min(sizeof line - 1, n + static_cast<std::size_t>(body));
+        if (line[n - 1] != '\n') line[n++] = '\n';
+        [[maybe_unused]] const auto written = ::write(fd_, line, n);
+    }
+
+private:
+    int fd_ = -1;
+};
+
+// The error a faulty disk gives right now, checked before the real call so a refused call writes
+// nothing.
+std::optional<rocksdb::IOStatus> refusal(faulty_disk& disk) {
+    switch (disk.fault()) {
+        case disk_fault::none: return std::nullopt;
+        case disk_fault::io_error:
+            disk.count_refusal();
+            return rocksdb::IOStatus::IOError("injected write fault");
+        case disk_fault::no_space:
+            disk.count_refusal();
+            return rocksdb::IOStatus::NoSpace("injected disk full");
+    }
+    return std::nullopt;
+}
+
+// Fails every write, sync and file creation while the test's faulty_disk says so.
+class faulty_file : public rocksdb::FSWritableFileOwnerWrapper {
+public:
+    faulty_file(std::unique_ptr<rocksdb::FSWritableFile> file, faulty_disk& disk)
+        : FSWritableFileOwnerWrapper(std::move(file)), disk_(disk) {}
+
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                             rocksdb::IODebugContext* dbg) override {
+        return refused().value_or(FSWritableFileOwnerWrapper::Append(data, options, dbg));
+    }
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                             const rocksdb::DataVerificationInfo& info,
+                             rocksdb::IODebugContext* dbg) override {
+        return refused().value_or(FSWritableFileOwnerWrapper::Append(data, options, info, dbg));
+    }
+    rocksdb::IOStatus Flush(const rocksdb::IOOptions& options,
+                            rocksdb::IODebugContext* dbg) override {
+        return refused().value_or(FSWritableFileOwnerWrapper::Flush(options, dbg));
+    }
+    rocksdb::IOStatus Sync(const rocksdb::IOOptions& options,
+                           rocksdb::IODebugContext* dbg) override {
+        return refused().value_or(FSWritableFileOwnerWrapper::Sync(options, dbg));
+    }
+    rocksdb::IOStatus Fsync(const rocksdb::IOOptions& options,
+                            rocksdb::IODebugContext* dbg) override {
+        return refused().value_or(FSWritableFileOwnerWrapper::Fsync(options, dbg));
+    }
+
+private:
+    std::optional<rocksdb::IOStatus> refused() { return refusal(disk_); }
+    faulty_disk& disk_;
+};
+
+class faulty_file_system : public rocksdb::FileSystemWrapper {
+public:
+    explicit faulty_file_system(std::shared_ptr<faulty_disk> disk)
+        : FileSystemWrapper(rocksdb::FileSystem::Default()), disk_(std::move(disk)) {}
+    const char* Name() const override { return "rl_faulty_disk"; }
+
+    rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
+                                      std::unique_ptr<rocksdb::FSWritableFile>* file,
+                                      rocksdb::IODebugContext* dbg) override {
+        if (auto error = refusal(*disk_)) return *error;
+        return wrap(FileSystemWrapper::NewWritableFile(name, options, file, dbg), file);
+    }
+    rocksdb::IOStatus ReopenWritableFile(const std::string& name,
+                                         const rocksdb::FileOptions& options,
+                                         std::unique_ptr<rocksdb::FSWritableFile>* file,
+                                         rocksdb::IODebugContext* dbg) override {
+        if (auto error = refusal(*disk_)) return *error;
+        return wrap(FileSystemWrapper::ReopenWritableFile(name, options, file, dbg), file);
+    }
+    rocksdb::IOStatus ReuseWritableFile(const std::string& name, const std::string& old_name,
+                                        const rocksdb::FileOptions& options,
+                                        std::unique_ptr<rocksdb::FSWritableFile>* file,
+                                        rocksdb::IODebugContext* dbg) override {
+        if (auto error = refusal(*disk_)) return *error;
+        return wrap(FileSystemWrapper::ReuseWritableFile(name, old_name, options, file, dbg), file);
+    }
+
+private:
+    rocksdb::IOStatus wrap(rocksdb::IOStatus status,
+                           std::unique_ptr<rocksdb::FSWritableFile>* file) {
+        if (status.ok()) *file = std::make_unique<faulty_file>(std::move(*file), *disk_);
+        return status;
+    }
+    std::shared_ptr<faulty_disk> disk_;
+};
 
 [[noreturn]] void corrupt(std::string_view what) {
     throw storage_error(storage_errc::corruption, "cannot decode " + std::string(what));
@@ -100,9 +237,15 @@ struct usage_cursor {
 
 struct store::impl {
     std::string directory;
-    std::unique_ptr<rocksdb::DB> db;
-    // default, users, keys, key_ids, usage_1s, usage_1m, usage_1h
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    std::unique_ptr<rocksdb::Env> env;  // tests' faulty disk; declared first, so it outlives db
+    rocksdb::DBOptions db_options;
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    // Held shared by every use of db, exclusively by reopen(): after a fatal write error RocksDB
+    // must be closed and opened again, and nothing may use it meanwhile.
+    mutable std::shared_mutex gate;
+    std::unique_ptr<rocksdb::DB> db;                    // null while a reopen has failed
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;  // default, users, keys, key_ids,
+                                                        // usage_1s, usage_1m, usage_1h
     rocksdb::WriteOptions synced;
     rocksdb::WriteOptions logged;  // in the WAL, not fsynced
 
@@ -168,14 +311,51 @@ struct store::impl {
         if (into == usage_resolution::minute) minutes_folded_until.store(watermark);
     }
 
-    ~impl() {
+    usage_coverage coverage(usage_resolution resolution) const {
+        usage_coverage c;
+        c.kept_from = meta_time(kept_from_key(resolution)).value_or(0);
+        c.folded_until = resolution == usage_resolution::second
+                             ? std::numeric_limits<unix_seconds>::max()
+                             : meta_time(folded_until_key(resolution)).value_or(0);
+        return c;
+    }
+    void refold_late_minutes();  // with the gate held
+
+    ~impl() { close(); }
+
+    // The database, shared-locked for the caller's use; throws while it is closed.
+    std::shared_lock<std::shared_mutex> use() const {
+        std::shared_lock lock(gate);
+        if (!db)
+            throw storage_error(storage_errc::io_error,
+                                "storage is closed after a write failure and not yet reopened");
+        return lock;
+    }
+
+    rocksdb::Status open_db() {
+        rocksdb::DB* raw = nullptr;
+        auto status = rocksdb::DB::Open(db_options, directory, families, &handles, &raw);
+        db.reset(raw);
+        return status;
+    }
+
+    void close() noexcept {
         if (!db) return;
         // Memtables to SST files on every clean close, so the next open replays an empty WAL:
         // after `rlctl import` of a million keys that is the difference between ready in ~2 s
         // and over a minute. A failure only costs that replay later.
         db->Flush(rocksdb::FlushOptions(), handles).PermitUncheckedError();
         for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
-        db->Close();
+        handles.clear();
+        db->Close();  // a failure here changes nothing: what is in the WAL is replayed on open
+        db.reset();
+    }
+
+    // Closes and opens the database again: the way out of an error RocksDB cannot resume from.
+    rocksdb::Status reopen() {
+        std::unique_lock lock(gate);
+        close();
+        return open_db();
     }
 
     void put_key(rocksdb::WriteBatch& batch, const key_record& key) {
@@ -184,7 +364,7 @@ struct store::impl {
     }
 };
 
-std::unique_ptr<store> store::open(const std::string& directory) {
+std::unique_ptr<store> store::open(const std::string& directory, const store_options& options) {
     std::error_code ec;
     std::filesystem::create_directories(directory, ec);
     if (ec)
@@ -193,12 +373,15 @@ std::unique_ptr<store> store::open(const std::string& directory) {
     ::chmod(directory.c_str(), 0700);  // keys are hashed, but usage and names are private too
     const bool fresh = !std::filesystem::exists(std::filesystem::path(directory) / "CURRENT");
 
-    rocksdb::DBOptions db_options;
+    auto state = std::make_unique<impl>();
+    state->directory = directory;
+    rocksdb::DBOptions& db_options = state->db_options;
     db_options.create_if_missing = true;
     db_options.create_missing_column_families = true;
     db_options.keep_log_file_num = 5;
     db_options.max_background_jobs = 2;
     db_options.allow_concurrent_memtable_write = false;  // required by the vector memtable
+    db_options.info_log = std::make_shared<plain_log>(directory + "/LOG");
 
     rocksdb::ColumnFamilyOptions catalog_options;
     rocksdb::BlockBasedTableOptions table;
@@ -220,7 +403,7 @@ std::unique_ptr<store> store::open(const std::string& directory) {
     // compaction makes sure the files behind them are rewritten even without new writes.
     usage_options.periodic_compaction_seconds = 24 * 3600;
 
-    std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+    state->families = {
         {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
         {cf_users, catalog_options},
         {cf_keys, catalog_options},
@@ -230,13 +413,12 @@ std::unique_ptr<store> store::open(const std::string& directory) {
         {cf_usage_1h, usage_options},
     };
 
-    auto state = std::make_unique<impl>();
-    state->directory = directory;
+    if (options.disk) {
+        state->env = rocksdb::NewCompositeEnv(std::make_shared<faulty_file_system>(options.disk));
+        db_options.env = state->env.get();
+    }
     state->synced.sync = true;
-    rocksdb::DB* raw = nullptr;
-    check(rocksdb::DB::Open(db_options, directory, families, &state->handles, &raw),
-          "open " + directory);
-    state->db.reset(raw);
+    check(state->open_db(), "open " + directory);
 
     std::string version;
     const auto status =
@@ -265,6 +447,7 @@ const std::string& store::directory() const noexcept {
 }
 
 std::optional<user_record> store::find_user(std::string_view name) const {
+    const auto lock = impl_->use();
     std::string bytes;
     const auto status = impl_->db->Get(rocksdb::ReadOptions(), impl_->users(), name, &bytes);
     if (status.IsNotFound()) return std::nullopt;
@@ -275,6 +458,7 @@ std::optional<user_record> store::find_user(std::string_view name) const {
 }
 
 std::vector<user_record> store::list_users() const {
+    const auto lock = impl_->use();
     std::vector<user_record> users;
     std::unique_ptr<rocksdb::Iterator> it(
         impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->users()));
@@ -288,22 +472,28 @@ std::vector<user_record> store::list_users() const {
 }
 
 void store::put_user(const user_record& user) {
+    const auto lock = impl_->use();
     check(impl_->db->Put(impl_->synced, impl_->users(), user.name, codec::encode_user(user)),
           "write user");
 }
 
 void store::delete_user(std::string_view name) {
+    std::vector<key_record> keys;  // collected first: the scan and the write each lock once
+    for_each_key([&](const key_record& key) {
+        if (key.user == name) keys.push_back(key);
+    });
+    const auto lock = impl_->use();
     rocksdb::WriteBatch batch;
     batch.Delete(impl_->users(), name);
-    for_each_key([&](const key_record& key) {
-        if (key.user != name) return;
+    for (const auto& key : keys) {
         batch.Delete(impl_->keys(), view(key.hash));
         batch.Delete(impl_->key_ids(), codec::encode_key_id(key.key_id));
-    });
+    }
     check(impl_->db->Write(impl_->synced, &batch), "delete user");
 }
 
 std::optional<key_record> store::find_key(const key_hash& hash) const {
+    const auto lock = impl_->use();
     std::string bytes;
     const auto status = impl_->db->Get(rocksdb::ReadOptions(), impl_->keys(), view(hash), &bytes);
     if (status.IsNotFound()) return std::nullopt;
@@ -314,18 +504,22 @@ std::optional<key_record> store::find_key(const key_hash& hash) const {
 }
 
 std::optional<key_record> store::find_key_by_id(std::uint64_t key_id) const {
-    std::string hash;
-    const auto status = impl_->db->Get(rocksdb::ReadOptions(), impl_->key_ids(),
-                                       codec::encode_key_id(key_id), &hash);
-    if (status.IsNotFound()) return std::nullopt;
-    check(status, "read key id");
-    if (hash.size() != sizeof(key_hash)) corrupt("key id index");
     key_hash h;
-    std::memcpy(h.data(), hash.data(), h.size());
+    {
+        const auto lock = impl_->use();
+        std::string hash;
+        const auto status = impl_->db->Get(rocksdb::ReadOptions(), impl_->key_ids(),
+                                           codec::encode_key_id(key_id), &hash);
+        if (status.IsNotFound()) return std::nullopt;
+        check(status, "read key id");
+        if (hash.size() != sizeof(key_hash)) corrupt("key id index");
+        std::memcpy(h.data(), hash.data(), h.size());
+    }
     return find_key(h);
 }
 
 void store::for_each_key(const std::function<void(const key_record&)>& visit) const {
+    const auto lock = impl_->use();
     rocksdb::ReadOptions options;
     options.readahead_size = 2 << 20;
     std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(options, impl_->keys()));
@@ -338,12 +532,14 @@ void store::for_each_key(const std::function<void(const key_record&)>& visit) co
 }
 
 void store::put_key(const key_record& key) {
+    const auto lock = impl_->use();
     rocksdb::WriteBatch batch;
     impl_->put_key(batch, key);
     check(impl_->db->Write(impl_->synced, &batch), "write key");
 }
 
 void store::write(const catalog_batch& changes) {
+    const auto lock = impl_->use();
     rocksdb::WriteBatch batch;
     for (const auto& user : changes.users)
         batch.Put(impl_->users(), user.name, codec::encode_user(user));
@@ -351,9 +547,10 @@ void store::write(const catalog_batch& changes) {
     check(impl_->db->Write(impl_->synced, &batch), "write batch");
 }
 
-bool store::add_usage(const std::vector<usage_bucket>& buckets) noexcept {
+bool store::add_usage(const std::vector<usage_bucket>& buckets, std::string* error) noexcept {
     try {
         // Reused per thread and encoded on the stack: the request path allocates nothing here.
+        const auto lock = impl_->use();
         thread_local rocksdb::WriteBatch batch;
         batch.Clear();
         const unix_seconds folded = impl_->minutes_folded_until.load(std::memory_order_relaxed);
@@ -366,7 +563,11 @@ bool store::add_usage(const std::vector<usage_bucket>& buckets) noexcept {
                         rocksdb::Slice(value, sizeof value));
             late |= b.second < folded;
         }
-        if (!impl_->db->Write(impl_->logged, &batch).ok()) return false;
+        const auto status = impl_->db->Write(impl_->logged, &batch);
+        if (!status.ok()) {
+            if (error) *error = status.ToString();
+            return false;
+        }
         if (late) {  // rare: never on the request path's usual course
             std::lock_guard lock(impl_->late_mutex);
             for (const auto& b : buckets)
@@ -374,8 +575,28 @@ bool store::add_usage(const std::vector<usage_bucket>& buckets) noexcept {
         }
         return true;
     } catch (...) {
-        return false;
+        if (error) *error = "out of memory";
     }
+    return false;
+}
+
+bool store::resume(std::string* error) noexcept {
+    try {
+        rocksdb::Status status = rocksdb::Status::Incomplete("closed");
+        {
+            std::shared_lock lock(impl_->gate);
+            if (impl_->db) status = impl_->db->Resume();
+        }
+        // RocksDB resumes by itself only from some errors (a full disk, slowly); a failed WAL
+        // write or a read-only directory needs the database closed and opened again, which
+        // also cancels any recovery in progress. Replaying the WAL on open loses nothing.
+        if (!status.ok()) status = impl_->reopen();
+        if (status.ok()) return true;
+        if (error) *error = status.ToString();
+    } catch (...) {
+        if (error) *error = "out of memory";
+    }
+    return false;
 }
 
 void store::for_each_usage(unix_seconds from, unix_seconds until,
@@ -388,6 +609,7 @@ void store::for_each_usage(const usage_range& range,
     const unix_seconds from = std::max<unix_seconds>(range.from, 0);  // stored unsigned
     if (from >= range.until) return;
     if (range.keys && range.keys->empty()) return;
+    const auto lock = impl_->use();
     usage_cursor cursor(*impl_->db, impl_->usage(range.resolution), from, range.until);
     auto& it = cursor.it;
     while (it->Valid()) {
@@ -422,6 +644,7 @@ void store::expire_usage_before(unix_seconds cutoff) {
 
 void store::expire_usage_before(usage_resolution resolution, unix_seconds cutoff) {
     if (cutoff <= 0) return;
+    const auto lock = impl_->use();
     if (cutoff <= impl_->meta_time(kept_from_key(resolution)).value_or(0)) return;
     rocksdb::WriteBatch batch;
     batch.DeleteRange(impl_->usage(resolution), codec::encode_usage_key(0, 0),
@@ -431,19 +654,15 @@ void store::expire_usage_before(usage_resolution resolution, unix_seconds cutoff
 }
 
 usage_coverage store::coverage(usage_resolution resolution) const {
-    usage_coverage c;
-    c.kept_from = impl_->meta_time(kept_from_key(resolution)).value_or(0);
-    c.folded_until = resolution == usage_resolution::second
-                         ? std::numeric_limits<unix_seconds>::max()
-                         : impl_->meta_time(folded_until_key(resolution)).value_or(0);
-    return c;
+    const auto lock = impl_->use();
+    return impl_->coverage(resolution);
 }
 
-void store::refold_late_minutes() {
+void store::impl::refold_late_minutes() {
     std::set<unix_seconds> minutes;
     {
-        std::lock_guard lock(impl_->late_mutex);
-        minutes.swap(impl_->late_minutes);
+        std::lock_guard lock(late_mutex);
+        minutes.swap(late_minutes);
     }
     if (minutes.empty()) return;
     // Put, not merged: a period folded again from all of its buckets replaces what was there.
@@ -454,32 +673,33 @@ void store::refold_late_minutes() {
     rocksdb::WriteBatch batch;
     for (const auto minute : minutes) {
         if (minute < seconds.kept_from || minute >= by_minute.folded_until) continue;
-        impl_->put_sums(batch, usage_resolution::minute, minute,
-                        impl_->sums_of(usage_resolution::second, minute, minute + 60));
+        put_sums(batch, usage_resolution::minute, minute,
+                 sums_of(usage_resolution::second, minute, minute + 60));
         const unix_seconds hour = floor_to(minute, 3600);
         if (hour >= by_minute.kept_from && hour < by_hour.folded_until) hours.insert(hour);
     }
-    check(impl_->db->Write(impl_->logged, &batch), "fold late usage");
+    check(db->Write(logged, &batch), "fold late usage");
     batch.Clear();
     for (const auto hour : hours)
-        impl_->put_sums(batch, usage_resolution::hour, hour,
-                        impl_->sums_of(usage_resolution::minute, hour, hour + 3600));
-    check(impl_->db->Write(impl_->logged, &batch), "fold late usage");
+        put_sums(batch, usage_resolution::hour, hour,
+                 sums_of(usage_resolution::minute, hour, hour + 3600));
+    check(db->Write(logged, &batch), "fold late usage");
 }
 
 std::size_t store::fold_usage(usage_resolution into, unix_seconds through,
                               std::size_t max_periods) {
     if (into == usage_resolution::second) return 0;
-    if (into == usage_resolution::minute) refold_late_minutes();
+    const auto lock = impl_->use();
+    if (into == usage_resolution::minute) impl_->refold_late_minutes();
     const usage_resolution from =
         into == usage_resolution::hour ? usage_resolution::minute : usage_resolution::second;
     const std::int64_t period = period_of(into);
-    const usage_coverage source = coverage(from);
+    const usage_coverage source = impl_->coverage(from);
     const unix_seconds end = floor_to(std::min(through, source.folded_until), period);
     const auto watermark = impl_->meta_time(folded_until_key(into));
     // The first fold starts at the oldest source bucket there is; nothing is folded into what
     // `into` has already expired.
-    const unix_seconds expired = coverage(into).kept_from;
+    const unix_seconds expired = impl_->coverage(into).kept_from;
     const unix_seconds start =
         std::max(watermark.value_or(0), floor_to(expired + period - 1, period));
     if (end <= start) return 0;
@@ -509,10 +729,12 @@ std::size_t store::fold_usage(usage_resolution into, unix_seconds through,
 }
 
 void store::flush() {
+    const auto lock = impl_->use();
     check(impl_->db->FlushWAL(true), "flush WAL");
 }
 
 void store::compact() {
+    const auto lock = impl_->use();
     for (auto* handle : impl_->handles) {
         check(impl_->db->Flush(rocksdb::FlushOptions(), handle), "flush memtable");
         rocksdb::CompactRangeOptions options;

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "storage/faulty_disk.hpp"
 #include "storage/records.hpp"
 
 namespace rl::storage {
@@ -56,10 +57,16 @@ struct catalog_batch {
     std::vector<key_record> keys;
 };
 
+struct store_options {
+    // Tests only: every file RocksDB writes goes through this disk, so faults can be injected.
+    std::shared_ptr<faulty_disk> disk;
+};
+
 class store {
 public:
     // Opens or creates the directory (mode 0700). Throws storage_error.
-    static std::unique_ptr<store> open(const std::string& directory);
+    static std::unique_ptr<store> open(const std::string& directory,
+                                       const store_options& options = {});
     ~store();
     store(const store&) = delete;
     store& operator=(const store&) = delete;
@@ -81,8 +88,12 @@ public:
     void write(const catalog_batch& batch);
 
     // Usage: in the WAL (the OS has it, a killed process loses nothing) when this returns true;
-    // not fsynced. Never throws: false means the write failed.
-    bool add_usage(const std::vector<usage_bucket>& buckets) noexcept;
+    // not fsynced. Never throws: false means the write failed, and `error` (if given) says why.
+    bool add_usage(const std::vector<usage_bucket>& buckets, std::string* error = nullptr) noexcept;
+
+    // After a failed write RocksDB refuses every write until it is resumed. True once writes are
+    // accepted again (at once when nothing failed); false, with the reason, while the fault lasts.
+    bool resume(std::string* error = nullptr) noexcept;
     // Buckets with from <= second < until, in (second, key_id) order.
     void for_each_usage(unix_seconds from, unix_seconds until,
                         const std::function<void(const usage_bucket&)>& visit) const;
@@ -113,7 +124,6 @@ public:
     std::uint64_t table_bytes() const;
 
 private:
-    void refold_late_minutes();
     struct impl;
     explicit store(std::unique_ptr<impl> impl);
     std::unique_ptr<impl> impl_;

@@ -102,3 +102,8 @@ TEST_CASE("--help reads like a man page and --version names the build, on both p
     const auto options_env = run_command({rl::testing::ratelimitd_path(), "--help"});
     REQUIRE(options_env.out.find("RL_ACCESS_LOG") != std::string::npos);
 }
+
+TEST_CASE("--on-storage-error and RL_ON_STORAGE_ERROR accept only open or closed") {
+    require_config_error({"--on-storage-error", "sometimes"});
+    require_config_error({}, {"RL_ON_STORAGE_ERROR=fail-open"});
+}

@@ -108,6 +108,36 @@ TEST_CASE("rejected requests do not consume quota", "[limiter]") {
     CHECK_FALSE(limiter.decide(1, 10, at_ms(t0 + 1000)).admitted);
 }
 
+TEST_CASE("a refunded admit gives its quota back and nothing more", "[limiter]") {
+    sliding_window_limiter limiter;
+    REQUIRE(limiter.decide(1, 3, at_ms(t0)).admitted);
+    REQUIRE(limiter.decide(1, 3, at_ms(t0 + 100)).admitted);
+    REQUIRE(limiter.decide(1, 3, at_ms(t0 + 200)).admitted);
+    REQUIRE_FALSE(limiter.decide(1, 3, at_ms(t0 + 300)).admitted);
+
+    limiter.refund(1, at_ms(t0 + 100));
+    CHECK(limiter.decide(1, 3, at_ms(t0 + 400)).admitted);
+    CHECK_FALSE(limiter.decide(1, 3, at_ms(t0 + 500)).admitted);
+    // The admits left are t0, t0 + 200 and t0 + 400: one frees at t0 + 1000, one at t0 + 1200.
+    CHECK(limiter.decide(1, 3, at_ms(t0 + 1000)).admitted);
+    CHECK_FALSE(limiter.decide(1, 3, at_ms(t0 + 1100)).admitted);
+    CHECK(limiter.decide(1, 3, at_ms(t0 + 1200)).admitted);
+}
+
+TEST_CASE("a refund after the clock stepped back takes back no newer admit", "[limiter]") {
+    sliding_window_limiter limiter;
+    REQUIRE(limiter.decide(1, 2, at_ms(t0)).admitted);
+    // Decided at t0 - 800 but filed at t0, the latest time seen.
+    REQUIRE(limiter.decide(1, 2, at_ms(t0 - 800)).admitted);
+    limiter.refund(1, at_ms(t0 - 800));
+    // One admit is left at t0: one more fits until t0 + 1000, not two.
+    CHECK(limiter.decide(1, 2, at_ms(t0 + 500)).admitted);
+    CHECK_FALSE(limiter.decide(1, 2, at_ms(t0 + 600)).admitted);
+    // Refunding a user with no window is harmless.
+    limiter.refund(2, at_ms(t0));
+    CHECK(limiter.decide(2, 1, at_ms(t0)).admitted);
+}
+
 TEST_CASE("a clock that steps back hands out nothing extra", "[limiter]") {
     sliding_window_limiter limiter;
 

@@ -123,3 +123,17 @@ TEST_CASE("endpoints parse host:port forms") {
     REQUIRE(parse_endpoint("localhost:0", "x").port == 0);
     REQUIRE_THROWS_AS(parse_endpoint("localhost:-1", "x"), config_error);
 }
+
+TEST_CASE("--on-storage-error is open by default, closed on request, and nothing else") {
+    using rl::service::on_storage_error;
+    REQUIRE(parse({}).storage_errors == on_storage_error::open);
+    REQUIRE(parse({"--on-storage-error", "closed"}).storage_errors == on_storage_error::closed);
+    {
+        scoped_env mode("RL_ON_STORAGE_ERROR", "closed");
+        REQUIRE(parse({}).storage_errors == on_storage_error::closed);
+        REQUIRE(parse({"--on-storage-error=open"}).storage_errors == on_storage_error::open);
+    }
+    const char* args[] = {"ratelimitd", "--on-storage-error", "maybe"};
+    REQUIRE_THROWS_WITH(parse_config(3, args),
+                        "--on-storage-error: 'maybe' is not 'open' or 'closed'");
+}

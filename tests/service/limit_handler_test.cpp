@@ -2,33 +2,15 @@
 
 #include <catch2/catch.hpp>
 
-#include "admin/catalog.hpp"
-#include "service/limit_handler.hpp"
 #include "service/public_routes.hpp"
-#include "tests/support/temp_dir.hpp"
+#include "tests/service/handler_fixture.hpp"
 
 using namespace rl;
 using service::limit_outcome;
 
 namespace {
 
-struct harness {
-    testing::temp_dir dir;
-    std::unique_ptr<storage::store> store = storage::store::open(dir / "data");
-    service::key_index keys{10};
-    limiter::sliding_window_limiter limiter;
-    service::usage_recorder usage{*store};
-    service::metrics counters;
-    std::atomic<bool> ready{true};
-    admin::catalog catalog{*store, 10, &keys};
-    service::limit_handler handler{keys, limiter, usage, counters, ready};
-    limiter::time_point t0 = limiter::time_point{} + std::chrono::hours(1);
-    common::unix_seconds wall = 1'800'000'000;
-
-    std::string key_for(const std::string& user, std::uint32_t limit) {
-        REQUIRE(catalog.create_user(user, limit).succeeded());
-        return catalog.create_key(user, "", 0).value->key;
-    }
+struct harness : testing::handler_fixture {
     service::limit_result check(std::optional<std::string_view> key,
                                 std::chrono::milliseconds at = {}) {
         return handler.check(key, t0 + at, wall);

@@ -6,6 +6,7 @@
 #include "tests/support/temp_dir.hpp"
 
 using rl::service::usage_event;
+using rl::service::usage_write;
 
 namespace {
 
@@ -30,8 +31,8 @@ TEST_CASE("a batch is summed per second and key, admitted and rejected apart") {
                           {8, 100, true},
                           {7, 101, false},
                           {8, 100, false},
-                          {7, 100, true}}));
-    REQUIRE(usage.record({{7, 100, true}}));
+                          {7, 100, true}}) == usage_write::written);
+    REQUIRE(usage.record({{7, 100, true}}) == usage_write::written);
     const auto buckets = stored(*store);
     REQUIRE(buckets.size() == 3);
     REQUIRE(buckets.at({100, 7}).allowed == 4);
@@ -48,7 +49,7 @@ TEST_CASE("an empty batch writes nothing and succeeds") {
     rl::testing::temp_dir dir;
     auto store = rl::storage::store::open(dir / "data");
     rl::service::usage_recorder usage(*store);
-    REQUIRE(usage.record({}));
+    REQUIRE(usage.record({}) == usage_write::written);
     REQUIRE(usage.batches() == 0);
     REQUIRE(stored(*store).empty());
 }

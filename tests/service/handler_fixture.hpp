@@ -1,0 +1,44 @@
+#pragma once
+// /limit without sockets: the key index, limiter and usage recorder wired as in the server, over
+// a temporary data directory.
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "admin/catalog.hpp"
+#include "service/limit_handler.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace rl::testing {
+
+struct handler_fixture {
+    explicit handler_fixture(const storage::store_options& options = {},
+                             service::on_storage_error mode = service::on_storage_error::open,
+                             service::usage_recorder::log_line log = {},
+                             std::size_t max_held = service::usage_recorder::default_max_held)
+        : store(storage::store::open(dir / "data", options)),
+          usage(*store, mode, std::move(log), max_held) {}
+
+    temp_dir dir;
+    std::unique_ptr<storage::store> store;
+    service::key_index keys{10};
+    limiter::sliding_window_limiter limiter;
+    service::usage_recorder usage;
+    service::metrics counters;
+    std::atomic<bool> ready{true};
+    admin::catalog catalog{*store, 10, &keys};
+    service::limit_handler handler{keys, limiter, usage, counters, ready};
+    limiter::time_point t0 = limiter::time_point{} + std::chrono::hours(1);
+    common::unix_seconds wall = 1'800'000'000;
+
+    // A new user with one key; returns the plain key.
+    std::string key_for(const std::string& user, std::uint32_t limit) {
+        REQUIRE(catalog.create_user(user, limit).succeeded());
+        return catalog.create_key(user, "", 0).value->key;
+    }
+};
+
+}  // namespace rl::testing
