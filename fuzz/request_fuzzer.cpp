@@ -114,7 +114,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         service::public_answer answer =
             service::answer_public(*w.handler, w.ready, ctx.m_header, w.now, 1'800'000'000);
         const service::http_reply reply =
-            answer.reply ? *answer.reply : service::render(w.handler->settle(answer.decision, true));
+            answer.reply ? *answer.reply
+                         : service::render(
+                               w.handler->settle(answer.decision, service::usage_write::written));
         check(reply, ctx.m_header);
         if (used == 0) break;
         at += used;
