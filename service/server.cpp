@@ -249,6 +249,14 @@ private:
     std::thread thread_;  // last: starts after the members it uses
 };
 
+// The io_context, with a way to destroy the handlers still queued in it (connections waiting
+// for a read) before the listeners they refer to are gone: by default that happens only in the
+// io_context's destructor, after the listeners' connection limiter was freed (ASan found it).
+class event_loop : public asio::io_context {
+public:
+    void drop_pending() { shutdown(); }
+};
+
 double seconds_since(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -292,7 +300,7 @@ int serve(const config& cfg, storage::store& store, std::chrono::steady_clock::t
         },
         [&usage](const std::string& error) { usage.storage_failed(error); });
 
-    asio::io_context io;
+    event_loop io;
     auto work = asio::make_work_guard(io);
     std::vector<std::thread> workers;
     for (unsigned i = 0; i < cfg.threads; ++i) workers.emplace_back([&io] { io.run(); });
@@ -360,6 +368,7 @@ int serve(const config& cfg, storage::store& store, std::chrono::steady_clock::t
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     stop_workers();
+    io.drop_pending();     // while the listeners those handlers point into still exist
     if (!usage.recover())  // one last try for counts held while storage failed
         log("storage still failing at exit: {} held usage buckets are lost", usage.held_buckets());
     try {
