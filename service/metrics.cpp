@@ -37,9 +37,10 @@ constexpr outcome_names names[limit_outcome_count] = {
 constexpr std::string_view decision_outcomes[] = {"admitted", "limited", "unauthorized",
                                                   "forbidden"};
 
-// One labelled counter per reason of the outcome `of`.
-void reasons(out_buffer& out, std::string_view name, std::string_view of,
+// A counter family with one sample per reason of the outcome `of`.
+void reasons(out_buffer& out, std::string_view name, std::string_view help, std::string_view of,
              const std::uint64_t* counts) {
+    family(out, name, "counter", help);
     for (std::size_t i = 0; i < limit_outcome_count; ++i)
         if (names[i].outcome == of)
             fmt::format_to(std::back_inserter(out), "{}{{reason=\"{}\"}} {}\n", name,
@@ -83,16 +84,16 @@ std::string metrics::render(const gauges& now) const {
             if (names[i].outcome == outcome) sum += counts[i];
         line("ratelimitd_decisions_total{{outcome=\"{}\"}} {}\n", outcome, sum);
     }
-    family(out, "ratelimitd_unauthorized_total", "counter",
-           "401 answers of /limit by reason (also counted as outcome=\"unauthorized\").");
-    reasons(out, "ratelimitd_unauthorized_total", "unauthorized", counts);
-    family(out, "ratelimitd_unavailable_total", "counter",
-           "503 answers of /limit, which are not decisions: keys still loading, or a usage write "
-           "storage refused.");
-    reasons(out, "ratelimitd_unavailable_total", "unavailable", counts);
-    family(out, "ratelimitd_bad_requests_total", "counter",
-           "400 answers of /limit by reason (not decisions): two or more X-API-KEY fields.");
-    reasons(out, "ratelimitd_bad_requests_total", "bad_request", counts);
+    reasons(out, "ratelimitd_unauthorized_total",
+            "401 answers of /limit by reason (also counted as outcome=\"unauthorized\").",
+            "unauthorized", counts);
+    reasons(out, "ratelimitd_unavailable_total",
+            "503 answers of /limit, which are not decisions: keys still loading, or a usage write "
+            "storage refused.",
+            "unavailable", counts);
+    reasons(out, "ratelimitd_bad_requests_total",
+            "400 answers of /limit by reason (not decisions): two or more X-API-KEY fields.",
+            "bad_request", counts);
 
     family(out, "ratelimitd_request_duration_seconds", "histogram",
            "Time from reading a /limit request to handing its reply to the socket, the wait for "

@@ -50,11 +50,13 @@ public_answer answer_public(limit_handler& limit, const std::atomic<bool>& ready
         if (ready.load())
             return {http_reply{200, "application/json", {}, R"({"status":"ready"})"}, false, {}};
         return {problem_reply(503, "not-ready", "Not ready", "the key store is still loading"),
-                false, {}};
+                false,
+                {}};
     }
     return {problem_reply(404, "not-found", "Not found",
                           "no such path; the public endpoints are /limit, /healthz and /readyz"),
-            false, {}};
+            false,
+            {}};
 }
 
 }  // namespace rl::service
