@@ -37,6 +37,10 @@ struct http_reply {
     std::string body;
 };
 
+// What /readyz reports: the key store loading (no /limit answered yet), ready, or storage
+// failing (limits still enforced from memory, but a load balancer should prefer another instance).
+enum class readiness { loading, ready, storage_failing };
+
 class limit_handler {
 public:
     limit_handler(const key_index& keys, limiter::sliding_window_limiter& limiter,
@@ -59,6 +63,11 @@ public:
     // decide, write the one count, settle: a whole request on its own (tests, benchmarks).
     limit_result check(std::optional<std::string_view> api_key, limiter::time_point now,
                        common::unix_seconds wall_now);
+
+    readiness ready() const noexcept {
+        if (!ready_.load(std::memory_order_acquire)) return readiness::loading;
+        return usage_.healthy() ? readiness::ready : readiness::storage_failing;
+    }
 
 private:
     const key_index& keys_;

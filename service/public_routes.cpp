@@ -33,9 +33,8 @@ restinio::incoming_http_msg_limits_t message_limits(std::uint64_t max_body) {
         .max_body_size(max_body);
 }
 
-public_answer answer_public(limit_handler& limit, const std::atomic<bool>& ready,
-                            const restinio::http_request_header_t& request, limiter::time_point now,
-                            common::unix_seconds wall_now) {
+public_answer answer_public(limit_handler& limit, const restinio::http_request_header_t& request,
+                            limiter::time_point now, common::unix_seconds wall_now) {
     const auto path = request.path();
     if (path == "/limit" || (path.size() > 7 && path.substr(0, 7) == "/limit/")) {
         const api_key_field key = find_api_key(request);
@@ -47,11 +46,22 @@ public_answer answer_public(limit_handler& limit, const std::atomic<bool>& ready
     if (path == "/healthz")
         return {http_reply{200, "application/json", {}, R"({"status":"ok"})"}, false, {}};
     if (path == "/readyz") {
-        if (ready.load())
-            return {http_reply{200, "application/json", {}, R"({"status":"ready"})"}, false, {}};
-        return {problem_reply(503, "not-ready", "Not ready", "the key store is still loading"),
-                false,
-                {}};
+        switch (limit.ready()) {
+            case readiness::ready:
+                return {
+                    http_reply{200, "application/json", {}, R"({"status":"ready"})"}, false, {}};
+            case readiness::loading:
+                return {
+                    problem_reply(503, "not-ready", "Not ready", "the key store is still loading"),
+                    false,
+                    {}};
+            case readiness::storage_failing:
+                return {problem_reply(503, "storage-unavailable", "Storage unavailable",
+                                      "storage is failing; limits are enforced from memory until "
+                                      "it recovers"),
+                        false,
+                        {}};
+        }
     }
     return {problem_reply(404, "not-found", "Not found",
                           "no such path; the public endpoints are /limit, /healthz and /readyz"),

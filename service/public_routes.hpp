@@ -18,15 +18,17 @@ struct public_answer {
 };
 
 // What a listener accepts of one request (URL, fields, body); past it the connection is closed.
-inline constexpr std::uint64_t public_max_body = 1 << 20;
+// No public route reads a body. One is still accepted, because a gateway may forward the
+// original request's, but only a small one: every open connection may hold this much while its
+// request arrives, and --max-connections of them must fit in memory.
+inline constexpr std::uint64_t public_max_body = 64 * 1024;
 restinio::incoming_http_msg_limits_t message_limits(std::uint64_t max_body);
 
 // Routes /limit (and /limit/<anything>: Envoy's ext_authz appends the original path to its
 // prefix), /healthz, /readyz and 404s. Two or more X-API-KEY fields are refused with 400
 // rather than one of them being picked: a proxy and a client disagreeing on the key is a bug to
 // surface, and "first one wins" would let whoever adds a header choose whose quota is spent.
-public_answer answer_public(limit_handler& limit, const std::atomic<bool>& ready,
-                            const restinio::http_request_header_t& request, limiter::time_point now,
-                            common::unix_seconds wall_now);
+public_answer answer_public(limit_handler& limit, const restinio::http_request_header_t& request,
+                            limiter::time_point now, common::unix_seconds wall_now);
 
 }  // namespace rl::service

@@ -90,15 +90,13 @@ public:
     using server_t = restinio::http_server_t<Traits>;
 
     listeners(asio::io_context& io, const config& cfg, limit_handler& limit, group_commit& commit,
-              limit_observer& observer, const admin_server& admin, const std::atomic<bool>& ready,
-              const usage_recorder& usage)
-        : public_(restinio::external_io_context(io),
-                  settings(cfg.listen, public_max_body, cfg.max_connections, cfg.idle_timeout)
-                      .request_handler([&limit, &commit, &observer, &ready,
-                                        &usage](restinio::request_handle_t req) {
-                          return serve_public(limit, commit, observer, ready, usage,
-                                              std::move(req));
-                      })),
+              limit_observer& observer, const admin_server& admin)
+        : public_(
+              restinio::external_io_context(io),
+              settings(cfg.listen, public_max_body, cfg.max_connections, cfg.idle_timeout)
+                  .request_handler([&limit, &commit, &observer](restinio::request_handle_t req) {
+                      return serve_public(limit, commit, observer, std::move(req));
+                  })),
           admin_(
               restinio::external_io_context(io),
               settings(cfg.admin_listen, 64 << 20, admin_max_connections, std::chrono::seconds(60))
@@ -148,17 +146,9 @@ private:
     static restinio::request_handling_status_t serve_public(limit_handler& limit,
                                                             group_commit& commit,
                                                             limit_observer& observer,
-                                                            const std::atomic<bool>& ready,
-                                                            const usage_recorder& usage,
                                                             restinio::request_handle_t req) {
-        // Storage failing: limits still hold from memory, but the instance is not ready.
-        if (req->header().path() == "/readyz" && ready.load() && !usage.healthy())
-            return send(req, problem_reply(503, "storage-unavailable", "Storage unavailable",
-                                           "storage is failing; limits are enforced from memory "
-                                           "until it recovers"));
         const auto started = std::chrono::steady_clock::now();
-        public_answer answer =
-            answer_public(limit, ready, req->header(), started, common::wall_now());
+        public_answer answer = answer_public(limit, req->header(), started, common::wall_now());
         if (!answer.is_limit) return send(req, std::move(*answer.reply));
         if (!answer.reply) {
             commit.submit(std::move(req), answer.decision, started);  // answered once in the WAL
@@ -311,7 +301,7 @@ int serve(const config& cfg, storage::store& store, std::chrono::steady_clock::t
     };
 
     group_commit commit(io, limit, usage, observer);
-    listeners<Traits> servers(io, cfg, limit, commit, observer, admin, ready, usage);
+    listeners<Traits> servers(io, cfg, limit, commit, observer, admin);
     try {
         servers.open();
     } catch (const std::exception& e) {

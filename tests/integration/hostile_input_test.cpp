@@ -229,7 +229,7 @@ TEST_CASE("malformed chunked bodies get a 4xx or a closed connection") {
              std::string("zz\r\nhello\r\n0\r\n\r\n"),                       // size not hex
              std::string("-1\r\nx\r\n0\r\n\r\n"),                           // negative size
              std::string("ffffffffffffffffff\r\n"),                         // overflows
-             std::string("100000000\r\n") + std::string(1100 * 1024, 'x'),  // past 1 MB
+             std::string("100000000\r\n") + std::string(100 * 1024, 'x'),  // past 64 KiB
              std::string("5\r\nhelloEXTRA\r\n0\r\n\r\n"),                   // data past the chunk
              std::string("5\r\nhello\r\n0\r\nX-API-KEY\x01: x\r\n\r\n"),    // broken trailer
          }) {
@@ -241,6 +241,36 @@ TEST_CASE("malformed chunked bodies get a 4xx or a closed connection") {
     require_refused(f.port(),
                     "POST /limit HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nhello");
     f.require_healthy();
+}
+
+TEST_CASE("a forwarded body up to 64 KiB is read and ignored; a larger one closes the connection") {
+    hostile_fixture f;
+    const std::string head = "POST /limit HTTP/1.1\r\nX-API-KEY: " + f.key + "\r\n";
+    for (const std::size_t size : {std::size_t{0}, std::size_t{1000}, std::size_t{64 * 1024}}) {
+        INFO("body of " << size << " bytes");
+        const auto answers = exchange(
+            f.port(), fmt::format("{}Content-Length: {}\r\n\r\n{}", head, size,
+                                  std::string(size, 'b')),
+            1);
+        REQUIRE(answers.size() == 1);
+        REQUIRE(answers[0].status == 200);
+    }
+    // Announced too large: refused from the headers alone, without waiting for the bytes.
+    {
+        raw_connection c(f.port());
+        REQUIRE(c.send_all(head + "Content-Length: 65537\r\n\r\n"));
+        REQUIRE(c.read_responses(1, 5s).empty());
+        REQUIRE(c.closed_within(1s));
+    }
+    // 200 connections each sending all but the last byte of a 64 KiB body hold at most 13 MB.
+    std::vector<std::unique_ptr<raw_connection>> senders;
+    for (int i = 0; i < 200; ++i) {
+        senders.push_back(std::make_unique<raw_connection>(f.port()));
+        REQUIRE(senders.back()->send_all(
+            fmt::format("{}Content-Length: {}\r\n\r\n{}", head, 64 * 1024,
+                        std::string(64 * 1024 - 1, 'b'))));
+    }
+    f.require_healthy(32 * 1024);
 }
 
 TEST_CASE("20 pipelined requests in one write get 20 answers in order") {

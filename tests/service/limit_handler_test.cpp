@@ -111,7 +111,7 @@ service::public_answer answer(harness& h, const std::string& target,
                               const std::vector<std::pair<std::string, std::string>>& fields) {
     restinio::http_request_header_t request{restinio::http_method_get(), target};
     for (const auto& [name, value] : fields) request.add_field(name, value);
-    return service::answer_public(h.handler, h.ready, request, h.t0, h.wall);
+    return service::answer_public(h.handler, request, h.t0, h.wall);
 }
 
 }  // namespace

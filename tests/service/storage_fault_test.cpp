@@ -11,6 +11,7 @@
 
 #include "admin/admin_api.hpp"
 #include "service/admin_server.hpp"
+#include "service/public_routes.hpp"
 #include "tests/service/handler_fixture.hpp"
 
 using namespace rl;
@@ -154,18 +155,26 @@ TEST_CASE(
     const auto patch = [&] {
         return server.handle("PATCH", "/v1/users/carol", "", "Bearer " + token, R"({"limit":1})");
     };
+    const auto readyz = [&] {
+        const restinio::http_request_header_t request{restinio::http_method_get(), "/readyz"};
+        return *service::answer_public(h.handler, request, h.t0, h.wall).reply;
+    };
+    REQUIRE(readyz().status == 200);
     h.disk->fail_writes(storage::disk_fault::io_error);
     const auto reply = patch();
     REQUIRE(reply.status == 503);
     CHECK(reply.content_type == "application/problem+json");
     CHECK(reply.body.find("urn:ratelimitd:problem:storage-unavailable") != std::string::npos);
     CHECK_FALSE(h.usage.healthy());  // so /readyz says 503 and recovery starts
+    CHECK(readyz().status == 503);
+    CHECK(readyz().body.find("storage-unavailable") != std::string::npos);
     CHECK(h.log.size() == 1);
     // The refused change is not in force: carol keeps her limit of 5.
     CHECK(h.burst(key, 6)[limit_outcome::admitted] == 5);
 
     h.disk->heal();
     REQUIRE(h.usage.recover());
+    CHECK(readyz().status == 200);
     CHECK(patch().status == 200);
 }
 
