@@ -226,12 +226,12 @@ TEST_CASE("malformed chunked bodies get a 4xx or a closed connection") {
     const std::string head =
         "POST /limit HTTP/1.1\r\nX-API-KEY: " + f.key + "\r\nTransfer-Encoding: chunked\r\n";
     for (const std::string& body : {
-             std::string("zz\r\nhello\r\n0\r\n\r\n"),                       // size not hex
-             std::string("-1\r\nx\r\n0\r\n\r\n"),                           // negative size
-             std::string("ffffffffffffffffff\r\n"),                         // overflows
+             std::string("zz\r\nhello\r\n0\r\n\r\n"),                      // size not hex
+             std::string("-1\r\nx\r\n0\r\n\r\n"),                          // negative size
+             std::string("ffffffffffffffffff\r\n"),                        // overflows
              std::string("100000000\r\n") + std::string(100 * 1024, 'x'),  // past 64 KiB
-             std::string("5\r\nhelloEXTRA\r\n0\r\n\r\n"),                   // data past the chunk
-             std::string("5\r\nhello\r\n0\r\nX-API-KEY\x01: x\r\n\r\n"),    // broken trailer
+             std::string("5\r\nhelloEXTRA\r\n0\r\n\r\n"),                  // data past the chunk
+             std::string("5\r\nhello\r\n0\r\nX-API-KEY\x01: x\r\n\r\n"),   // broken trailer
          }) {
         INFO("body: " << body.substr(0, 40));
         require_refused(f.port(), head + "\r\n" + body);
@@ -249,9 +249,8 @@ TEST_CASE("a forwarded body up to 64 KiB is read and ignored; a larger one close
     for (const std::size_t size : {std::size_t{0}, std::size_t{1000}, std::size_t{64 * 1024}}) {
         INFO("body of " << size << " bytes");
         const auto answers = exchange(
-            f.port(), fmt::format("{}Content-Length: {}\r\n\r\n{}", head, size,
-                                  std::string(size, 'b')),
-            1);
+            f.port(),
+            fmt::format("{}Content-Length: {}\r\n\r\n{}", head, size, std::string(size, 'b')), 1);
         REQUIRE(answers.size() == 1);
         REQUIRE(answers[0].status == 200);
     }
@@ -266,9 +265,8 @@ TEST_CASE("a forwarded body up to 64 KiB is read and ignored; a larger one close
     std::vector<std::unique_ptr<raw_connection>> senders;
     for (int i = 0; i < 200; ++i) {
         senders.push_back(std::make_unique<raw_connection>(f.port()));
-        REQUIRE(senders.back()->send_all(
-            fmt::format("{}Content-Length: {}\r\n\r\n{}", head, 64 * 1024,
-                        std::string(64 * 1024 - 1, 'b'))));
+        REQUIRE(senders.back()->send_all(fmt::format("{}Content-Length: {}\r\n\r\n{}", head,
+                                                     64 * 1024, std::string(64 * 1024 - 1, 'b'))));
     }
     f.require_healthy(32 * 1024);
 }
