@@ -28,8 +28,9 @@ run_asan() {
 
 # The tests whose threads share memory in our code: the limiter from many threads, the store
 # and the usage recorder with writers racing faults and reopens, group commit, and the real
-# server (key index, admin changes, recovery) under concurrent load: the whole of
-# storage_tests, service_tests and integration_tests. Debian's RocksDB is not built with TSan;
+# server (key index, admin changes, recovery, roll-ups folded while reports read them, hostile
+# clients) under concurrent load: all of storage_tests, service_tests, integration_tests,
+# usage_views_tests and hostile_input_tests. Debian's RocksDB is not built with TSan;
 # scripts/tsan.supp says what that makes TSan misread, and what is muted for it (no frame of
 # ours).
 run_tsan() {
@@ -40,11 +41,11 @@ run_tsan() {
         -DCMAKE_CXX_FLAGS="-fsanitize=thread -fno-omit-frame-pointer" \
         -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" >/dev/null
     cmake --build build-tsan -j"$JOBS" --target limiter_tests storage_tests service_tests \
-        integration_tests
+        integration_tests usage_views_tests hostile_input_tests
     export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/scripts/tsan.supp"
     echo "sanitize: threaded tests under TSan"
     build-tsan/tests/limiter_tests --warn NoAssertions "[limiter]"
-    for t in storage_tests service_tests integration_tests; do
+    for t in storage_tests service_tests integration_tests usage_views_tests hostile_input_tests; do
         echo "sanitize: $t under TSan"
         build-tsan/tests/$t --warn NoAssertions
     done
