@@ -28,6 +28,7 @@ SERVER_CORE=0
 WRK_CORE=1
 
 cd "$(dirname "$0")/.."   # paths below are relative to the repo root
+. scripts/lib.sh  # free_port
 
 # ---- dependencies --------------------------------------------------------------------------
 # nginx-light and wrk from Debian, installed only if missing (same pattern as install-deps.sh).
@@ -69,14 +70,6 @@ trap 'exit 130' INT TERM   # run the EXIT trap on Ctrl-C too
 now() { date +%s.%N; }
 elapsed_ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (b - a) * 1000 }'; }
 
-# A port nobody listens on right now (the connect fails). Racy in theory, fine for a bench.
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 40000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-}
 
 # utime + stime of a process (all its threads), in clock ticks. Field 2 (comm) may contain
 # spaces, so count the fields after its closing parenthesis: utime and stime are fields 14, 15.

@@ -8,6 +8,7 @@
 # limit, an RSS above SOAK_MAX_RSS_MB (default 256), or a stop that is not clean.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/lib.sh  # free_port
 BUILD=${BUILD:-build-soak}
 SOAK_SECONDS=${SOAK_SECONDS:-60}
 SOAK_MAX_RSS_MB=${SOAK_MAX_RSS_MB:-256}
@@ -28,13 +29,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-    local p
-    while :; do
-        p=$((20000 + RANDOM % 30000))
-        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-    done
-}
 say() { echo "soak: $*"; }
 
 # ---- provisioning: users 0..9 are the probe's, the rest take wrk's load and the admin churn.
