@@ -70,7 +70,6 @@ trap 'exit 130' INT TERM   # run the EXIT trap on Ctrl-C too
 now() { date +%s.%N; }
 elapsed_ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (b - a) * 1000 }'; }
 
-
 # utime + stime of a process (all its threads), in clock ticks. Field 2 (comm) may contain
 # spaces, so count the fields after its closing parenthesis: utime and stime are fields 14, 15.
 cpu_ticks() {
