@@ -10,19 +10,14 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
 #include <string>
 
+#include "bench/rss.hpp"
 #include "limiter/policy_limiter.hpp"
 
 namespace {
 
-long rss_kib() {
-    std::ifstream status("/proc/self/status");
-    for (std::string line; std::getline(status, line);)
-        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-    return -1;
-}
+using rl::bench::rss_kib;
 
 }  // namespace
 

@@ -10,9 +10,11 @@
 // the window, never leaves one out, so a slotted window is
 //   - never looser than the exact window of w: it admits only when the exact w-window has room;
 //   - never stricter than an exact window of w + g: it admits whenever that one has room.
-// (For a 1m window, g is 1 s: quota returns at most 1 s later than it would exactly.) The slots
-// cost the same for any quota, where an exact ring grows with it; the cap is where the ring
-// would outgrow the widest slot ring.
+// (For a 1m window, g is 1 s: quota returns at most 1 s later than it would exactly.) Every
+// window gets w / slot_count, under a second too (a 1s window counts slots of 16.667 ms): the ring
+// costs the same whatever g is, and the smaller g, the tighter the bound. An exact ring costs 4
+// bytes an admit, so past exact_quota_max it would outgrow the widest slot ring. A window whose
+// quota drops to the cap or below stays slotted until it holds no more than the cap.
 //
 // Times are kept in whole microseconds: an admit is filed at its time rounded up and the window
 // is measured from now rounded down, so the rounding can only make a window stricter.
