@@ -9,20 +9,15 @@
 #include <fmt/format.h>
 
 #include <chrono>
-#include <fstream>
 #include <string>
 
+#include "bench/rss.hpp"
 #include "service/key_index.hpp"
 #include "storage/store.hpp"
 
 namespace {
 
-long rss_kib() {
-    std::ifstream status("/proc/self/status");
-    for (std::string line; std::getline(status, line);)
-        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-    return -1;
-}
+using rl::bench::rss_kib;
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -9,14 +9,16 @@
 #include <map>
 #include <mutex>
 #include <random>
-#include <thread>
 #include <vector>
+
+#include "tests/support/run_together.hpp"
 
 namespace {
 
 using rl::limiter::sliding_window_limiter;
 using rl::limiter::time_point;
 using rl::limiter::user_id;
+using rl::testing::run_together;
 using std::chrono::milliseconds;
 
 constexpr std::int64_t second_ms = 1000;
@@ -52,20 +54,6 @@ std::size_t busiest_second(std::vector<std::int64_t> times) {
 std::size_t admits_in_window_before(const std::vector<std::int64_t>& admitted, std::int64_t now) {
     return static_cast<std::size_t>(std::count_if(
         admitted.begin(), admitted.end(), [&](auto t) { return t > now - second_ms && t <= now; }));
-}
-
-// Runs `body(thread_index)` on `threads` threads released at the same moment.
-template <typename Body>
-void run_together(int threads, Body body) {
-    std::atomic<bool> go{false};
-    std::vector<std::thread> pool;
-    for (int i = 0; i < threads; ++i)
-        pool.emplace_back([&, i] {
-            while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
-            body(i);
-        });
-    go.store(true, std::memory_order_release);
-    for (auto& t : pool) t.join();
 }
 
 }  // namespace
