@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "admin/usage_report.hpp"
+#include "common/problem.hpp"
 #include "common/url.hpp"
 
 namespace rl::admin {
@@ -103,20 +104,11 @@ int success_status(outcome status) {
     return status == outcome::created ? 201 : 200;
 }
 
-api_response not_found_route(const api_request& request) {
-    return {404, problem(404, "not-found", "Not found",
-                         fmt::format("no admin route {} {}", request.method, request.path))};
-}
-
 common::unix_seconds parse_expiry(const std::string& text, common::unix_seconds now) {
     if (text.empty()) return 0;
     if (auto d = common::parse_duration(text)) return now + d->count();
     if (auto t = common::parse_rfc3339(text)) return *t;
     throw bad_request{"expires: use a duration like 30d or an RFC 3339 time"};
-}
-
-json counts_json(const storage::usage_count& count) {
-    return json{{"allowed", count.allowed}, {"rejected", count.rejected}};
 }
 
 // The range of a usage request (since, default 1h; until, default now), planned over what the
@@ -133,17 +125,30 @@ usage_plan plan_or_throw(const storage::store& store, const api_request& request
     return std::get<usage_plan>(std::move(plan));
 }
 
-// The first `limit` users with some of `field`, most first (ties: more admitted, then by name).
+std::uint64_t admitted_of(const storage::usage_count& count) {
+    return count.allowed;
+}
+
+std::uint64_t rejected_of(const storage::usage_count& count) {
+    return count.rejected;
+}
+
+json counts_json(const storage::usage_count& count) {
+    return json{{"allowed", admitted_of(count)}, {"rejected", rejected_of(count)}};
+}
+
+// The first `limit` users with some of `of`, most first (ties: more admitted, then by name).
 json heaviest(std::vector<user_usage> users, std::size_t limit,
-              std::uint64_t storage::usage_count::*field) {
+              std::uint64_t (*of)(const storage::usage_count&)) {
     std::stable_sort(users.begin(), users.end(), [&](const user_usage& a, const user_usage& b) {
-        return a.count.*field > b.count.*field;
+        return of(a.count) > of(b.count);
     });
     json rows = json::array();
     for (const auto& u : users) {
-        if (rows.size() == limit || u.count.*field == 0) break;
-        rows.push_back(
-            json{{"user", u.user}, {"allowed", u.count.allowed}, {"rejected", u.count.rejected}});
+        if (rows.size() == limit || of(u.count) == 0) break;
+        json row = counts_json(u.count);
+        row["user"] = u.user;
+        rows.push_back(std::move(row));
     }
     return rows;
 }
@@ -174,7 +179,7 @@ std::optional<api_request> parse_api_request(std::string method, std::string_vie
 }
 
 json problem(int status, std::string_view type, std::string_view title, std::string_view detail) {
-    return json{{"type", fmt::format("urn:ratelimitd:problem:{}", type)},
+    return json{{"type", fmt::format("{}{}", common::problem_type_prefix, type)},
                 {"title", title},
                 {"status", status},
                 {"detail", detail}};
@@ -202,6 +207,215 @@ json to_json(const key_record& key, common::unix_seconds now) {
                 {"revoked_at", rfc3339_or_null(key.revoked_at)}};
 }
 
+namespace {
+
+// What a route's handler gets: the request, the path's {placeholder} segments in order, the time.
+struct call {
+    const api_request& request;
+    std::vector<std::string> params;
+    common::unix_seconds now;
+};
+
+using handler_fn = api_response (*)(catalog&, const call&);
+
+api_response not_found(std::string detail) {
+    return {404, problem(404, "not-found", "Not found", detail)};
+}
+
+api_response list_users(catalog& catalog, const call&) {
+    json users = json::array();
+    for (const auto& user : catalog.list_users()) users.push_back(to_json(user, catalog));
+    return {200, json{{"users", users}}};
+}
+
+api_response create_user(catalog& catalog, const call& c) {
+    const json body = parse_body(c.request);
+    auto r = catalog.create_user(string_field(body, "name", true), limit_field(body));
+    if (auto f = failure(r)) return *f;
+    return {201, to_json(*r.value, catalog)};
+}
+
+api_response show_user(catalog& catalog, const call& c) {
+    const std::string& name = c.params[0];
+    auto user = catalog.find_user(name);
+    if (!user) return not_found(fmt::format("no user '{}'", name));
+    return {200, to_json(*user, catalog)};
+}
+
+api_response update_user(catalog& catalog, const call& c) {
+    const json body = parse_body(c.request);
+    auto r = catalog.update_user(c.params[0], limit_field(body), bool_field(body, "disabled"));
+    if (auto f = failure(r)) return *f;
+    return {200, to_json(*r.value, catalog)};
+}
+
+api_response delete_user(catalog& catalog, const call& c) {
+    auto r = catalog.delete_user(c.params[0]);
+    if (auto f = failure(r)) return *f;
+    return {200, to_json(*r.value, catalog)};
+}
+
+api_response list_keys(catalog& catalog, const call& c) {
+    const auto user = query_param(c.request, "user");
+    auto r = catalog.list_keys(user ? std::optional<std::string_view>(*user) : std::nullopt);
+    if (auto f = failure(r)) return *f;
+    json keys = json::array();
+    for (const auto& key : *r.value) keys.push_back(to_json(key, c.now));
+    return {200, json{{"keys", keys}}};
+}
+
+api_response create_key(catalog& catalog, const call& c) {
+    const json body = parse_body(c.request);
+    auto r = catalog.create_key(string_field(body, "user", true), string_field(body, "label"),
+                                parse_expiry(string_field(body, "expires"), c.now));
+    if (auto f = failure(r)) return *f;
+    json out = to_json(r.value->record, c.now);
+    out["key"] = r.value->key;
+    return {201, out};
+}
+
+api_response import_key(catalog& catalog, const call& c) {
+    const json body = parse_body(c.request);
+    auto r = catalog.import_key(string_field(body, "user", true), string_field(body, "key", true),
+                                string_field(body, "label"));
+    if (auto f = failure(r)) return *f;
+    return {success_status(r.status), to_json(*r.value, c.now)};
+}
+
+api_response show_key(catalog& catalog, const call& c) {
+    auto key = catalog.find_key(key_id_or_throw(c.params[0]));
+    if (!key) return not_found(fmt::format("no key '{}'", c.params[0]));
+    return {200, to_json(*key, c.now)};
+}
+
+api_response revoke_key(catalog& catalog, const call& c) {
+    auto r = catalog.revoke_key(key_id_or_throw(c.params[0]));
+    if (auto f = failure(r)) return *f;
+    return {200, to_json(*r.value, c.now)};
+}
+
+api_response import_rows(catalog& catalog, const call& c) {
+    const json body = parse_body(c.request);
+    auto rows_it = body.find("rows");
+    if (rows_it == body.end() || !rows_it->is_array())
+        throw bad_request{"field 'rows' must be an array of {user, key, limit?}"};
+    std::vector<import_row> rows;
+    rows.reserve(rows_it->size());
+    for (const auto& row : *rows_it) {
+        if (!row.is_object()) throw bad_request{"every row must be an object"};
+        rows.push_back(
+            {string_field(row, "user", true), string_field(row, "key", true), limit_field(row)});
+    }
+    const auto summary = catalog.import(rows);
+    json errors = json::array();
+    for (const auto& [row, reason] : summary.errors)
+        errors.push_back(json{{"row", row}, {"error", reason}});
+    return {200, json{{"users_created", summary.users_created},
+                      {"users_updated", summary.users_updated},
+                      {"keys_imported", summary.keys_imported},
+                      {"keys_unchanged", summary.keys_unchanged},
+                      {"errors", errors}}};
+}
+
+api_response usage_over_time(catalog& catalog, const call& c) {
+    usage_query query;
+    query.user = query_param(c.request, "user");
+    if (auto id = query_param(c.request, "key_id")) query.key_id = key_id_or_throw(*id);
+    if (query.user && query.key_id) throw bad_request{"give a user or a key id, not both"};
+    if (query.user && !catalog.find_user(*query.user))
+        return not_found(fmt::format("no user '{}'", *query.user));
+    std::int64_t step = 0;
+    if (auto text = query_param(c.request, "step")) {
+        auto d = common::parse_duration(*text);
+        if (!d || d->count() <= 0) throw bad_request{"step: use 1s, 1m, 1h or 1d"};
+        step = d->count();
+    }
+    const usage_plan plan = plan_or_throw(catalog.store(), c.request, c.now, step);
+    const auto report = build_usage_report(catalog.store(), plan, query);
+    json buckets = json::array();
+    for (const auto& b : report.buckets) {
+        json bucket = counts_json(b.count);
+        bucket["start"] = common::format_rfc3339(b.start);
+        buckets.push_back(std::move(bucket));
+    }
+    return {200, json{{"since", common::format_rfc3339(report.since)},
+                      {"until", common::format_rfc3339(report.until)},
+                      {"step", report.step},
+                      {"resolution", storage::period_of(report.resolution)},
+                      {"buckets", buckets},
+                      {"total", counts_json(report.total)}}};
+}
+
+api_response usage_top(catalog& catalog, const call& c) {
+    std::size_t limit = 10;
+    if (auto text = query_param(c.request, "limit")) {
+        char* end = nullptr;
+        const long n = std::strtol(text->c_str(), &end, 10);
+        if (*end != '\0' || n < 1 || n > 10000)
+            throw bad_request{"limit: a whole number from 1 to 10000"};
+        limit = static_cast<std::size_t>(n);
+    }
+    const std::string by = query_param(c.request, "by").value_or("");
+    if (!by.empty() && by != "admitted" && by != "rejected")
+        throw bad_request{"by: admitted or rejected"};
+    // No steps here, so any resolution will do: a day is a whole number of each.
+    const usage_plan plan = plan_or_throw(catalog.store(), c.request, c.now, 86400);
+    auto users = usage_by_user(catalog.store(), plan);
+    storage::usage_count total;
+    for (const auto& u : users) total += u.count;
+    json out{{"since", common::format_rfc3339(plan.since)},
+             {"until", common::format_rfc3339(plan.until - 1)},
+             {"limit", limit},
+             {"total", counts_json(total)}};
+    if (by != "rejected") out["by_admitted"] = heaviest(users, limit, admitted_of);
+    if (by != "admitted") out["by_rejected"] = heaviest(users, limit, rejected_of);
+    return {200, out};
+}
+
+struct route {
+    std::string_view method;
+    std::string_view pattern;  // segments; a {placeholder} matches any one
+    handler_fn handler;
+};
+
+// Tried in order; the first route whose method and pattern match answers.
+// clang-format off
+constexpr route routes[] = {
+    {"GET",    "/v1/users",                list_users},
+    {"POST",   "/v1/users",                create_user},
+    {"GET",    "/v1/users/{name}",         show_user},
+    {"PATCH",  "/v1/users/{name}",         update_user},
+    {"DELETE", "/v1/users/{name}",         delete_user},
+    {"GET",    "/v1/keys",                 list_keys},
+    {"POST",   "/v1/keys",                 create_key},
+    {"POST",   "/v1/keys/import",          import_key},
+    {"GET",    "/v1/keys/{key_id}",        show_key},
+    {"POST",   "/v1/keys/{key_id}/revoke", revoke_key},
+    {"POST",   "/v1/import",               import_rows},
+    {"GET",    "/v1/usage",                usage_over_time},
+    {"GET",    "/v1/usage/top",            usage_top},
+};
+// clang-format on
+
+// The placeholder segments of `parts` when they match `pattern`, else nullopt.
+std::optional<std::vector<std::string>> match(std::string_view pattern,
+                                              const std::vector<std::string>& parts) {
+    std::vector<std::string> params;
+    std::size_t i = 0;
+    for (const std::string& segment : split_path(std::string(pattern))) {
+        if (i == parts.size()) return std::nullopt;
+        if (segment.front() == '{')
+            params.push_back(parts[i]);
+        else if (segment != parts[i])
+            return std::nullopt;
+        ++i;
+    }
+    if (i != parts.size()) return std::nullopt;
+    return params;
+}
+
+}  // namespace
+
 api_response admin_api::handle(const api_request& request) const {
     try {
         return dispatch(request);
@@ -216,169 +430,13 @@ api_response admin_api::handle(const api_request& request) const {
 
 api_response admin_api::dispatch(const api_request& request) const {
     const auto parts = split_path(request.path);
-    const std::string& method = request.method;
-    const auto now = common::wall_now();
-    if (parts.size() < 2 || parts[0] != "v1") return not_found_route(request);
-    const std::string& collection = parts[1];
-
-    if (collection == "users") {
-        if (parts.size() == 2 && method == "GET") {
-            json users = json::array();
-            for (const auto& user : catalog_.list_users()) users.push_back(to_json(user, catalog_));
-            return {200, json{{"users", users}}};
-        }
-        if (parts.size() == 2 && method == "POST") {
-            const json body = parse_body(request);
-            auto r = catalog_.create_user(string_field(body, "name", true), limit_field(body));
-            if (auto f = failure(r)) return *f;
-            return {201, to_json(*r.value, catalog_)};
-        }
-        if (parts.size() != 3) return not_found_route(request);
-        const std::string& name = parts[2];
-        if (method == "GET") {
-            auto user = catalog_.find_user(name);
-            if (!user)
-                return {404,
-                        problem(404, "not-found", "Not found", fmt::format("no user '{}'", name))};
-            return {200, to_json(*user, catalog_)};
-        }
-        if (method == "PATCH") {
-            const json body = parse_body(request);
-            auto r = catalog_.update_user(name, limit_field(body), bool_field(body, "disabled"));
-            if (auto f = failure(r)) return *f;
-            return {200, to_json(*r.value, catalog_)};
-        }
-        if (method == "DELETE") {
-            auto r = catalog_.delete_user(name);
-            if (auto f = failure(r)) return *f;
-            return {200, to_json(*r.value, catalog_)};
-        }
-        return not_found_route(request);
+    for (const route& r : routes) {
+        if (request.method != r.method) continue;
+        if (auto params = match(r.pattern, parts))
+            return r.handler(catalog_, {request, std::move(*params), common::wall_now()});
     }
-
-    if (collection == "keys") {
-        if (parts.size() == 2 && method == "GET") {
-            const auto user = query_param(request, "user");
-            auto r =
-                catalog_.list_keys(user ? std::optional<std::string_view>(*user) : std::nullopt);
-            if (auto f = failure(r)) return *f;
-            json keys = json::array();
-            for (const auto& key : *r.value) keys.push_back(to_json(key, now));
-            return {200, json{{"keys", keys}}};
-        }
-        if (parts.size() == 2 && method == "POST") {
-            const json body = parse_body(request);
-            auto r =
-                catalog_.create_key(string_field(body, "user", true), string_field(body, "label"),
-                                    parse_expiry(string_field(body, "expires"), now));
-            if (auto f = failure(r)) return *f;
-            json out = to_json(r.value->record, now);
-            out["key"] = r.value->key;
-            return {201, out};
-        }
-        if (parts.size() == 3 && parts[2] == "import" && method == "POST") {
-            const json body = parse_body(request);
-            auto r =
-                catalog_.import_key(string_field(body, "user", true),
-                                    string_field(body, "key", true), string_field(body, "label"));
-            if (auto f = failure(r)) return *f;
-            return {success_status(r.status), to_json(*r.value, now)};
-        }
-        if (parts.size() == 3 && method == "GET") {
-            auto key = catalog_.find_key(key_id_or_throw(parts[2]));
-            if (!key)
-                return {404, problem(404, "not-found", "Not found",
-                                     fmt::format("no key '{}'", parts[2]))};
-            return {200, to_json(*key, now)};
-        }
-        if (parts.size() == 4 && parts[3] == "revoke" && method == "POST") {
-            auto r = catalog_.revoke_key(key_id_or_throw(parts[2]));
-            if (auto f = failure(r)) return *f;
-            return {200, to_json(*r.value, now)};
-        }
-        return not_found_route(request);
-    }
-
-    if (collection == "import" && parts.size() == 2 && method == "POST") {
-        const json body = parse_body(request);
-        auto rows_it = body.find("rows");
-        if (rows_it == body.end() || !rows_it->is_array())
-            throw bad_request{"field 'rows' must be an array of {user, key, limit?}"};
-        std::vector<import_row> rows;
-        rows.reserve(rows_it->size());
-        for (const auto& row : *rows_it) {
-            if (!row.is_object()) throw bad_request{"every row must be an object"};
-            rows.push_back({string_field(row, "user", true), string_field(row, "key", true),
-                            limit_field(row)});
-        }
-        const auto summary = catalog_.import(rows);
-        json errors = json::array();
-        for (const auto& [row, reason] : summary.errors)
-            errors.push_back(json{{"row", row}, {"error", reason}});
-        return {200, json{{"users_created", summary.users_created},
-                          {"users_updated", summary.users_updated},
-                          {"keys_imported", summary.keys_imported},
-                          {"keys_unchanged", summary.keys_unchanged},
-                          {"errors", errors}}};
-    }
-
-    if (collection == "usage" && parts.size() == 2 && method == "GET") {
-        usage_query query;
-        query.user = query_param(request, "user");
-        if (auto id = query_param(request, "key_id")) query.key_id = key_id_or_throw(*id);
-        if (query.user && query.key_id) throw bad_request{"give a user or a key id, not both"};
-        if (query.user && !catalog_.find_user(*query.user))
-            return {404, problem(404, "not-found", "Not found",
-                                 fmt::format("no user '{}'", *query.user))};
-        std::int64_t step = 0;
-        if (auto text = query_param(request, "step")) {
-            auto d = common::parse_duration(*text);
-            if (!d || d->count() <= 0) throw bad_request{"step: use 1s, 1m, 1h or 1d"};
-            step = d->count();
-        }
-        const usage_plan plan = plan_or_throw(catalog_.store(), request, now, step);
-        const auto report = build_usage_report(catalog_.store(), plan, query);
-        json buckets = json::array();
-        for (const auto& b : report.buckets)
-            buckets.push_back(json{{"start", common::format_rfc3339(b.start)},
-                                   {"allowed", b.count.allowed},
-                                   {"rejected", b.count.rejected}});
-        return {200, json{{"since", common::format_rfc3339(report.since)},
-                          {"until", common::format_rfc3339(report.until)},
-                          {"step", report.step},
-                          {"resolution", storage::period_of(report.resolution)},
-                          {"buckets", buckets},
-                          {"total", counts_json(report.total)}}};
-    }
-
-    if (collection == "usage" && parts.size() == 3 && parts[2] == "top" && method == "GET") {
-        std::size_t limit = 10;
-        if (auto text = query_param(request, "limit")) {
-            char* end = nullptr;
-            const long n = std::strtol(text->c_str(), &end, 10);
-            if (*end != '\0' || n < 1 || n > 10000)
-                throw bad_request{"limit: a whole number from 1 to 10000"};
-            limit = static_cast<std::size_t>(n);
-        }
-        const std::string by = query_param(request, "by").value_or("");
-        if (!by.empty() && by != "admitted" && by != "rejected")
-            throw bad_request{"by: admitted or rejected"};
-        // No steps here, so any resolution will do: a day is a whole number of each.
-        const usage_plan plan = plan_or_throw(catalog_.store(), request, now, 86400);
-        auto users = usage_by_user(catalog_.store(), plan);
-        storage::usage_count total;
-        for (const auto& u : users) total += u.count;
-        json out{{"since", common::format_rfc3339(plan.since)},
-                 {"until", common::format_rfc3339(plan.until - 1)},
-                 {"limit", limit},
-                 {"total", counts_json(total)}};
-        if (by != "rejected")
-            out["by_admitted"] = heaviest(users, limit, &storage::usage_count::allowed);
-        if (by != "admitted")
-            out["by_rejected"] = heaviest(users, limit, &storage::usage_count::rejected);
-        return {200, out};
-    }
-    return not_found_route(request);
+    return {404, problem(404, "not-found", "Not found",
+                         fmt::format("no admin route {} {}", request.method, request.path))};
 }
 
 }  // namespace rl::admin

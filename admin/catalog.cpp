@@ -27,6 +27,18 @@ bool label_ok(std::string_view label) {
 
 }  // namespace
 
+// Nine digits cannot overflow.
+std::optional<std::uint32_t> parse_limit(std::string_view text) noexcept {
+    if (text.empty() || text.size() > 9) return std::nullopt;
+    std::uint32_t value = 0;
+    for (char c : text) {
+        if (c < '0' || c > '9') return std::nullopt;
+        value = value * 10 + static_cast<std::uint32_t>(c - '0');
+    }
+    if (value < 1 || value > max_limit) return std::nullopt;
+    return value;
+}
+
 catalog::catalog(storage::store& store, std::uint32_t default_limit, catalog_observer* observer)
     : store_(store), default_limit_(default_limit), observer_(observer) {}
 

@@ -58,15 +58,24 @@ public:
 
 inline constexpr std::uint32_t max_limit = 100000;
 
+// A limit as text (--default-limit, RL_DEFAULT_LIMIT, an import file): digits only, from 1 to
+// max_limit; "+5" and "5.0" are more likely typos than limits.
+std::optional<std::uint32_t> parse_limit(std::string_view text) noexcept;
+
+// The limit that applies to a user: their own, or the default (stored as 0).
+constexpr std::uint32_t effective_limit(const user_record& user,
+                                        std::uint32_t default_limit) noexcept {
+    return user.limit != 0 ? user.limit : default_limit;
+}
+
 class catalog {
 public:
     catalog(storage::store& store, std::uint32_t default_limit,
             catalog_observer* observer = nullptr);
 
     std::uint32_t default_limit() const noexcept { return default_limit_; }
-    // The limit that applies to the user: their own, or the default (stored as 0).
     std::uint32_t effective_limit(const user_record& user) const noexcept {
-        return user.limit != 0 ? user.limit : default_limit_;
+        return admin::effective_limit(user, default_limit_);
     }
 
     result<user_record> create_user(std::string_view name, std::optional<std::uint32_t> limit);

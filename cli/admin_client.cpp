@@ -8,6 +8,10 @@
 #include <fstream>
 #include <vector>
 
+#include "common/data_dir_files.hpp"
+#include "common/defaults.hpp"
+#include "common/text.hpp"
+
 namespace rl::cli {
 
 namespace {
@@ -19,31 +23,25 @@ std::size_t append_to_string(char* data, std::size_t size, std::size_t count, vo
     return size * count;
 }
 
-std::string trim(std::string_view text) {
-    const auto first = text.find_first_not_of(" \t\r\n");
-    if (first == std::string_view::npos) return {};
-    return std::string(text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1));
-}
-
 // The first line of a small file the server wrote (admin.token, admin.url), if readable.
 std::optional<std::string> read_first_line(const std::string& path) {
     std::ifstream in(path);
     std::string line;
     if (!in || !std::getline(in, line)) return std::nullopt;
-    line = trim(line);
+    line = std::string(common::trim(line));
     if (line.empty()) return std::nullopt;
     return line;
 }
 
+// Users without their own limit show the server's default; rlctl has no flag for it.
 std::uint32_t default_limit_from_env() {
     const char* text = std::getenv("RL_DEFAULT_LIMIT");
-    if (!text || !*text) return 10;
-    char* end = nullptr;
-    const long value = std::strtol(text, &end, 10);
-    if (*end != '\0' || value < 1 || value > static_cast<long>(admin::max_limit))
+    if (!text || !*text) return common::defaults::default_limit;
+    const auto limit = admin::parse_limit(text);
+    if (!limit)
         throw cli_error(fmt::format("RL_DEFAULT_LIMIT: '{}' is not a whole number from 1 to {}",
                                     text, admin::max_limit));
-    return static_cast<std::uint32_t>(value);
+    return *limit;
 }
 
 // libcurl must be initialised once per process before any handle exists.
@@ -54,6 +52,11 @@ void init_curl_once() {
 }
 
 }  // namespace
+
+std::string default_admin_url() {
+    return fmt::format("http://{}:{}", common::defaults::admin_listen_host,
+                       common::defaults::admin_listen_port);
+}
 
 http_admin_client::http_admin_client(std::string base_url, std::optional<std::string> token,
                                      std::string token_source)
@@ -166,22 +169,23 @@ std::unique_ptr<admin_client> connect(const connection_options& options) {
             if (e.code() != storage::storage_errc::locked) throw;
         }
         // A running server holds the directory: talk to it instead, as it told us to.
-        if (!url) url = read_first_line(dir + "/admin.url");
-        token_files = {dir + "/admin.token"};
+        if (!url) url = read_first_line(common::data_dir_file(dir, common::admin_url_file));
+        token_files = {common::data_dir_file(dir, common::admin_token_file)};
     } else {
-        token_files = {"./data/admin.token", "/var/lib/ratelimitd/admin.token"};
+        for (std::string_view dir : usual_data_dirs)
+            token_files.push_back(common::data_dir_file(dir, common::admin_token_file));
     }
 
     if (options.token)
-        return std::make_unique<http_admin_client>(url.value_or(default_admin_url), options.token,
+        return std::make_unique<http_admin_client>(url.value_or(default_admin_url()), options.token,
                                                    "--token or RL_ADMIN_TOKEN");
     for (const auto& file : token_files)
         if (auto token = read_first_line(file))
-            return std::make_unique<http_admin_client>(url.value_or(default_admin_url), token,
+            return std::make_unique<http_admin_client>(url.value_or(default_admin_url()), token,
                                                        file);
     std::string tried = "pass --token or set RL_ADMIN_TOKEN; looked in";
     for (const auto& file : token_files) tried += " " + file;
-    return std::make_unique<http_admin_client>(url.value_or(default_admin_url), std::nullopt,
+    return std::make_unique<http_admin_client>(url.value_or(default_admin_url()), std::nullopt,
                                                tried);
 }
 

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "admin/admin_api.hpp"
+#include "common/defaults.hpp"
 #include "common/url.hpp"
 #include "storage/store.hpp"
 
@@ -83,7 +84,13 @@ struct connection_options {
     std::optional<std::string> data_dir;  // --data-dir or RL_DATA_DIR
 };
 
-inline constexpr const char* default_admin_url = "http://127.0.0.1:8081";
+// Where a server started with the default --admin-listen answers.
+std::string default_admin_url();
+
+// Where a token file is looked for without --data-dir: the server's default data directory and
+// the container image's.
+inline constexpr std::string_view usual_data_dirs[] = {common::defaults::data_dir,
+                                                       "/var/lib/ratelimitd"};
 
 // With a data directory: works on it in-process, unless a server holds it, then over HTTP to
 // that server (URL and token from the files it wrote there). Without one: over HTTP.

@@ -1,22 +1,17 @@
 #include "cli/commands.hpp"
 
 #include <fmt/format.h>
-#include <unistd.h>
 #include <CLI/CLI.hpp>
 
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <functional>
 #include <iostream>
-#include <sstream>
 
 #include "admin/catalog.hpp"
 #include "cli/admin_client.hpp"
-#include "cli/csv_import.hpp"
+#include "cli/import_command.hpp"
 #include "cli/manual.hpp"
 #include "cli/output.hpp"
+#include "cli/session.hpp"
 #include "common/api_key.hpp"
 #include "common/time_text.hpp"
 #include "common/version.hpp"
@@ -31,56 +26,6 @@ using nlohmann::json;
 class usage_error : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
-};
-
-// The admin API seen by a command: connects on first use, so --help and usage errors never open
-// storage or the network, and turns problem responses into cli_error.
-class session {
-public:
-    session(connection_options options, bool json_output, bool csv_output)
-        : options_(std::move(options)), json_output_(json_output), csv_output_(csv_output) {}
-
-    client_response send(const std::string& method, const std::string& target,
-                         const json& body = nullptr) {
-        if (!client_) client_ = connect(options_);
-        return client_->call(method, target, body);
-    }
-
-    // The body of a successful response; throws cli_error with the server's detail otherwise.
-    json request(const std::string& method, const std::string& target, const json& body = nullptr) {
-        client_response response = send(method, target, body);
-        if (response.status < 200 || response.status >= 300) throw cli_error(detail_of(response));
-        return std::move(response.body);
-    }
-
-    static std::string detail_of(const client_response& response) {
-        for (const char* field : {"detail", "title"}) {
-            const json& body = response.body;
-            if (body.is_object() && body.contains(field) && body[field].is_string() &&
-                !body[field].get<std::string>().empty())
-                return body[field].get<std::string>();
-        }
-        return fmt::format("the admin API answered HTTP {}", response.status);
-    }
-
-    // Scripts get the document as is; people get `human()`.
-    void print(const json& document, const std::function<std::string()>& human) const {
-        std::cout << (json_output_ ? format_json(document) : human());
-    }
-
-    // For commands that also print CSV.
-    void print(const json& document, const std::function<std::string()>& human,
-               const std::function<std::string()>& csv) const {
-        std::cout << (json_output_ ? format_json(document) : csv_output_ ? csv() : human());
-    }
-
-    bool plain_text() const noexcept { return !json_output_ && !csv_output_; }
-
-private:
-    connection_options options_;
-    bool json_output_;
-    bool csv_output_;
-    std::unique_ptr<admin_client> client_;
 };
 
 using action = std::function<void(session&)>;
@@ -283,141 +228,22 @@ void add_key_commands(CLI::App& app, arguments& a, action& chosen) {
     });
 }
 
-// The rows of a file, validated in full before anything is written.
-class file_import {
-public:
-    static constexpr std::size_t chunk_rows = 5000;
-    static constexpr std::size_t errors_shown = 20;
-
-    file_import(session& s, std::string path) : session_(s), path_(std::move(path)) {}
-
-    void run() {
-        std::unique_ptr<std::istream> in = open();
-        check_whole_file(*in);
-        in->clear();
-        in->seekg(0);
-        if (!*in) throw cli_error(fmt::format("cannot read {} a second time", path_));
-        read_csv(
-            *in, chunk_rows, [&](std::vector<csv_row>& rows) { send(rows); },
-            [&](const csv_error& e) { report(e.line, e.message); });
-        if (in->bad())
-            throw cli_error(fmt::format("cannot read {}: {}", path_, std::strerror(errno)));
-        finish();
-    }
-
-private:
-    // Two passes need a file we can rewind; anything else (a pipe, stdin) is read into memory.
-    std::unique_ptr<std::istream> open() const {
-        if (path_ == "-") return std::make_unique<std::istringstream>(slurp(std::cin));
-        std::error_code ec;
-        const bool regular = std::filesystem::is_regular_file(path_, ec);
-        auto file = std::make_unique<std::ifstream>(path_, std::ios::binary);
-        if (!*file) throw cli_error(fmt::format("cannot open {}: {}", path_, std::strerror(errno)));
-        if (regular) return file;
-        return std::make_unique<std::istringstream>(slurp(*file));
-    }
-
-    static std::string slurp(std::istream& in) {
-        std::ostringstream text;
-        text << in.rdbuf();
-        return text.str();
-    }
-
-    void check_whole_file(std::istream& in) {
-        read_csv(
-            in, chunk_rows, [&](std::vector<csv_row>& rows) { total_rows_ += rows.size(); },
-            [&](const csv_error& e) { report(e.line, e.message); });
-        if (in.bad())
-            throw cli_error(fmt::format("cannot read {}: {}", path_, std::strerror(errno)));
-        if (errors_ > 0)
-            throw cli_error(fmt::format("{}: {} malformed line{}; nothing was imported", path_,
-                                        errors_, errors_ == 1 ? "" : "s"));
-    }
-
-    void send(std::vector<csv_row>& rows) {
-        json batch = json::array();
-        for (auto& row : rows) {
-            json item{{"user", std::move(row.user)}, {"key", std::move(row.key)}};
-            if (row.limit) item["limit"] = *row.limit;
-            batch.push_back(std::move(item));
-        }
-        const client_response response = session_.send("POST", "/v1/import", json{{"rows", batch}});
-        if (response.status < 200 || response.status >= 300) {
-            clear_progress();
-            throw cli_error(fmt::format(
-                "import stopped at {}:{}: {}; the {} rows before it are imported, and importing "
-                "the same file again is safe",
-                path_, rows.front().line, session::detail_of(response), done_rows_));
-        }
-        const json& summary = response.body;
-        for (auto& [field, total] : totals_.items())
-            total = total.get<std::uint64_t>() + summary.value(field, std::uint64_t{0});
-        for (const auto& error : summary.value("errors", json::array())) {
-            const auto index = error.value("row", std::size_t{0});
-            report(index < rows.size() ? rows[index].line : 0, error.value("error", "rejected"));
-        }
-        done_rows_ += rows.size();
-        show_progress();
-    }
-
-    void finish() {
-        clear_progress();
-        json summary{{"file", path_}, {"rows", done_rows_}, {"errors", errors_}};
-        summary.update(totals_);
-        session_.print(summary, [&] {
-            return fmt::format(
-                "{}: {} rows; users {} created, {} updated; keys {} imported, {} unchanged; "
-                "{} errors\n",
-                path_, done_rows_, totals_["users_created"].get<std::uint64_t>(),
-                totals_["users_updated"].get<std::uint64_t>(),
-                totals_["keys_imported"].get<std::uint64_t>(),
-                totals_["keys_unchanged"].get<std::uint64_t>(), errors_);
-        });
-        if (errors_ > 0)
-            throw cli_error(fmt::format("{} row{} of {} not imported", errors_,
-                                        errors_ == 1 ? "" : "s", path_));
-    }
-
-    void report(std::size_t line, const std::string& message) {
-        ++errors_;
-        if (errors_ > errors_shown + 1) return;
-        clear_progress();
-        if (errors_ > errors_shown)
-            std::cerr << "(further errors are counted, not shown)\n";
-        else
-            std::cerr << fmt::format("{}:{}: {}\n", path_, line, message);
-    }
-
-    void show_progress() {
-        if (!progress_) return;
-        std::cerr << fmt::format("\r imported {}/{} rows", done_rows_, total_rows_) << std::flush;
-        progress_shown_ = true;
-    }
-
-    void clear_progress() {
-        if (!progress_shown_) return;
-        std::cerr << "\r\033[K" << std::flush;
-        progress_shown_ = false;
-    }
-
-    session& session_;
-    std::string path_;
-    std::size_t total_rows_ = 0;
-    std::size_t done_rows_ = 0;
-    std::size_t errors_ = 0;
-    json totals_ = {
-        {"users_created", 0}, {"users_updated", 0}, {"keys_imported", 0}, {"keys_unchanged", 0}};
-    const bool progress_ = ::isatty(STDERR_FILENO) == 1;
-    bool progress_shown_ = false;
-};
-
 void add_import_command(CLI::App& app, arguments& a, action& chosen) {
     auto* bulk = app.add_subcommand(
         "import",
         "Bulk-add users and keys from lines user,key[,limit] (all or nothing if a line is "
         "malformed; running it again changes nothing)");
     bulk->add_option("FILE", a.file, "CSV file (- for stdin)")->required();
-    bulk->callback([&] { chosen = [&](session& s) { file_import(s, a.file).run(); }; });
+    bulk->callback([&] {
+        chosen = [&](session& s) {
+            const json summary = import_file(s, a.file);
+            s.print(summary, [&] { return format_import_summary(summary); });
+            const auto errors = summary.at("errors").get<std::size_t>();
+            if (errors > 0)
+                throw cli_error(fmt::format("{} row{} of {} not imported", errors,
+                                            errors == 1 ? "" : "s", a.file));
+        };
+    });
 }
 
 void add_usage_command(CLI::App& app, arguments& a, action& chosen) {
@@ -495,7 +321,7 @@ int run(int argc, const char* const* argv) {
         app.fallthrough();
         app.add_option(
                "--server", a.server,
-               fmt::format("Admin API of a running ratelimitd (default {})", default_admin_url))
+               fmt::format("Admin API of a running ratelimitd (default {})", default_admin_url()))
             ->envname("RL_ADMIN_URL");
         app.add_option("--token", a.token, "Admin token (default: the server's admin.token file)")
             ->envname("RL_ADMIN_TOKEN");

@@ -4,6 +4,7 @@
 
 #include "admin/catalog.hpp"
 #include "common/api_key.hpp"
+#include "common/text.hpp"
 
 namespace rl::cli {
 
@@ -11,12 +12,6 @@ namespace {
 
 constexpr std::string_view blanks = " \t";
 constexpr std::string_view utf8_bom = "\xEF\xBB\xBF";
-
-std::string_view trim(std::string_view text) {
-    const auto first = text.find_first_not_of(blanks);
-    if (first == std::string_view::npos) return {};
-    return text.substr(first, text.find_last_not_of(blanks) - first + 1);
-}
 
 bool equals_lowercase(std::string_view text, std::string_view lower) {
     if (text.size() != lower.size()) return false;
@@ -57,25 +52,13 @@ std::optional<std::vector<std::string>> split_fields(std::string_view line, std:
             }
         } else {
             const std::size_t end = std::min(line.find(',', i), line.size());
-            field = std::string(trim(line.substr(i, end - i)));
+            field = std::string(common::trim(line.substr(i, end - i), blanks));
             i = end;
         }
         fields.push_back(std::move(field));
         if (i >= line.size()) return fields;
         ++i;  // the comma; a trailing one still leaves an empty last field
     }
-}
-
-// Digits only: "+5" and "5.0" are more likely typos than limits. Nine digits cannot overflow.
-std::optional<std::uint32_t> parse_limit(std::string_view text) {
-    if (text.empty() || text.size() > 9) return std::nullopt;
-    std::uint32_t value = 0;
-    for (char c : text) {
-        if (c < '0' || c > '9') return std::nullopt;
-        value = value * 10 + static_cast<std::uint32_t>(c - '0');
-    }
-    if (value < 1 || value > admin::max_limit) return std::nullopt;
-    return value;
 }
 
 bool is_header(const std::vector<std::string>& fields) {
@@ -91,7 +74,7 @@ void csv_scanner::feed(std::string_view line, csv_result& out) {
     if (line_ == 1 && line.substr(0, utf8_bom.size()) == utf8_bom)
         line.remove_prefix(utf8_bom.size());
     while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.remove_suffix(1);
-    const std::string_view content = trim(line);
+    const std::string_view content = common::trim(line, blanks);
     if (content.empty() || content.front() == '#') return;
 
     const bool first_content = !content_seen_;
@@ -117,7 +100,7 @@ void csv_scanner::feed(std::string_view line, csv_result& out) {
         return fail(fmt::format("the key must be 1-{} visible ASCII characters (no spaces)",
                                 common::max_key_length));
     if (fields->size() == 3 && !(*fields)[2].empty()) {
-        row.limit = parse_limit((*fields)[2]);
+        row.limit = admin::parse_limit((*fields)[2]);
         if (!row.limit)
             return fail(
                 fmt::format("the limit must be a whole number from 1 to {}", admin::max_limit));

@@ -106,6 +106,14 @@ std::string format_json(const json& document) {
     return document.dump(2) + '\n';
 }
 
+std::string format_import_summary(const json& summary) {
+    const auto count = [&](const char* field) { return summary.at(field).get<std::uint64_t>(); };
+    return fmt::format(
+        "{}: {} rows; users {} created, {} updated; keys {} imported, {} unchanged; {} errors\n",
+        summary.at("file").get<std::string>(), count("rows"), count("users_created"),
+        count("users_updated"), count("keys_imported"), count("keys_unchanged"), count("errors"));
+}
+
 std::string format_users(const json& users) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& user : users)

@@ -43,6 +43,9 @@ std::string format_usage_chart(const nlohmann::json& report, const std::string& 
 std::string format_top(const nlohmann::json& top);
 std::string format_top_csv(const nlohmann::json& top);
 
+// The summary of `rlctl import` on one line.
+std::string format_import_summary(const nlohmann::json& summary);
+
 // A step in seconds as people write it: 60 -> "1m".
 std::string format_step(std::int64_t seconds);
 

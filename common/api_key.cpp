@@ -21,9 +21,9 @@ bool is_visible_ascii(char c) noexcept {
 }  // namespace
 
 key_hash sha256(std::string_view data) noexcept {
-    // OpenSSL 3's EVP_DigestInit allocates a provider context on every call (measured with
-    // heaptrack: one allocation per hash); the SHA256_* functions, deprecated but still part of
-    // libcrypto 3.x, hash on the stack and take half the time. This runs on every /limit call.
+    // OpenSSL 3's EVP_DigestInit allocates a provider context on every call; the SHA256_*
+    // functions, deprecated but still part of libcrypto 3.x, hash on the stack. This runs on
+    // every /limit call.
     key_hash out{};
     SHA256_CTX ctx;
     SHA256_Init(&ctx);

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <ratio>
 #include <string>
 #include <string_view>
 
@@ -19,8 +20,24 @@ constexpr unix_seconds floor_to(unix_seconds t, std::int64_t period) noexcept {
     return t - ((t % period) + period) % period;
 }
 
+using days = std::chrono::duration<std::int64_t, std::ratio<86400>>;
+
 // "<n>s|m|h|d|w"; a bare number means seconds. Nothing else, no overflow.
 std::optional<std::chrono::seconds> parse_duration(std::string_view text) noexcept;
+
+// The text parse_duration reads back, in the duration's own unit: hours(48) is "48h".
+template <typename Rep, typename Period>
+std::string duration_text(std::chrono::duration<Rep, Period> d) {
+    using seconds_per_unit = std::ratio_divide<Period, std::ratio<1>>;
+    static_assert(seconds_per_unit::den == 1, "whole seconds only");
+    constexpr char unit = seconds_per_unit::num == 86400  ? 'd'
+                          : seconds_per_unit::num == 3600 ? 'h'
+                          : seconds_per_unit::num == 60   ? 'm'
+                                                          : 's';
+    const auto count = unit == 's' ? std::chrono::duration_cast<std::chrono::seconds>(d).count()
+                                   : static_cast<std::int64_t>(d.count());
+    return std::to_string(count) + unit;
+}
 
 // "2026-11-27T21:30:00Z", with optional fraction and a Z or ±hh:mm offset.
 std::optional<unix_seconds> parse_rfc3339(std::string_view text) noexcept;

@@ -9,15 +9,12 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "common/data_dir_files.hpp"
+#include "common/text.hpp"
+
 namespace rl::service {
 
 namespace {
-
-std::string trim(std::string text) {
-    const auto first = text.find_first_not_of(" \t\r\n");
-    if (first == std::string::npos) return {};
-    return text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
-}
 
 http_reply json_reply(const admin::api_response& response) {
     return http_reply{response.status,
@@ -62,11 +59,11 @@ http_reply admin_server::handle(std::string_view method, std::string_view path,
 }
 
 std::string load_or_create_admin_token(const std::string& data_dir) {
-    const std::string path = data_dir + "/admin.token";
+    const std::string path = common::data_dir_file(data_dir, common::admin_token_file);
     if (std::ifstream in{path}) {
         std::stringstream text;
         text << in.rdbuf();
-        std::string token = trim(text.str());
+        std::string token(common::trim(text.str()));
         ::chmod(path.c_str(), 0600);  // a copy restored with looser permissions is tightened
         if (token.size() >= 16) return token;
         throw std::runtime_error(

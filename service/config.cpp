@@ -50,23 +50,43 @@ std::chrono::seconds rollup_retention(const char* flag, const std::string& text,
     return *keep;
 }
 
+// The environment variables an option was once read from: used when neither the flag nor the
+// option's current variable is set.
+void read_old_env(const CLI::Option* option, std::initializer_list<const char*> old_names,
+                  std::string& value) {
+    if (option->count() != 0) return;
+    for (const char* name : old_names)
+        if (const char* text = std::getenv(name); text && *text) {
+            value = text;
+            return;
+        }
+}
+
 }  // namespace
 
+const char* to_string(on_storage_error mode) noexcept {
+    return mode == on_storage_error::closed ? "closed" : "open";
+}
+
 parse_outcome parse_config(int argc, const char* const* argv) {
+    namespace defaults = common::defaults;
     CLI::App app{"ratelimitd: exact per-user API rate limits, backed by RocksDB", "ratelimitd"};
     app.set_version_flag("--version", common::version_line("ratelimitd"));
     app.formatter(std::make_shared<common::man_page_formatter>(ratelimitd_manual()));
 
-    std::string listen = "0.0.0.0:8080";
-    std::string admin_listen = "127.0.0.1:8081";
-    std::string data_dir = "./data";
-    std::int64_t default_limit = 10;
-    std::int64_t threads = 0;
-    std::string retention = "48h";
-    std::int64_t max_connections = 10'000;
-    std::string idle_timeout = "60s";
+    std::string listen = fmt::format("{}:{}", defaults::listen_host, defaults::listen_port);
+    std::string admin_listen =
+        fmt::format("{}:{}", defaults::admin_listen_host, defaults::admin_listen_port);
+    std::string data_dir(defaults::data_dir);
+    std::string default_limit = std::to_string(defaults::default_limit);
+    std::int64_t threads = defaults::threads;
+    std::string retention_1s = common::duration_text(defaults::usage_retention_1s);
+    std::string retention_1m = common::duration_text(defaults::usage_retention_1m);
+    std::string retention_1h = common::duration_text(defaults::usage_retention_1h);
+    std::int64_t max_connections = static_cast<std::int64_t>(defaults::max_connections);
+    std::string idle_timeout = common::duration_text(defaults::idle_timeout);
     std::string access_log;
-    std::string storage_errors = "open";
+    std::string storage_error_mode = to_string(config{}.on_storage_error);
 
     app.add_option("--listen", listen, "Public address for /limit, /healthz, /readyz")
         ->envname("RL_LISTEN")
@@ -80,14 +100,30 @@ parse_outcome parse_config(int argc, const char* const* argv) {
     app.add_option("--default-limit", default_limit,
                    "Requests per sliding second for users without their own limit")
         ->envname("RL_DEFAULT_LIMIT")
+        ->type_name("INT")
         ->capture_default_str();
     app.add_option("--threads", threads, "Worker threads (0: one per core)")
         ->envname("RL_THREADS")
         ->capture_default_str();
-    app.add_option("--usage-retention,--retention-1s", retention,
-                   "How long per-second usage is kept (e.g. 48h, 7d)")
-        ->envname("RL_USAGE_RETENTION")
-        ->capture_default_str();
+    // Retention: --usage-retention-<resolution> and RL_USAGE_RETENTION_<RESOLUTION>; the older
+    // spellings stay as aliases (--usage-retention is the SPEC's name for the per-second one).
+    const CLI::Option* keep_1s =
+        app.add_option("--usage-retention-1s,--usage-retention,--retention-1s", retention_1s,
+                       "How long per-second usage is kept (e.g. 48h, 7d; at least 1m)")
+            ->envname("RL_USAGE_RETENTION_1S")
+            ->capture_default_str();
+    const CLI::Option* keep_1m =
+        app.add_option("--usage-retention-1m,--retention-1m", retention_1m,
+                       "How long per-minute usage roll-ups are kept (at least the per-second "
+                       "retention)")
+            ->envname("RL_USAGE_RETENTION_1M")
+            ->capture_default_str();
+    const CLI::Option* keep_1h =
+        app.add_option("--usage-retention-1h,--retention-1h", retention_1h,
+                       "How long per-hour usage roll-ups are kept (at least the per-minute "
+                       "retention)")
+            ->envname("RL_USAGE_RETENTION_1H")
+            ->capture_default_str();
 
     app.add_option("--max-connections", max_connections,
                    "Open connections on the public port; more wait in the listen backlog")
@@ -101,15 +137,7 @@ parse_outcome parse_config(int argc, const char* const* argv) {
                    "Write one JSON line per /limit request to this file, or - for stdout "
                    "(default: off)")
         ->envname("RL_ACCESS_LOG");
-    std::string retention_1m = "30d";
-    std::string retention_1h = "400d";
-    app.add_option("--retention-1m", retention_1m, "How long per-minute usage roll-ups are kept")
-        ->envname("RL_RETENTION_1M")
-        ->capture_default_str();
-    app.add_option("--retention-1h", retention_1h, "How long per-hour usage roll-ups are kept")
-        ->envname("RL_RETENTION_1H")
-        ->capture_default_str();
-    app.add_option("--on-storage-error", storage_errors,
+    app.add_option("--on-storage-error", storage_error_mode,
                    "When usage cannot be written: 'open' admits from memory and writes the "
                    "counts once storage recovers; 'closed' answers 503")
         ->envname("RL_ON_STORAGE_ERROR")
@@ -122,27 +150,31 @@ parse_outcome parse_config(int argc, const char* const* argv) {
     } catch (const CLI::ParseError& e) {
         throw config_error(e.what());
     }
+    read_old_env(keep_1s, {"RL_USAGE_RETENTION"}, retention_1s);
+    read_old_env(keep_1m, {"RL_RETENTION_1M"}, retention_1m);
+    read_old_env(keep_1h, {"RL_RETENTION_1H"}, retention_1h);
 
     config cfg;
     cfg.listen = parse_endpoint(listen, "--listen");
     cfg.admin_listen = parse_endpoint(admin_listen, "--admin-listen");
     if (data_dir.empty()) throw config_error("--data-dir: must not be empty");
     cfg.data_dir = data_dir;
-    if (default_limit < 1 || default_limit > admin::max_limit)
-        throw config_error(fmt::format("--default-limit: {} is not between 1 and {}", default_limit,
-                                       admin::max_limit));
-    cfg.default_limit = static_cast<std::uint32_t>(default_limit);
+    const auto limit = admin::parse_limit(default_limit);
+    if (!limit)
+        throw config_error(fmt::format("--default-limit: '{}' is not a whole number from 1 to {}",
+                                       default_limit, admin::max_limit));
+    cfg.default_limit = *limit;
     if (threads < 0 || threads > 256)
         throw config_error(fmt::format("--threads: {} is not between 0 and 256", threads));
     cfg.threads = threads == 0 ? std::max(1u, std::thread::hardware_concurrency())
                                : static_cast<unsigned>(threads);
-    const auto keep = common::parse_duration(retention);
+    const auto keep = common::parse_duration(retention_1s);
     if (!keep || keep->count() < 60)
         throw config_error(
-            fmt::format("--usage-retention: '{}' is not a duration of at least 1m "
+            fmt::format("--usage-retention-1s: '{}' is not a duration of at least 1m "
                         "(e.g. 48h, 7d)",
-                        retention));
-    cfg.usage_retention = *keep;
+                        retention_1s));
+    cfg.usage_retention_1s = *keep;
     if (max_connections < 1 || max_connections > 1'000'000)
         throw config_error(
             fmt::format("--max-connections: {} is not between 1 and 1000000", max_connections));
@@ -153,17 +185,17 @@ parse_outcome parse_config(int argc, const char* const* argv) {
             "--idle-timeout: '{}' is not a duration from 1s to 1h (e.g. 60s, 5m)", idle_timeout));
     cfg.idle_timeout = *idle;
     if (!access_log.empty()) cfg.access_log = access_log;
-    cfg.usage_retention_1m =
-        rollup_retention("--retention-1m", retention_1m, cfg.usage_retention, "--usage-retention");
-    cfg.usage_retention_1h =
-        rollup_retention("--retention-1h", retention_1h, cfg.usage_retention_1m, "--retention-1m");
-    if (storage_errors == "open")
-        cfg.storage_errors = on_storage_error::open;
-    else if (storage_errors == "closed")
-        cfg.storage_errors = on_storage_error::closed;
+    cfg.usage_retention_1m = rollup_retention("--usage-retention-1m", retention_1m,
+                                              cfg.usage_retention_1s, "--usage-retention-1s");
+    cfg.usage_retention_1h = rollup_retention("--usage-retention-1h", retention_1h,
+                                              cfg.usage_retention_1m, "--usage-retention-1m");
+    if (storage_error_mode == to_string(on_storage_error::open))
+        cfg.on_storage_error = on_storage_error::open;
+    else if (storage_error_mode == to_string(on_storage_error::closed))
+        cfg.on_storage_error = on_storage_error::closed;
     else
         throw config_error(
-            fmt::format("--on-storage-error: '{}' is not 'open' or 'closed'", storage_errors));
+            fmt::format("--on-storage-error: '{}' is not 'open' or 'closed'", storage_error_mode));
     if (const char* token = std::getenv("RL_ADMIN_TOKEN"); token && *token) {
         if (std::string_view(token).size() < 16)
             throw config_error("RL_ADMIN_TOKEN: use at least 16 characters");

@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/defaults.hpp"
+
 namespace rl::service {
 
 struct endpoint {
@@ -17,28 +19,34 @@ struct endpoint {
 
 // What /limit does with an admit whose count storage cannot write (a full or failing disk).
 enum class on_storage_error {
-    open,    // admit from memory, hold the count and write it when storage recovers
+    open,    // admit from memory, hold the count and write it when storage recovers (default)
     closed,  // refuse the admit with 503; it consumes no quota
 };
 
+// "open" or "closed", as the flag spells them.
+const char* to_string(on_storage_error mode) noexcept;
+
+// Every field starts at its default from common/defaults.hpp.
 struct config {
-    endpoint listen{"0.0.0.0", 8080};
-    endpoint admin_listen{"127.0.0.1", 8081};
-    std::string data_dir = "./data";
-    std::uint32_t default_limit = 10;
-    unsigned threads = 0;                                           // 0: one per core
-    std::chrono::seconds usage_retention = std::chrono::hours(48);  // per-second buckets
-    // Roll-ups, kept longer: per-minute and per-hour buckets.
-    std::chrono::seconds usage_retention_1m = std::chrono::hours(30 * 24);
-    std::chrono::seconds usage_retention_1h = std::chrono::hours(400 * 24);
+    endpoint listen{std::string(common::defaults::listen_host), common::defaults::listen_port};
+    endpoint admin_listen{std::string(common::defaults::admin_listen_host),
+                          common::defaults::admin_listen_port};
+    std::string data_dir{common::defaults::data_dir};
+    std::uint32_t default_limit = common::defaults::default_limit;
+    unsigned threads = common::defaults::threads;  // 0: one per core
+    // How long usage is kept at each resolution: per-second buckets, then the per-minute and
+    // per-hour roll-ups, each at least as long as the finer one.
+    std::chrono::seconds usage_retention_1s = common::defaults::usage_retention_1s;
+    std::chrono::seconds usage_retention_1m = common::defaults::usage_retention_1m;
+    std::chrono::seconds usage_retention_1h = common::defaults::usage_retention_1h;
     std::optional<std::string> admin_token;  // RL_ADMIN_TOKEN; else <data_dir>/admin.token
     // Hostile clients: connections past the cap wait in the listen backlog; a connection that
     // has not sent a whole request within the idle timeout (idle keep-alive or a slowly sent
     // header alike) is closed.
-    std::size_t max_connections = 10'000;
-    std::chrono::seconds idle_timeout{60};
+    std::size_t max_connections = common::defaults::max_connections;
+    std::chrono::seconds idle_timeout = common::defaults::idle_timeout;
     std::optional<std::string> access_log;  // file or "-" (stdout); off when absent
-    on_storage_error storage_errors = on_storage_error::open;
+    service::on_storage_error on_storage_error = service::on_storage_error::open;
 };
 
 // Thrown for bad configuration; main prints `what()` on one line and exits 2.

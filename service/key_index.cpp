@@ -74,7 +74,7 @@ user_entry& key_index::user_locked(std::string_view name) {
 
 void key_index::apply_user_locked(const storage::user_record& user) {
     user_entry& entry = user_locked(user.name);
-    entry.limit = user.limit != 0 ? user.limit : default_limit_;
+    entry.limit = admin::effective_limit(user, default_limit_);
     entry.disabled = user.disabled;
 }
 

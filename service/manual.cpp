@@ -1,8 +1,14 @@
 #include "service/manual.hpp"
 
+#include <fmt/format.h>
+
+#include "common/data_dir_files.hpp"
+
 namespace rl::service {
 
 common::man_page ratelimitd_manual() {
+    using common::admin_token_file;
+    using common::admin_url_file;
     return {
         "ratelimitd - exact per-user API rate limiter (HTTP, RocksDB)",
         "ratelimitd [OPTIONS]\n"
@@ -25,10 +31,15 @@ common::man_page ratelimitd_manual() {
         "a restart, even after kill -9, never hands out extra quota.",
         {
             {"ENVIRONMENT",
-             "Each option above can be set by the variable shown with it (Env:...); a flag wins\n"
-             "over its variable.\n"
-             "RL_ADMIN_TOKEN   the admin bearer token (16+ characters). Without it a token is\n"
-             "                 generated at first start into <data-dir>/admin.token."},
+             fmt::format("Each option above can be set by the variable shown with it (Env:...);\n"
+                         "a flag wins over its variable.\n"
+                         "RL_ADMIN_TOKEN   the admin bearer token (16+ characters). Without it a\n"
+                         "                 token is generated at first start into\n"
+                         "                 <data-dir>/{}.\n"
+                         "RL_USAGE_RETENTION, RL_RETENTION_1M, RL_RETENTION_1H: the older names\n"
+                         "                 of RL_USAGE_RETENTION_1S, _1M and _1H, read when those\n"
+                         "                 are unset.",
+                         admin_token_file)},
             {"SIGNALS",
              "SIGTERM, SIGINT  stop accepting, let queued replies go out, flush, exit 0."},
             {"EXIT STATUS",
@@ -37,23 +48,25 @@ common::man_page ratelimitd_manual() {
              "   error (one line on stderr)\n"
              "2  bad configuration: an unknown flag, a bad value, an unusable --data-dir or\n"
              "   --access-log (one line on stderr)"},
-            {"FILES",
-             "<data-dir>/              RocksDB: users, keys, usage\n"
-             "<data-dir>/admin.token   admin bearer token (mode 0600) when RL_ADMIN_TOKEN is "
-             "unset\n"
-             "<data-dir>/admin.url     where the admin API listens, for rlctl --data-dir"},
+            {"FILES", fmt::format("<data-dir>/              RocksDB: users, keys, usage\n"
+                                  "<data-dir>/{}   admin bearer token (mode 0600) when "
+                                  "RL_ADMIN_TOKEN is unset\n"
+                                  "<data-dir>/{}     where the admin API listens, for rlctl "
+                                  "--data-dir",
+                                  admin_token_file, admin_url_file)},
             {"LOGS",
              "stderr: one line per start, stop and configuration problem. With --access-log, one\n"
              "JSON object per /limit request: time, remote, method, path, status, outcome, "
              "reason,\n"
              "key_id (never the key), user, latency_us."},
             {"EXAMPLES",
-             "ratelimitd --data-dir /var/lib/ratelimitd --default-limit 20\n"
-             "RL_LISTEN=0.0.0.0:9090 RL_THREADS=2 ratelimitd\n"
-             "ratelimitd --access-log /var/log/ratelimitd/access.jsonl\n"
-             "curl -H 'X-API-KEY: rl_...' http://127.0.0.1:8080/limit\n"
-             "curl -H \"Authorization: Bearer $(cat data/admin.token)\" "
-             "http://127.0.0.1:8081/metrics"},
+             fmt::format("ratelimitd --data-dir /var/lib/ratelimitd --default-limit 20\n"
+                         "RL_LISTEN=0.0.0.0:9090 RL_THREADS=2 ratelimitd\n"
+                         "ratelimitd --access-log /var/log/ratelimitd/access.jsonl\n"
+                         "curl -H 'X-API-KEY: rl_...' http://127.0.0.1:8080/limit\n"
+                         "curl -H \"Authorization: Bearer $(cat data/{})\" "
+                         "http://127.0.0.1:8081/metrics",
+                         admin_token_file)},
             {"SEE ALSO", "rlctl --help; README.md and deploy/ in the source tree."},
         }};
 }

@@ -15,6 +15,7 @@
 
 #include "admin/admin_api.hpp"
 #include "admin/catalog.hpp"
+#include "common/data_dir_files.hpp"
 #include "common/version.hpp"
 #include "service/access_log.hpp"
 #include "service/admin_server.hpp"
@@ -193,7 +194,7 @@ void write_admin_url(const config& cfg) {
     std::string host = cfg.admin_listen.host;
     if (host == "0.0.0.0" || host == "::") host = "127.0.0.1";
     if (host.find(':') != std::string::npos) host = "[" + host + "]";
-    std::ofstream(cfg.data_dir + "/admin.url")
+    std::ofstream(common::data_dir_file(cfg.data_dir, common::admin_url_file))
         << fmt::format("http://{}:{}\n", host, cfg.admin_listen.port);
 }
 
@@ -263,7 +264,7 @@ int serve(const config& cfg, storage::store& store, std::chrono::steady_clock::t
 
     key_index keys(cfg.default_limit);
     limiter::sliding_window_limiter limiter;
-    usage_recorder usage(store, cfg.storage_errors,
+    usage_recorder usage(store, cfg.on_storage_error,
                          [](const std::string& line) { log("{}", line); });
     metrics counters;
     std::atomic<bool> ready{false};
@@ -347,7 +348,7 @@ int serve(const config& cfg, storage::store& store, std::chrono::steady_clock::t
     int exit_code = 0;
     {
         usage_upkeep usage_rollups(
-            store, {cfg.usage_retention, cfg.usage_retention_1m, cfg.usage_retention_1h});
+            store, {cfg.usage_retention_1s, cfg.usage_retention_1m, cfg.usage_retention_1h});
         maintenance upkeep(limiter, usage_rollups);
         storage_recovery recovery(usage);
         const int sig = stop_signal.get_future().get();

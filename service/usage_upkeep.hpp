@@ -4,14 +4,15 @@
 
 #include <chrono>
 
+#include "common/defaults.hpp"
 #include "storage/store.hpp"
 
 namespace rl::service {
 
 struct usage_retention {
-    std::chrono::seconds second{std::chrono::hours(48)};
-    std::chrono::seconds minute{std::chrono::hours(30 * 24)};
-    std::chrono::seconds hour{std::chrono::hours(400 * 24)};
+    std::chrono::seconds second = common::defaults::usage_retention_1s;
+    std::chrono::seconds minute = common::defaults::usage_retention_1m;
+    std::chrono::seconds hour = common::defaults::usage_retention_1h;
 };
 
 class usage_upkeep {

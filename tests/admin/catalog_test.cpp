@@ -378,3 +378,12 @@ TEST_CASE_METHOD(admin_fixture, "the observer is told about every change and not
     CHECK(observer.keys[3].user == "bob");
     CHECK(observer.keys[3].hash == sha256("bob-key"));
 }
+
+TEST_CASE("a limit as text is digits only, from 1 to max_limit", "[catalog]") {
+    using rl::admin::parse_limit;
+    CHECK(parse_limit("1") == 1u);
+    CHECK(parse_limit("100000") == max_limit);
+    for (const char* bad :
+         {"", "0", "100001", "+5", "-1", "5.0", " 5", "ten", "0x10", "9999999999"})
+        CHECK_FALSE(parse_limit(bad));
+}

@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "common/data_dir_files.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using nlohmann::json;
@@ -11,13 +12,7 @@ using rl::cli::cli_error;
 using rl::cli::connect;
 using rl::cli::local_admin_client;
 using rl::cli::parse_target;
-using rl::cli::url_encode;
-
-TEST_CASE("url_encode keeps unreserved characters and escapes the rest, '+' included") {
-    CHECK(url_encode("alice.B_2-x~") == "alice.B_2-x~");
-    CHECK(url_encode("we ird+name/x") == "we%20ird%2Bname%2Fx");
-    CHECK(url_encode("2026-01-01T00:00:00+02:00") == "2026-01-01T00%3A00%3A00%2B02%3A00");
-}
+using rl::common::url_encode;
 
 TEST_CASE("parse_target decodes the path and the query like the admin listener") {
     const auto request = parse_target("GET", "/v1/users/a%20b?user=x%2By&since=1h&&flag&s=a+b");
@@ -67,8 +62,10 @@ TEST_CASE("connect works offline on a free data directory") {
 TEST_CASE("connect goes to the server named in admin.url when a server holds the directory") {
     rl::testing::temp_dir dir;
     const auto holder = rl::storage::store::open(dir.path());  // stands in for ratelimitd
-    std::ofstream(dir / "admin.url") << "http://127.0.0.1:1\n";
-    std::ofstream(dir / "admin.token") << "0123456789abcdef0123\n";
+    std::ofstream(rl::common::data_dir_file(dir.path(), rl::common::admin_url_file))
+        << "http://127.0.0.1:1\n";
+    std::ofstream(rl::common::data_dir_file(dir.path(), rl::common::admin_token_file))
+        << "0123456789abcdef0123\n";
 
     auto client = connect({std::nullopt, std::nullopt, dir.path()});
     CHECK(dynamic_cast<local_admin_client*>(client.get()) == nullptr);

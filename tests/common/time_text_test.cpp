@@ -133,3 +133,13 @@ TEST_CASE("wall_now reads the system clock in whole seconds", "[time_text]") {
     CHECK(now >= before);
     CHECK(now <= after);
 }
+
+TEST_CASE("duration_text writes a duration in its own unit, as parse_duration reads it") {
+    using rl::common::duration_text;
+    CHECK(duration_text(std::chrono::seconds(60)) == "60s");
+    CHECK(duration_text(std::chrono::minutes(5)) == "5m");
+    CHECK(duration_text(std::chrono::hours(48)) == "48h");
+    CHECK(duration_text(rl::common::days(400)) == "400d");
+    CHECK(rl::common::parse_duration(duration_text(std::chrono::hours(48))) ==
+          std::chrono::hours(48));
+}

@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 
+#include "common/data_dir_files.hpp"
 #include "tests/integration/fixture.hpp"
 
 using nlohmann::json;
@@ -35,14 +36,18 @@ TEST_CASE("RL_ADMIN_TOKEN replaces the generated token file") {
     REQUIRE(http_request("GET", base + "/v1/users", {"Authorization: Bearer " + token}).status ==
             200);
     struct stat st {};
-    REQUIRE(::stat((server.data_dir() + "/admin.token").c_str(), &st) != 0);
+    REQUIRE(
+        ::stat(rl::common::data_dir_file(server.data_dir(), rl::common::admin_token_file).c_str(),
+               &st) != 0);
 }
 
 TEST_CASE("the generated token file is 0600 and the data directory 0700") {
     live_server server;
     REQUIRE(server.process().admin_token().size() >= 32);
     struct stat st {};
-    REQUIRE(::stat((server.data_dir() + "/admin.token").c_str(), &st) == 0);
+    REQUIRE(
+        ::stat(rl::common::data_dir_file(server.data_dir(), rl::common::admin_token_file).c_str(),
+               &st) == 0);
     REQUIRE((st.st_mode & 0777) == 0600);
     REQUIRE(::stat(server.data_dir().c_str(), &st) == 0);
     REQUIRE((st.st_mode & 0777) == 0700);

@@ -35,7 +35,7 @@ TEST_CASE("defaults follow the SPEC") {
     REQUIRE(cfg.data_dir == "./data");
     REQUIRE(cfg.default_limit == 10);
     REQUIRE(cfg.threads >= 1);
-    REQUIRE(cfg.usage_retention == std::chrono::hours(48));
+    REQUIRE(cfg.usage_retention_1s == std::chrono::hours(48));
     REQUIRE(cfg.usage_retention_1m == std::chrono::hours(30 * 24));
     REQUIRE(cfg.usage_retention_1h == std::chrono::hours(400 * 24));
     REQUIRE_FALSE(cfg.admin_token);
@@ -65,7 +65,7 @@ TEST_CASE("flags set every option") {
     REQUIRE(cfg.data_dir == "/tmp/x");
     REQUIRE(cfg.default_limit == 25);
     REQUIRE(cfg.threads == 3);
-    REQUIRE(cfg.usage_retention == std::chrono::hours(7 * 24));
+    REQUIRE(cfg.usage_retention_1s == std::chrono::hours(7 * 24));
 }
 
 TEST_CASE("environment variables set options and flags win over them") {
@@ -109,12 +109,38 @@ TEST_CASE("bad values are config errors") {
 
 TEST_CASE("each usage resolution has its retention; --retention-1s is --usage-retention") {
     auto cfg = parse({"--retention-1s", "3d", "--retention-1m", "60d", "--retention-1h", "500d"});
-    REQUIRE(cfg.usage_retention == std::chrono::hours(72));
+    REQUIRE(cfg.usage_retention_1s == std::chrono::hours(72));
     REQUIRE(cfg.usage_retention_1m == std::chrono::hours(60 * 24));
     REQUIRE(cfg.usage_retention_1h == std::chrono::hours(500 * 24));
     scoped_env minute("RL_RETENTION_1M", "90d");
     cfg = parse({});
     REQUIRE(cfg.usage_retention_1m == std::chrono::hours(90 * 24));
+}
+
+TEST_CASE("retention flags and variables follow --usage-retention-1s|1m|1h; old names still work") {
+    auto cfg = parse({"--usage-retention-1s", "2d", "--usage-retention-1m", "40d",
+                      "--usage-retention-1h", "400d"});
+    REQUIRE(cfg.usage_retention_1s == std::chrono::hours(48));
+    REQUIRE(cfg.usage_retention_1m == std::chrono::hours(40 * 24));
+    REQUIRE(cfg.usage_retention_1h == std::chrono::hours(400 * 24));
+    {
+        scoped_env old_second("RL_USAGE_RETENTION", "3d");
+        scoped_env old_minute("RL_RETENTION_1M", "50d");
+        scoped_env old_hour("RL_RETENTION_1H", "500d");
+        cfg = parse({});
+        REQUIRE(cfg.usage_retention_1s == std::chrono::hours(72));
+        REQUIRE(cfg.usage_retention_1m == std::chrono::hours(50 * 24));
+        REQUIRE(cfg.usage_retention_1h == std::chrono::hours(500 * 24));
+        // The new names win over the old ones, and a flag over both.
+        scoped_env second("RL_USAGE_RETENTION_1S", "4d");
+        scoped_env minute("RL_USAGE_RETENTION_1M", "60d");
+        scoped_env hour("RL_USAGE_RETENTION_1H", "600d");
+        cfg = parse({"--usage-retention-1h", "700d"});
+        REQUIRE(cfg.usage_retention_1s == std::chrono::hours(96));
+        REQUIRE(cfg.usage_retention_1m == std::chrono::hours(60 * 24));
+        REQUIRE(cfg.usage_retention_1h == std::chrono::hours(700 * 24));
+    }
+    REQUIRE(parse({"--usage-retention", "5d"}).usage_retention_1s == std::chrono::hours(120));
 }
 
 TEST_CASE("endpoints parse host:port forms") {
@@ -126,12 +152,12 @@ TEST_CASE("endpoints parse host:port forms") {
 
 TEST_CASE("--on-storage-error is open by default, closed on request, and nothing else") {
     using rl::service::on_storage_error;
-    REQUIRE(parse({}).storage_errors == on_storage_error::open);
-    REQUIRE(parse({"--on-storage-error", "closed"}).storage_errors == on_storage_error::closed);
+    REQUIRE(parse({}).on_storage_error == on_storage_error::open);
+    REQUIRE(parse({"--on-storage-error", "closed"}).on_storage_error == on_storage_error::closed);
     {
         scoped_env mode("RL_ON_STORAGE_ERROR", "closed");
-        REQUIRE(parse({}).storage_errors == on_storage_error::closed);
-        REQUIRE(parse({"--on-storage-error=open"}).storage_errors == on_storage_error::open);
+        REQUIRE(parse({}).on_storage_error == on_storage_error::closed);
+        REQUIRE(parse({"--on-storage-error=open"}).on_storage_error == on_storage_error::open);
     }
     const char* args[] = {"ratelimitd", "--on-storage-error", "maybe"};
     REQUIRE_THROWS_WITH(parse_config(3, args),

@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "common/data_dir_files.hpp"
 #include "tests/support/http_client.hpp"
 
 extern char** environ;
@@ -254,7 +255,7 @@ std::string server_process::admin_url() const {
 }
 
 std::string server_process::admin_token() const {
-    std::ifstream in(data_dir_ + "/admin.token");
+    std::ifstream in(common::data_dir_file(data_dir_, common::admin_token_file));
     std::string token;
     in >> token;
     return token;

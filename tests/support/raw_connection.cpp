@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "common/text.hpp"
+
 namespace rl::testing {
 
 namespace {
@@ -18,12 +20,6 @@ std::string lower(std::string text) {
     std::transform(text.begin(), text.end(), text.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     return text;
-}
-
-std::string trimmed(std::string_view text) {
-    const auto first = text.find_first_not_of(" \t");
-    if (first == std::string_view::npos) return {};
-    return std::string(text.substr(first, text.find_last_not_of(" \t") - first + 1));
 }
 
 }  // namespace
@@ -45,7 +41,7 @@ std::vector<raw_response> parse_responses(std::string_view bytes, std::size_t* c
             const auto colon = field.find(':');
             if (colon != std::string_view::npos)
                 r.headers[lower(std::string(field.substr(0, colon)))] =
-                    trimmed(field.substr(colon + 1));
+                    std::string(common::trim(field.substr(colon + 1), " \t"));
             line = eol + 2;
         }
         const auto length_field = r.headers.find("content-length");

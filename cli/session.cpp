@@ -1,0 +1,47 @@
+#include "cli/session.hpp"
+
+#include <fmt/format.h>
+
+#include <iostream>
+
+#include "cli/output.hpp"
+
+namespace rl::cli {
+
+using nlohmann::json;
+
+session::session(connection_options options, bool json_output, bool csv_output)
+    : options_(std::move(options)), json_output_(json_output), csv_output_(csv_output) {}
+
+client_response session::send(const std::string& method, const std::string& target,
+                              const json& body) {
+    if (!client_) client_ = connect(options_);
+    return client_->call(method, target, body);
+}
+
+json session::request(const std::string& method, const std::string& target, const json& body) {
+    client_response response = send(method, target, body);
+    if (response.status < 200 || response.status >= 300) throw cli_error(detail_of(response));
+    return std::move(response.body);
+}
+
+std::string session::detail_of(const client_response& response) {
+    for (const char* field : {"detail", "title"}) {
+        const json& body = response.body;
+        if (body.is_object() && body.contains(field) && body[field].is_string() &&
+            !body[field].get<std::string>().empty())
+            return body[field].get<std::string>();
+    }
+    return fmt::format("the admin API answered HTTP {}", response.status);
+}
+
+void session::print(const json& document, const std::function<std::string()>& human) const {
+    std::cout << (json_output_ ? format_json(document) : human());
+}
+
+void session::print(const json& document, const std::function<std::string()>& human,
+                    const std::function<std::string()>& csv) const {
+    std::cout << (json_output_ ? format_json(document) : csv_output_ ? csv() : human());
+}
+
+}  // namespace rl::cli
