@@ -116,12 +116,12 @@ common::unix_seconds parse_expiry(const std::string& text, common::unix_seconds 
 }
 
 json counts_json(const storage::usage_count& count) {
-    return json{{"allowed", count.allowed}, {"rejected", count.rejected}};
+    return json{{"allowed", count.admitted}, {"rejected", count.limited}};
 }
 
 // The range of a usage request (since, default 1h; until, default now), planned over what the
 // store holds.
-usage_plan plan_or_throw(const storage::store& store, const api_request& request,
+usage_plan plan_or_throw(const storage::data_dir& store, const api_request& request,
                          common::unix_seconds now, std::int64_t step) {
     const auto since = common::parse_time_point(query_param(request, "since").value_or("1h"), now);
     const auto until = common::parse_time_point(query_param(request, "until").value_or("now"), now);
@@ -143,7 +143,7 @@ json heaviest(std::vector<user_usage> users, std::size_t limit,
     for (const auto& u : users) {
         if (rows.size() == limit || u.count.*field == 0) break;
         rows.push_back(
-            json{{"user", u.user}, {"allowed", u.count.allowed}, {"rejected", u.count.rejected}});
+            json{{"user", u.user}, {"allowed", u.count.admitted}, {"rejected", u.count.limited}});
     }
     return rows;
 }
@@ -341,8 +341,8 @@ api_response admin_api::dispatch(const api_request& request) const {
         json buckets = json::array();
         for (const auto& b : report.buckets)
             buckets.push_back(json{{"start", common::format_rfc3339(b.start)},
-                                   {"allowed", b.count.allowed},
-                                   {"rejected", b.count.rejected}});
+                                   {"allowed", b.count.admitted},
+                                   {"rejected", b.count.limited}});
         return {200, json{{"since", common::format_rfc3339(report.since)},
                           {"until", common::format_rfc3339(report.until)},
                           {"step", report.step},
@@ -373,9 +373,9 @@ api_response admin_api::dispatch(const api_request& request) const {
                  {"limit", limit},
                  {"total", counts_json(total)}};
         if (by != "rejected")
-            out["by_admitted"] = heaviest(users, limit, &storage::usage_count::allowed);
+            out["by_admitted"] = heaviest(users, limit, &storage::usage_count::admitted);
         if (by != "admitted")
-            out["by_rejected"] = heaviest(users, limit, &storage::usage_count::rejected);
+            out["by_rejected"] = heaviest(users, limit, &storage::usage_count::limited);
         return {200, out};
     }
     return not_found_route(request);

@@ -66,7 +66,7 @@ TEST_CASE("connect works offline on a free data directory") {
 
 TEST_CASE("connect goes to the server named in admin.url when a server holds the directory") {
     rl::testing::temp_dir dir;
-    const auto holder = rl::storage::store::open(dir.path());  // stands in for ratelimitd
+    const auto holder = rl::storage::data_dir::open(dir.path());  // stands in for ratelimitd
     std::ofstream(dir / "admin.url") << "http://127.0.0.1:1\n";
     std::ofstream(dir / "admin.token") << "0123456789abcdef0123\n";
 
