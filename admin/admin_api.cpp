@@ -113,7 +113,7 @@ common::unix_seconds parse_expiry(const std::string& text, common::unix_seconds 
 
 // The range of a usage request (since, default 1h; until, default now), planned over what the
 // store holds.
-usage_plan plan_or_throw(const storage::store& store, const api_request& request,
+usage_plan plan_or_throw(const storage::data_dir& store, const api_request& request,
                          common::unix_seconds now, std::int64_t step) {
     const auto since = common::parse_time_point(query_param(request, "since").value_or("1h"), now);
     const auto until = common::parse_time_point(query_param(request, "until").value_or("now"), now);
@@ -126,11 +126,11 @@ usage_plan plan_or_throw(const storage::store& store, const api_request& request
 }
 
 std::uint64_t admitted_of(const storage::usage_count& count) {
-    return count.allowed;
+    return count.admitted;
 }
 
 std::uint64_t rejected_of(const storage::usage_count& count) {
-    return count.rejected;
+    return count.limited;
 }
 
 json counts_json(const storage::usage_count& count) {

@@ -39,7 +39,7 @@ std::optional<std::uint32_t> parse_limit(std::string_view text) noexcept {
     return value;
 }
 
-catalog::catalog(storage::store& store, std::uint32_t default_limit, catalog_observer* observer)
+catalog::catalog(storage::data_dir& store, std::uint32_t default_limit, catalog_observer* observer)
     : store_(store), default_limit_(default_limit), observer_(observer) {}
 
 std::optional<std::string> catalog::check_limit(std::optional<std::uint32_t> limit) {
@@ -62,11 +62,11 @@ result<user_record> catalog::create_user(std::string_view name,
         return fail<user_record>(outcome::invalid, bad_name(name));
     if (auto why = check_limit(limit)) return fail<user_record>(outcome::invalid, *why);
     std::lock_guard lock(write_mutex_);
-    if (store_.find_user(name))
+    if (store_.catalog().find_user(name))
         return fail<user_record>(outcome::already_exists,
                                  fmt::format("user '{}' already exists", name));
     user_record user{std::string(name), limit.value_or(0), false, common::wall_now()};
-    store_.put_user(user);
+    store_.catalog().put_user(user);
     notify(user);
     return {outcome::created, user, {}};
 }
@@ -75,30 +75,30 @@ result<user_record> catalog::update_user(std::string_view name, std::optional<st
                                          std::optional<bool> disabled) {
     if (auto why = check_limit(limit)) return fail<user_record>(outcome::invalid, *why);
     std::lock_guard lock(write_mutex_);
-    auto user = store_.find_user(name);
+    auto user = store_.catalog().find_user(name);
     if (!user) return fail<user_record>(outcome::not_found, fmt::format("no user '{}'", name));
     if (limit) user->limit = *limit;
     if (disabled) user->disabled = *disabled;
-    store_.put_user(*user);
+    store_.catalog().put_user(*user);
     notify(*user);
     return {outcome::ok, user, {}};
 }
 
 result<user_record> catalog::delete_user(std::string_view name) {
     std::lock_guard lock(write_mutex_);
-    auto user = store_.find_user(name);
+    auto user = store_.catalog().find_user(name);
     if (!user) return fail<user_record>(outcome::not_found, fmt::format("no user '{}'", name));
-    store_.delete_user(name);
+    store_.catalog().delete_user(name);
     if (observer_) observer_->user_deleted(name);
     return {outcome::ok, user, {}};
 }
 
 std::optional<user_record> catalog::find_user(std::string_view name) const {
-    return store_.find_user(name);
+    return store_.catalog().find_user(name);
 }
 
 std::vector<user_record> catalog::list_users() const {
-    return store_.list_users();
+    return store_.catalog().list_users();
 }
 
 result<created_key> catalog::create_key(std::string_view user, std::string_view label,
@@ -109,7 +109,7 @@ result<created_key> catalog::create_key(std::string_view user, std::string_view 
     if (expires_at != 0 && expires_at <= now)
         return fail<created_key>(outcome::invalid, "expiry must be in the future");
     std::lock_guard lock(write_mutex_);
-    if (!store_.find_user(user))
+    if (!store_.catalog().find_user(user))
         return fail<created_key>(outcome::not_found, fmt::format("no user '{}'", user));
     created_key created;
     created.key = common::generate_api_key(user);
@@ -120,7 +120,7 @@ result<created_key> catalog::create_key(std::string_view user, std::string_view 
                                 now,
                                 expires_at,
                                 0};
-    store_.put_key(created.record);
+    store_.catalog().put_key(created.record);
     notify(created.record);
     return {outcome::created, std::move(created), {}};
 }
@@ -133,10 +133,10 @@ result<key_record> catalog::import_key(std::string_view user, std::string_view k
     if (!label_ok(label))
         return fail<key_record>(outcome::invalid, "label: at most 200 printable characters");
     std::lock_guard lock(write_mutex_);
-    if (!store_.find_user(user))
+    if (!store_.catalog().find_user(user))
         return fail<key_record>(outcome::not_found, fmt::format("no user '{}'", user));
     const auto hash = common::sha256(key);
-    if (auto existing = store_.find_key(hash)) {
+    if (auto existing = store_.catalog().find_key(hash)) {
         if (existing->user != user)
             return fail<key_record>(outcome::conflict, "this key already belongs to another user");
         return {outcome::ok, existing, {}};
@@ -148,35 +148,35 @@ result<key_record> catalog::import_key(std::string_view user, std::string_view k
                       common::wall_now(),
                       0,
                       0};
-    store_.put_key(record);
+    store_.catalog().put_key(record);
     notify(record);
     return {outcome::created, record, {}};
 }
 
 result<key_record> catalog::revoke_key(std::uint64_t key_id) {
     std::lock_guard lock(write_mutex_);
-    auto key = store_.find_key_by_id(key_id);
+    auto key = store_.catalog().find_key_by_id(key_id);
     if (!key)
         return fail<key_record>(outcome::not_found,
                                 fmt::format("no key '{}'", common::format_key_id(key_id)));
     if (key->revoked_at == 0) {
         key->revoked_at = common::wall_now();
-        store_.put_key(*key);
+        store_.catalog().put_key(*key);
         notify(*key);
     }
     return {outcome::ok, key, {}};
 }
 
 std::optional<key_record> catalog::find_key(std::uint64_t key_id) const {
-    return store_.find_key_by_id(key_id);
+    return store_.catalog().find_key_by_id(key_id);
 }
 
 result<std::vector<key_record>> catalog::list_keys(std::optional<std::string_view> user) const {
-    if (user && !store_.find_user(*user))
+    if (user && !store_.catalog().find_user(*user))
         return fail<std::vector<key_record>>(outcome::not_found,
                                              fmt::format("no user '{}'", *user));
     std::vector<key_record> keys;
-    store_.for_each_key([&](const key_record& key) {
+    store_.catalog().for_each_key([&](const key_record& key) {
         if (!user || key.user == *user) keys.push_back(key);
     });
     return {outcome::ok, std::move(keys), {}};
@@ -209,7 +209,7 @@ import_summary catalog::import(const std::vector<import_row>& rows) {
         std::optional<std::string> owner;
         if (auto it = batch_keys.find(hash_bytes); it != batch_keys.end())
             owner = it->second;
-        else if (auto existing = store_.find_key(hash))
+        else if (auto existing = store_.catalog().find_key(hash))
             owner = existing->user;
         if (owner && *owner != row.user) {
             summary.errors.emplace_back(i, "this key already belongs to another user");
@@ -218,7 +218,7 @@ import_summary catalog::import(const std::vector<import_row>& rows) {
 
         auto pending = batch_users.find(row.user);
         if (pending == batch_users.end()) {
-            auto stored = store_.find_user(row.user);
+            auto stored = store_.catalog().find_user(row.user);
             const bool create = !stored;
             const bool update = stored && row.limit && stored->limit != *row.limit;
             if (create) stored = user_record{row.user, row.limit.value_or(0), false, now};
@@ -242,7 +242,7 @@ import_summary catalog::import(const std::vector<import_row>& rows) {
         ++summary.keys_imported;
     }
     if (batch.users.empty() && batch.keys.empty()) return summary;
-    store_.write(batch);
+    store_.catalog().write(batch);
     for (const auto& user : batch.users) notify(user);
     for (const auto& key : batch.keys) notify(key);
     return summary;

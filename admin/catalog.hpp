@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "storage/store.hpp"
+#include "storage/data_dir.hpp"
 
 namespace rl::admin {
 
@@ -70,7 +70,7 @@ constexpr std::uint32_t effective_limit(const user_record& user,
 
 class catalog {
 public:
-    catalog(storage::store& store, std::uint32_t default_limit,
+    catalog(storage::data_dir& store, std::uint32_t default_limit,
             catalog_observer* observer = nullptr);
 
     std::uint32_t default_limit() const noexcept { return default_limit_; }
@@ -98,14 +98,14 @@ public:
     // Bulk import in one synced write; rows that fail are reported and skipped.
     import_summary import(const std::vector<import_row>& rows);
 
-    const storage::store& store() const noexcept { return store_; }
+    const storage::data_dir& store() const noexcept { return store_; }
 
 private:
     static std::optional<std::string> check_limit(std::optional<std::uint32_t> limit);
     void notify(const user_record& user);
     void notify(const key_record& key);
 
-    storage::store& store_;
+    storage::data_dir& store_;
     std::uint32_t default_limit_;
     catalog_observer* observer_;
     std::mutex write_mutex_;  // check-then-write must not interleave

@@ -61,11 +61,11 @@ void split(const usage_coverages& coverages, const std::vector<usage_resolution>
     split(coverages, candidates, index + 1, b, until, out);
 }
 
-std::vector<std::uint64_t> keys_of(const storage::store& store, const usage_query& query) {
+std::vector<std::uint64_t> keys_of(const storage::data_dir& store, const usage_query& query) {
     std::vector<std::uint64_t> keys;
     if (query.key_id) keys.push_back(*query.key_id);
     if (query.user) {
-        store.for_each_key([&](const storage::key_record& key) {
+        store.catalog().for_each_key([&](const storage::key_record& key) {
             if (key.user == *query.user) keys.push_back(key.key_id);
         });
     }
@@ -74,19 +74,20 @@ std::vector<std::uint64_t> keys_of(const storage::store& store, const usage_quer
     return keys;
 }
 
-void for_each_planned(const storage::store& store, const usage_plan& plan,
+void for_each_planned(const storage::data_dir& store, const usage_plan& plan,
                       const std::vector<std::uint64_t>* keys,
                       const std::function<void(const storage::usage_bucket&)>& visit) {
     for (const auto& source : plan.sources)
-        store.for_each_usage(
-            storage::usage_range{source.resolution, source.from, source.until, keys}, visit);
+        store.usage().scan(storage::usage_range{source.resolution, source.from, source.until, keys},
+                           visit);
 }
 
 }  // namespace
 
-usage_coverages coverages_of(const storage::store& store) {
-    return {store.coverage(usage_resolution::second), store.coverage(usage_resolution::minute),
-            store.coverage(usage_resolution::hour)};
+usage_coverages coverages_of(const storage::data_dir& store) {
+    return {store.usage().coverage(usage_resolution::second),
+            store.usage().coverage(usage_resolution::minute),
+            store.usage().coverage(usage_resolution::hour)};
 }
 
 std::int64_t default_step(unix_seconds since, unix_seconds until) noexcept {
@@ -133,7 +134,7 @@ std::variant<usage_plan, std::string> plan_usage(const usage_coverages& coverage
     return plan;
 }
 
-usage_report build_usage_report(const storage::store& store, const usage_plan& plan,
+usage_report build_usage_report(const storage::data_dir& store, const usage_plan& plan,
                                 const usage_query& query) {
     const bool filtered = query.key_id || query.user;
     const std::vector<std::uint64_t> keys =
@@ -149,7 +150,7 @@ usage_report build_usage_report(const storage::store& store, const usage_plan& p
     for_each_planned(store, plan, filtered ? &keys : nullptr,
                      [&](const storage::usage_bucket& bucket) {
                          // Floor division: steps line up with the epoch (minutes, UTC days).
-                         steps[floor_to(bucket.second, step)] += bucket.count;
+                         steps[floor_to(bucket.start, step)] += bucket.count;
                          report.total += bucket.count;
                      });
     report.buckets.reserve(steps.size());
@@ -157,7 +158,7 @@ usage_report build_usage_report(const storage::store& store, const usage_plan& p
     return report;
 }
 
-usage_report build_usage_report(const storage::store& store, const usage_query& query) {
+usage_report build_usage_report(const storage::data_dir& store, const usage_query& query) {
     usage_plan plan;
     plan.since = query.since;
     plan.until = query.until + 1;
@@ -166,13 +167,13 @@ usage_report build_usage_report(const storage::store& store, const usage_query& 
     return build_usage_report(store, plan, query);
 }
 
-std::vector<user_usage> usage_by_user(const storage::store& store, const usage_plan& plan) {
+std::vector<user_usage> usage_by_user(const storage::data_dir& store, const usage_plan& plan) {
     std::unordered_map<std::uint64_t, storage::usage_count> by_key;
     for_each_planned(store, plan, nullptr, [&](const storage::usage_bucket& bucket) {
         by_key[bucket.key_id] += bucket.count;
     });
     std::map<std::string, storage::usage_count> by_user;
-    store.for_each_key([&](const storage::key_record& key) {
+    store.catalog().for_each_key([&](const storage::key_record& key) {
         const auto it = by_key.find(key.key_id);
         if (it == by_key.end()) return;
         by_user[key.user] += it->second;
@@ -184,7 +185,7 @@ std::vector<user_usage> usage_by_user(const storage::store& store, const usage_p
     users.reserve(by_user.size());
     for (auto& [user, count] : by_user) users.push_back({user, count});
     std::stable_sort(users.begin(), users.end(), [](const user_usage& a, const user_usage& b) {
-        return a.count.allowed > b.count.allowed;
+        return a.count.admitted > b.count.admitted;
     });
     return users;
 }

@@ -10,7 +10,7 @@
 #include <variant>
 #include <vector>
 
-#include "storage/store.hpp"
+#include "storage/data_dir.hpp"
 
 namespace rl::admin {
 
@@ -40,7 +40,7 @@ struct usage_report {
 
 // What each resolution holds, indexed second, minute, hour.
 using usage_coverages = std::array<storage::usage_coverage, 3>;
-usage_coverages coverages_of(const storage::store& store);
+usage_coverages coverages_of(const storage::data_dir& store);
 
 // One resolution read over [from, until).
 struct usage_source {
@@ -70,10 +70,10 @@ std::variant<usage_plan, std::string> plan_usage(const usage_coverages& coverage
 // A step that gives a readable number of buckets for the range.
 std::int64_t default_step(common::unix_seconds since, common::unix_seconds until) noexcept;
 
-usage_report build_usage_report(const storage::store& store, const usage_plan& plan,
+usage_report build_usage_report(const storage::data_dir& store, const usage_plan& plan,
                                 const usage_query& query);
 // Plans the query's own range and step (no widening checks): for callers that know the data.
-usage_report build_usage_report(const storage::store& store, const usage_query& query);
+usage_report build_usage_report(const storage::data_dir& store, const usage_query& query);
 
 // A user's sums over a range; keys whose user is gone are summed under "(deleted)", which no
 // user can be named.
@@ -83,6 +83,6 @@ struct user_usage {
 };
 
 // Every user with requests in the plan's range, heaviest by admitted first.
-std::vector<user_usage> usage_by_user(const storage::store& store, const usage_plan& plan);
+std::vector<user_usage> usage_by_user(const storage::data_dir& store, const usage_plan& plan);
 
 }  // namespace rl::admin

@@ -13,7 +13,7 @@
 
 #include "bench/rss.hpp"
 #include "service/key_index.hpp"
-#include "storage/store.hpp"
+#include "storage/data_dir.hpp"
 
 namespace {
 
@@ -38,13 +38,13 @@ int main(int argc, char** argv) {
     }
     auto t0 = std::chrono::steady_clock::now();
     report("start", t0);
-    auto store = storage::store::open(argv[1]);
+    auto store = storage::data_dir::open(argv[1]);
     report("store open", t0);
 
     t0 = std::chrono::steady_clock::now();
     service::key_index keys(10);
     std::vector<limiter::user_id> users;
-    keys.load(*store, [&](const storage::key_record&, const service::user_entry& user) {
+    keys.load(store->catalog(), [&](const storage::key_record&, const service::user_entry& user) {
         users.push_back(user.id);
     });
     report(fmt::format("key index: {} users, {} keys", keys.user_count(), keys.key_count()).c_str(),

@@ -20,7 +20,7 @@
 #include "admin/catalog.hpp"
 #include "service/key_index.hpp"
 #include "service/limit_handler.hpp"
-#include "storage/store.hpp"
+#include "storage/data_dir.hpp"
 
 namespace {
 
@@ -37,14 +37,14 @@ std::string key_text(std::size_t i) {
 struct world {
     std::filesystem::path dir =
         std::filesystem::temp_directory_path() / ("rl-micro-" + std::to_string(::getpid()));
-    std::unique_ptr<storage::store> store;
+    std::unique_ptr<storage::data_dir> store;
     service::key_index keys{10};
     std::vector<std::string> plain_keys;
     std::vector<common::key_hash> hashes;
 
     world() {
         std::filesystem::remove_all(dir);
-        store = storage::store::open(dir.string());
+        store = storage::data_dir::open(dir.string());
         admin::catalog catalog(*store, 10, nullptr);
         std::vector<admin::import_row> rows;
         for (std::size_t i = 0; i < user_count; ++i) {
@@ -54,7 +54,7 @@ struct world {
         }
         catalog.import(rows);
         store->compact();  // so no flush or compaction of the setup runs during a benchmark
-        keys.load(*store, nullptr);
+        keys.load(store->catalog(), nullptr);
     }
     ~world() {
         store.reset();

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <vector>
 
-#include "storage/store.hpp"
+#include "storage/data_dir.hpp"
 
 namespace {
 
@@ -29,7 +29,7 @@ struct cost {
 };
 
 // Table bytes after a full compaction.
-double compacted_bytes(rl::storage::store& store) {
+double compacted_bytes(rl::storage::data_dir& store) {
     store.compact();
     return static_cast<double>(store.table_bytes());
 }
@@ -37,7 +37,7 @@ double compacted_bytes(rl::storage::store& store) {
 void measure(const shape& s, const std::string& directory) {
     constexpr std::uint64_t requests = 1'000'000;
     std::filesystem::remove_all(directory);
-    auto store = rl::storage::store::open(directory);
+    auto store = rl::storage::data_dir::open(directory);
     const std::uint64_t busy = requests / s.requests_per_bucket;  // busy (key, second) pairs
     const rl::common::unix_seconds start = 1'800'000'000;         // a whole hour
     std::vector<rl::storage::usage_bucket> batch;
@@ -51,29 +51,29 @@ void measure(const shape& s, const std::string& directory) {
             for (std::uint64_t r = 0; r < s.requests_per_bucket; ++r)
                 batch.push_back({last, key + 1, {1, 0}});
             if (batch.size() >= 4096) {
-                store->add_usage(batch);
+                store->usage().add(batch);
                 batch.clear();
             }
         }
     }
-    if (!batch.empty()) store->add_usage(batch);
+    if (!batch.empty()) store->usage().add(batch);
 
     cost seconds{busy, compacted_bytes(*store)};
     const rl::common::unix_seconds through = last + 7200;
-    while (store->fold_usage(usage_resolution::minute, through) > 0) {
+    while (store->usage().fold(usage_resolution::minute, through) > 0) {
     }
-    while (store->fold_usage(usage_resolution::hour, through) > 0) {
+    while (store->usage().fold(usage_resolution::hour, through) > 0) {
     }
     cost minutes, hours;
-    store->for_each_usage({usage_resolution::minute, 0, through, nullptr},
-                          [&](const rl::storage::usage_bucket&) { ++minutes.buckets; });
-    store->for_each_usage({usage_resolution::hour, 0, through, nullptr},
-                          [&](const rl::storage::usage_bucket&) { ++hours.buckets; });
+    store->usage().scan({usage_resolution::minute, 0, through, nullptr},
+                        [&](const rl::storage::usage_bucket&) { ++minutes.buckets; });
+    store->usage().scan({usage_resolution::hour, 0, through, nullptr},
+                        [&](const rl::storage::usage_bucket&) { ++hours.buckets; });
     // Measured by removing the finer data: what is left is the coarser one's cost.
     const double all = compacted_bytes(*store);
-    store->expire_usage_before(usage_resolution::second, through);
+    store->usage().expire(usage_resolution::second, through);
     const double without_seconds = compacted_bytes(*store);
-    store->expire_usage_before(usage_resolution::minute, through);
+    store->usage().expire(usage_resolution::minute, through);
     hours.bytes = compacted_bytes(*store);
     minutes.bytes = without_seconds - hours.bytes;
     const double rollups = all - seconds.bytes;

@@ -13,7 +13,7 @@
 
 #include "admin/admin_api.hpp"
 #include "admin/catalog.hpp"
-#include "storage/store.hpp"
+#include "storage/data_dir.hpp"
 
 namespace {
 
@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
     const int other_keys = argc > 3 ? std::atoi(argv[3]) : 1000;
     fmt::print("command: {} {} {} {}\n", argv[0], directory, user_keys, other_keys);
     std::filesystem::remove_all(directory);
-    auto store = rl::storage::store::open(directory);
+    auto store = rl::storage::data_dir::open(directory);
     rl::admin::catalog catalog(*store, 10);
     catalog.create_user("u", std::nullopt);
     catalog.create_user("others", std::nullopt);
@@ -53,22 +53,22 @@ int main(int argc, char** argv) {
         for (auto k : keys) batch.push_back({minute + 7, k, {10, 1}});
         for (auto k : others) batch.push_back({minute + 11, k, {3, 0}});
         if (batch.size() >= 8192) {
-            store->add_usage(batch);
+            store->usage().add(batch);
             buckets += batch.size();
             batch.clear();
         }
     }
-    store->add_usage(batch);
+    store->usage().add(batch);
     buckets += batch.size();
     fmt::print("planted {} per-second buckets in {:.1f} s\n", buckets, millis_since(planted) / 1e3);
 
     auto folded = clock_type::now();
     std::size_t periods = 0;
     for (auto r : {usage_resolution::minute, usage_resolution::hour})
-        while (const auto n = store->fold_usage(r, now - 10)) periods += n;
-    store->expire_usage_before(
+        while (const auto n = store->usage().fold(r, now - 10)) periods += n;
+    store->usage().expire(
         usage_resolution::second,
-        std::min(now - 48 * 3600, store->coverage(usage_resolution::minute).folded_until));
+        std::min(now - 48 * 3600, store->usage().coverage(usage_resolution::minute).folded_until));
     store->compact();
     fmt::print(
         "folded {} minutes and hours, expired seconds older than 48 h, compacted: {:.1f} s\n",

@@ -138,7 +138,7 @@ client_response http_admin_client::call(const std::string& method,
 }
 
 local_admin_client::local_admin_client(const std::string& data_dir, std::uint32_t default_limit)
-    : store_(storage::store::open(data_dir)), catalog_(*store_, default_limit), api_(catalog_) {}
+    : store_(storage::data_dir::open(data_dir)), catalog_(*store_, default_limit), api_(catalog_) {}
 
 client_response local_admin_client::call(const std::string& method,
                                          const std::string& path_and_query, const json& body) {

@@ -13,7 +13,7 @@
 #include "admin/admin_api.hpp"
 #include "common/defaults.hpp"
 #include "common/url.hpp"
-#include "storage/store.hpp"
+#include "storage/data_dir.hpp"
 
 namespace rl::cli {
 
@@ -68,7 +68,7 @@ public:
                          const nlohmann::json& body) override;
 
 private:
-    std::unique_ptr<storage::store> store_;
+    std::unique_ptr<storage::data_dir> store_;
     admin::catalog catalog_;
     admin::admin_api api_;
 };

@@ -14,7 +14,7 @@
 
 #include "admin/catalog.hpp"
 #include "service/public_routes.hpp"
-#include "storage/store.hpp"
+#include "storage/data_dir.hpp"
 
 using namespace rl;
 
@@ -27,7 +27,7 @@ constexpr std::string_view disabled_key = "rl_fuzzoff_0123456789abcdefghijklm";
 
 struct world {
     std::string dir;
-    std::unique_ptr<storage::store> store;
+    std::unique_ptr<storage::data_dir> store;
     service::key_index keys{10};
     limiter::sliding_window_limiter limiter;
     std::unique_ptr<service::usage_recorder> usage;
@@ -40,7 +40,7 @@ struct world {
     world() {
         char pattern[] = "/tmp/rl-fuzz-request-XXXXXX";
         dir = ::mkdtemp(pattern);
-        store = storage::store::open(dir + "/data");
+        store = storage::data_dir::open(dir + "/data");
         usage = std::make_unique<service::usage_recorder>(*store);
         catalog = std::make_unique<admin::catalog>(*store, 10, &keys);
         provision("steady", 1000, steady_key);
@@ -50,6 +50,9 @@ struct world {
         handler = std::make_unique<service::limit_handler>(keys, limiter, *usage, counters, ready);
     }
     ~world() {
+        handler.reset();
+        catalog.reset();
+        usage.reset();  // it listens to the store's health
         store.reset();
         std::filesystem::remove_all(dir);
     }

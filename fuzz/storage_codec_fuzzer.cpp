@@ -36,7 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     if (const auto id = codec::decode_key_id(bytes)) require(codec::encode_key_id(*id) == bytes);
     if (const auto bucket = codec::decode_usage_key(bytes))
-        require(codec::encode_usage_key(bucket->second, bucket->key_id) == bytes);
+        require(codec::encode_usage_key(bucket->start, bucket->key_id) == bytes);
     if (const auto count = codec::decode_usage_value(bytes))
         require(codec::encode_usage_value(*count) == bytes);
     return 0;

@@ -52,10 +52,7 @@ http_reply admin_server::handle(std::string_view method, std::string_view path,
     if (!request)
         return problem_reply(400, "invalid-request", "Invalid request",
                              "malformed percent-encoding in the request target");
-    auto response = api_.handle(*request);
-    if (response.status == 503 && storage_failed_)
-        storage_failed_(response.body.value("detail", std::string()));
-    return json_reply(response);
+    return json_reply(api_.handle(*request));
 }
 
 std::string load_or_create_admin_token(const std::string& data_dir) {

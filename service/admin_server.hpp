@@ -14,14 +14,13 @@ namespace rl::service {
 
 class admin_server {
 public:
-    // `storage_failed` hears of every storage error an admin call met (to start recovery).
+    // A storage error an admin call meets is known to storage's health already (which starts
+    // recovery); the reply only reports it.
     admin_server(const admin::admin_api& api, std::string token,
-                 std::function<std::string()> render_metrics,
-                 std::function<void(const std::string&)> storage_failed = {})
+                 std::function<std::string()> render_metrics)
         : api_(api),
           token_digest_(common::sha256(token)),
-          render_metrics_(std::move(render_metrics)),
-          storage_failed_(std::move(storage_failed)) {}
+          render_metrics_(std::move(render_metrics)) {}
 
     // `path` and `query` are the raw (still percent-encoded) parts of the request target.
     http_reply handle(std::string_view method, std::string_view path, std::string_view query,
@@ -33,7 +32,6 @@ private:
     const admin::admin_api& api_;
     common::key_hash token_digest_;  // only the digest is kept and compared
     std::function<std::string()> render_metrics_;
-    std::function<void(const std::string&)> storage_failed_;
 };
 
 // Reads <data_dir>/admin.token, or creates it (mode 0600) with a fresh random token.

@@ -93,7 +93,7 @@ user_entry* key_index::apply_key_locked(const storage::key_record& key) {
 }
 
 void key_index::load(
-    const storage::store& store,
+    const storage::catalog_store& store,
     const std::function<void(const storage::key_record&, const user_entry&)>& on_key) {
     const auto users = store.list_users();
     std::unique_lock lock(mutex_);

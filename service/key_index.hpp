@@ -40,7 +40,7 @@ public:
     key_lookup find(const common::key_hash& hash, common::unix_seconds now) const;
 
     // Loads all users and live keys; `on_key` sees each loaded key with its user.
-    void load(const storage::store& store,
+    void load(const storage::catalog_store& store,
               const std::function<void(const storage::key_record&, const user_entry&)>& on_key);
 
     std::size_t key_count() const;

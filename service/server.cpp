@@ -29,7 +29,7 @@
 #include "service/storage_recovery.hpp"
 #include "service/usage_recorder.hpp"
 #include "service/usage_upkeep.hpp"
-#include "storage/store.hpp"
+#include "storage/data_dir.hpp"
 
 namespace rl::service {
 
@@ -52,13 +52,15 @@ std::optional<std::string_view> header(const restinio::request_handle_t& req,
 // quota: at worst a user is held back for up to one extra second.
 class recent_usage {
 public:
-    explicit recent_usage(const storage::store& store)
+    explicit recent_usage(const storage::usage_store& store)
         : wall_(std::chrono::system_clock::now()), mono_(std::chrono::steady_clock::now()) {
         const common::unix_seconds second =
             std::chrono::duration_cast<std::chrono::seconds>(wall_.time_since_epoch()).count();
         // A little past now too, in case the wall clock stepped back across the restart.
-        store.for_each_usage(second - 1, second + 5, [&](const storage::usage_bucket& b) {
-            if (b.count.allowed > 0) admits_[b.key_id].push_back(b);
+        const storage::usage_range recent{storage::usage_resolution::second, second - 1,
+                                          second + 5};
+        store.scan(recent, [&](const storage::usage_bucket& b) {
+            if (b.count.admitted > 0) admits_[b.key_id].push_back(b);
         });
     }
 
@@ -68,10 +70,10 @@ public:
         if (it == admits_.end()) return;
         for (const auto& bucket : it->second) {
             const auto latest = std::min(wall_, std::chrono::system_clock::time_point(
-                                                    std::chrono::seconds(bucket.second + 1)));
+                                                    std::chrono::seconds(bucket.start + 1)));
             const auto at = mono_ - (wall_ - latest);
             const auto count = static_cast<std::uint32_t>(
-                std::min<std::uint64_t>(bucket.count.allowed, UINT32_MAX));
+                std::min<std::uint64_t>(bucket.count.admitted, UINT32_MAX));
             limiter.restore(user.id, user.limit.load(), count,
                             std::chrono::time_point_cast<limiter::time_point::duration>(at));
         }
@@ -253,7 +255,8 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 }
 
 template <typename Traits>
-int serve(const config& cfg, storage::store& store, std::chrono::steady_clock::time_point started) {
+int serve(const config& cfg, storage::data_dir& store,
+          std::chrono::steady_clock::time_point started) {
     std::string token;
     try {
         token = cfg.admin_token ? *cfg.admin_token : load_or_create_admin_token(cfg.data_dir);
@@ -281,15 +284,12 @@ int serve(const config& cfg, storage::store& store, std::chrono::steady_clock::t
         }
     }
     limit_observer observer(counters, requests_log.get());
-    admin_server admin(
-        api, token,
-        [&] {
-            return counters.render(gauges{keys.user_count(), keys.key_count(),
-                                          limiter.active_users(), usage.batches(), usage.failures(),
-                                          ready.load(), usage.storage_errors(), usage.healthy(),
-                                          usage.held_buckets()});
-        },
-        [&usage](const std::string& error) { usage.storage_failed(error); });
+    admin_server admin(api, token, [&] {
+        return counters.render(gauges{keys.user_count(), keys.key_count(), limiter.active_users(),
+                                      usage.batches(), usage.failures(), ready.load(),
+                                      usage.storage_errors(), usage.healthy(),
+                                      usage.held_buckets()});
+    });
 
     event_loop io;
     auto work = asio::make_work_guard(io);
@@ -327,8 +327,8 @@ int serve(const config& cfg, storage::store& store, std::chrono::steady_clock::t
 
     log("loading users and keys from {}", cfg.data_dir);
     try {
-        const recent_usage recent(store);
-        keys.load(store, [&](const storage::key_record& key, const user_entry& user) {
+        const recent_usage recent(store.usage());
+        keys.load(store.catalog(), [&](const storage::key_record& key, const user_entry& user) {
             recent.restore(key, user, limiter);
         });
         limiter.reserve(keys.last_user_id());  // every user's window, allocated once
@@ -348,7 +348,7 @@ int serve(const config& cfg, storage::store& store, std::chrono::steady_clock::t
     int exit_code = 0;
     {
         usage_upkeep usage_rollups(
-            store, {cfg.usage_retention_1s, cfg.usage_retention_1m, cfg.usage_retention_1h});
+            store.usage(), {cfg.usage_retention_1s, cfg.usage_retention_1m, cfg.usage_retention_1h});
         maintenance upkeep(limiter, usage_rollups);
         storage_recovery recovery(usage);
         const int sig = stop_signal.get_future().get();
@@ -392,9 +392,9 @@ int run(const config& cfg) {
         return 2;
     }
     const auto started = std::chrono::steady_clock::now();
-    std::unique_ptr<storage::store> store;
+    std::unique_ptr<storage::data_dir> store;
     try {
-        store = storage::store::open(cfg.data_dir);
+        store = storage::data_dir::open(cfg.data_dir);
     } catch (const storage::storage_error& e) {
         if (e.code() == storage::storage_errc::locked)
             log("{} is in use by another process (is ratelimitd already running?)", cfg.data_dir);

@@ -15,11 +15,11 @@ void sum_per_bucket(const std::vector<usage_event>& events,
     for (const usage_event& e : events)
         buckets.push_back({e.second, e.key_id, {e.admitted ? 1u : 0u, e.admitted ? 0u : 1u}});
     std::sort(buckets.begin(), buckets.end(), [](const auto& a, const auto& b) {
-        return a.second != b.second ? a.second < b.second : a.key_id < b.key_id;
+        return a.start != b.start ? a.start < b.start : a.key_id < b.key_id;
     });
     std::size_t out = 0;
     for (std::size_t i = 1; i < buckets.size(); ++i) {
-        if (buckets[i].second == buckets[out].second && buckets[i].key_id == buckets[out].key_id)
+        if (buckets[i].start == buckets[out].start && buckets[i].key_id == buckets[out].key_id)
             buckets[out].count += buckets[i].count;
         else
             buckets[++out] = buckets[i];
@@ -36,6 +36,16 @@ const char* consequence(on_storage_error mode) {
 
 }  // namespace
 
+usage_recorder::usage_recorder(storage::data_dir& data, on_storage_error mode, log_line log,
+                               std::size_t max_held, clock::duration log_every)
+    : data_(data), mode_(mode), log_(std::move(log)), max_held_(max_held), log_every_(log_every) {
+    data_.health().listen([this](const std::string& error) { storage_failed(error); });
+}
+
+usage_recorder::~usage_recorder() {
+    data_.health().listen({});
+}
+
 usage_write usage_recorder::record(const std::vector<usage_event>& events) noexcept {
     if (events.empty()) return usage_write::written;
     try {
@@ -43,18 +53,18 @@ usage_write usage_recorder::record(const std::vector<usage_event>& events) noexc
         thread_local std::vector<storage::usage_bucket> buckets;
         sum_per_bucket(events, buckets);
         batches_.fetch_add(1, std::memory_order_relaxed);
-        std::string error;
-        if (healthy()) {
-            if (store_.add_usage(buckets, &error)) return usage_write::written;
-            failures_.fetch_add(1, std::memory_order_relaxed);
-        }
-        std::lock_guard lock(mutex_);
-        if (!error.empty()) {
-            note_error_locked(error);
-        } else if (healthy()) {  // recovered since the check above
-            if (store_.add_usage(buckets, &error)) return usage_write::written;
-            failures_.fetch_add(1, std::memory_order_relaxed);
-            note_error_locked(error);
+        // Counts are held only once storage is seen failing under the lock: recover() takes
+        // what is held under the same lock after resuming storage, so nothing is left held once
+        // storage is healthy again. A failed write has told storage's health (and so us).
+        std::unique_lock lock(mutex_, std::defer_lock);
+        for (int attempt = 0;; ++attempt) {
+            if (healthy()) {
+                if (data_.usage().add(buckets)) return usage_write::written;
+                failures_.fetch_add(1, std::memory_order_relaxed);
+            }
+            lock.lock();
+            if (!healthy() || attempt == 1) break;
+            lock.unlock();  // recovered since the check above
         }
         if (mode_ == on_storage_error::closed) return usage_write::refused;
         return hold_locked(buckets) ? usage_write::held : usage_write::refused;
@@ -65,43 +75,32 @@ usage_write usage_recorder::record(const std::vector<usage_event>& events) noexc
 }
 
 bool usage_recorder::recover() noexcept {
-    if (healthy()) return true;
-    std::string error;
     try {
-        // Outside the lock, as is the first write of what is held: a reopen replays the WAL
-        // and may take a while, and requests held meanwhile must not wait for it.
-        if (!store_.resume(&error)) return failed_recovery(error, {});
-        std::vector<storage::usage_bucket> pending = take_held();
-        if (!pending.empty() && !store_.add_usage(pending, &error))
-            return failed_recovery(error, pending);
-        std::lock_guard lock(mutex_);
-        // What was held while that write ran: written under the lock, so nothing is left held
-        // once storage is marked healthy.
-        std::vector<storage::usage_bucket> rest = take_held_locked();
-        if (!rest.empty() && !store_.add_usage(rest, &error)) {
-            put_back_locked(rest);
-            failures_.fetch_add(1, std::memory_order_relaxed);
-            note_error_locked(error);
-            return false;
+        // Outside the lock, as are the writes of what is held: a reopen replays the WAL and may
+        // take a while, and requests held meanwhile must not wait for it. A failure is noted
+        // through storage's health.
+        if (!healthy() && !data_.resume()) return false;
+        std::size_t written = 0;
+        // Until nothing is held: what was held while a write ran is written in the next round.
+        for (auto pending = take_held(); !pending.empty(); pending = take_held()) {
+            if (!data_.usage().add(pending)) {
+                failures_.fetch_add(1, std::memory_order_relaxed);
+                std::lock_guard lock(mutex_);
+                put_back_locked(pending);
+                return false;
+            }
+            written += pending.size();
         }
-        const std::chrono::duration<double> took = clock::now() - failing_since_;
-        log(fmt::format("storage recovered after {:.1f} s; {} held usage buckets written",
-                        took.count(), pending.size() + rest.size()));
-        healthy_.store(true, std::memory_order_release);
+        std::lock_guard lock(mutex_);
+        if (failing_) {
+            const std::chrono::duration<double> took = clock::now() - failing_since_;
+            log(fmt::format("storage recovered after {:.1f} s; {} held usage buckets written",
+                            took.count(), written));
+            failing_ = false;
+        }
         return true;
     } catch (...) {  // allocation failure: try again later
     }
-    return false;
-}
-
-bool usage_recorder::failed_recovery(const std::string& error,
-                                     const std::vector<storage::usage_bucket>& unwritten) {
-    std::lock_guard lock(mutex_);
-    if (!unwritten.empty()) {
-        put_back_locked(unwritten);
-        failures_.fetch_add(1, std::memory_order_relaxed);
-    }
-    note_error_locked(error);
     return false;
 }
 
@@ -120,14 +119,14 @@ std::vector<storage::usage_bucket> usage_recorder::take_held_locked() {
 
 void usage_recorder::put_back_locked(const std::vector<storage::usage_bucket>& buckets) {
     // Back in, past the bound if need be: these were already answered.
-    for (const auto& b : buckets) held_[{b.second, b.key_id}] += b.count;
+    for (const auto& b : buckets) held_[{b.start, b.key_id}] += b.count;
 }
 
 void usage_recorder::storage_failed(const std::string& error) noexcept {
     try {
         std::lock_guard lock(mutex_);
         note_error_locked(error);
-    } catch (...) {  // allocation failure: the next usage write will notice
+    } catch (...) {  // allocation failure: storage's health still says it failed
     }
 }
 
@@ -139,7 +138,8 @@ std::size_t usage_recorder::held_buckets() const {
 void usage_recorder::note_error_locked(const std::string& error) {
     storage_errors_.fetch_add(1, std::memory_order_relaxed);
     const auto now = clock::now();
-    if (healthy_.exchange(false, std::memory_order_acq_rel)) {
+    if (!failing_) {
+        failing_ = true;
         failing_since_ = last_logged_ = now;
         errors_since_log_ = 0;
         told_full_ = false;
@@ -159,7 +159,7 @@ void usage_recorder::note_error_locked(const std::string& error) {
 
 bool usage_recorder::hold_locked(const std::vector<storage::usage_bucket>& buckets) {
     std::size_t fresh = 0;
-    for (const auto& b : buckets) fresh += held_.count({b.second, b.key_id}) == 0;
+    for (const auto& b : buckets) fresh += held_.count({b.start, b.key_id}) == 0;
     if (held_.size() + fresh > max_held_) {
         if (!told_full_)
             log(fmt::format(

@@ -1,7 +1,8 @@
 #pragma once
 // Counts decisions into the per-second usage buckets: many requests, one write, in the WAL
-// before any of their replies is sent. When storage fails it keeps the service deciding: per
-// --on-storage-error, counts are held in memory (bounded) until storage recovers, or refused.
+// before any of their replies is sent. When storage fails (storage's own health says so) it
+// keeps the service deciding: per --on-storage-error, counts are held in memory (bounded) until
+// storage recovers, or refused. It also logs every storage failure, wherever it happened.
 
 #include <atomic>
 #include <chrono>
@@ -13,7 +14,7 @@
 #include <vector>
 
 #include "service/config.hpp"
-#include "storage/store.hpp"
+#include "storage/data_dir.hpp"
 
 namespace rl::service {
 
@@ -39,14 +40,13 @@ public:
     // While storage fails: the first error is logged, then one summary per this interval.
     static constexpr std::chrono::seconds log_interval{10};
 
-    explicit usage_recorder(storage::store& store, on_storage_error mode = on_storage_error::open,
+    // Listens to the data directory's health until destroyed, so `data` must outlive it.
+    explicit usage_recorder(storage::data_dir& data, on_storage_error mode = on_storage_error::open,
                             log_line log = {}, std::size_t max_held = default_max_held,
-                            clock::duration log_every = log_interval)
-        : store_(store),
-          mode_(mode),
-          log_(std::move(log)),
-          max_held_(max_held),
-          log_every_(log_every) {}
+                            clock::duration log_every = log_interval);
+    ~usage_recorder();
+    usage_recorder(const usage_recorder&) = delete;
+    usage_recorder& operator=(const usage_recorder&) = delete;
 
     // Writes the events as one batch, same (second, key) summed. Never throws.
     usage_write record(const std::vector<usage_event>& events) noexcept;
@@ -55,21 +55,20 @@ public:
     // healthy again. For one background thread (never two at once), retrying with a backoff.
     bool recover() noexcept;
 
-    // Storage failed outside the request path (an admin write): recover as after a usage write.
-    void storage_failed(const std::string& error) noexcept;
-
-    bool healthy() const noexcept { return healthy_.load(std::memory_order_acquire); }
+    bool healthy() const noexcept { return data_.health().healthy(); }
     std::size_t held_buckets() const;
 
     std::uint64_t batches() const noexcept { return batches_.load(std::memory_order_relaxed); }
     // Usage writes storage refused.
     std::uint64_t failures() const noexcept { return failures_.load(std::memory_order_relaxed); }
-    // Every storage error seen: refused writes and failed recoveries.
+    // Every storage error seen: refused writes (usage, catalog, roll-ups) and failed recoveries.
     std::uint64_t storage_errors() const noexcept {
         return storage_errors_.load(std::memory_order_relaxed);
     }
 
 private:
+    // From storage's health, on the failing thread (which holds no lock of ours).
+    void storage_failed(const std::string& error) noexcept;
     // Under mutex_: counts an error, and logs the first one and then one line per interval.
     void note_error_locked(const std::string& error);
     // Under mutex_: adds the buckets to what is held, all or none.
@@ -77,17 +76,13 @@ private:
     void put_back_locked(const std::vector<storage::usage_bucket>& buckets);
     std::vector<storage::usage_bucket> take_held();
     std::vector<storage::usage_bucket> take_held_locked();
-    // Puts back what could not be written, counts and logs the error; returns false.
-    bool failed_recovery(const std::string& error,
-                         const std::vector<storage::usage_bucket>& unwritten);
     void log(const std::string& line) const;
 
-    storage::store& store_;
+    storage::data_dir& data_;
     const on_storage_error mode_;
     const log_line log_;
     const std::size_t max_held_;
     const clock::duration log_every_;
-    std::atomic<bool> healthy_{true};
     std::atomic<std::uint64_t> batches_{0};
     std::atomic<std::uint64_t> failures_{0};
     std::atomic<std::uint64_t> storage_errors_{0};
@@ -105,7 +100,7 @@ private:
     clock::time_point failing_since_{};
     clock::time_point last_logged_{};
     std::uint64_t errors_since_log_ = 0;
-    std::string last_error_;
+    bool failing_ = false;  // since the first error logged, until recovery is logged
     bool told_full_ = false;
 };
 

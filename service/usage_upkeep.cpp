@@ -16,8 +16,8 @@ common::unix_seconds floor_to(common::unix_seconds t, usage_resolution r) {
 }  // namespace
 
 std::size_t usage_upkeep::fold(common::unix_seconds now) {
-    return store_.fold_usage(usage_resolution::minute, now - fold_grace.count(), max_periods) +
-           store_.fold_usage(usage_resolution::hour, now, max_periods);
+    return store_.fold(usage_resolution::minute, now - fold_grace.count(), max_periods) +
+           store_.fold(usage_resolution::hour, now, max_periods);
 }
 
 void usage_upkeep::expire(common::unix_seconds now) {
@@ -28,16 +28,13 @@ void usage_upkeep::expire(common::unix_seconds now) {
         return floor_to(std::min(now - keep.count(), folded_until), granularity);
     };
     constexpr auto no_limit = std::numeric_limits<common::unix_seconds>::max();
-    store_.expire_usage_before(
-        usage_resolution::second,
-        cutoff(keep_.second, store_.coverage(usage_resolution::minute).folded_until,
-               usage_resolution::minute));
-    store_.expire_usage_before(
-        usage_resolution::minute,
-        cutoff(keep_.minute, store_.coverage(usage_resolution::hour).folded_until,
-               usage_resolution::hour));
-    store_.expire_usage_before(usage_resolution::hour,
-                               cutoff(keep_.hour, no_limit, usage_resolution::hour));
+    store_.expire(usage_resolution::second,
+                  cutoff(keep_.second, store_.coverage(usage_resolution::minute).folded_until,
+                         usage_resolution::minute));
+    store_.expire(usage_resolution::minute,
+                  cutoff(keep_.minute, store_.coverage(usage_resolution::hour).folded_until,
+                         usage_resolution::hour));
+    store_.expire(usage_resolution::hour, cutoff(keep_.hour, no_limit, usage_resolution::hour));
 }
 
 }  // namespace rl::service

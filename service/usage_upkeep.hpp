@@ -5,7 +5,7 @@
 #include <chrono>
 
 #include "common/defaults.hpp"
-#include "storage/store.hpp"
+#include "storage/usage_store.hpp"
 
 namespace rl::service {
 
@@ -21,7 +21,7 @@ public:
     // then (its reply waited for the write).
     static constexpr std::chrono::seconds fold_grace{10};
 
-    usage_upkeep(storage::store& store, usage_retention keep) : store_(store), keep_(keep) {}
+    usage_upkeep(storage::usage_store& store, usage_retention keep) : store_(store), keep_(keep) {}
 
     // At most this many periods with data per fold, so that a backlog (after an upgrade or a
     // long stop) is worked off over several ticks without holding up the limiter's sweep.
@@ -36,7 +36,7 @@ public:
     void expire(common::unix_seconds now);
 
 private:
-    storage::store& store_;
+    storage::usage_store& store_;
     usage_retention keep_;
 };
 

@@ -138,33 +138,33 @@ std::optional<std::uint64_t> decode_key_id(std::string_view bytes) noexcept {
     return id;
 }
 
-void encode_usage_key(unix_seconds second, std::uint64_t key_id,
+void encode_usage_key(unix_seconds start, std::uint64_t key_id,
                       char (&out)[usage_key_size]) noexcept {
     for (int i = 0; i < 8; ++i) {
-        out[i] = static_cast<char>(static_cast<std::uint64_t>(second) >> (56 - 8 * i));
+        out[i] = static_cast<char>(static_cast<std::uint64_t>(start) >> (56 - 8 * i));
         out[8 + i] = static_cast<char>(key_id >> (56 - 8 * i));
     }
 }
 
-std::string encode_usage_key(unix_seconds second, std::uint64_t key_id) {
+std::string encode_usage_key(unix_seconds start, std::uint64_t key_id) {
     char out[usage_key_size];
-    encode_usage_key(second, key_id, out);
+    encode_usage_key(start, key_id, out);
     return std::string(out, sizeof out);
 }
 
 std::optional<usage_bucket> decode_usage_key(std::string_view bytes) noexcept {
     reader r(bytes);
-    std::uint64_t second = 0;
+    std::uint64_t start = 0;
     usage_bucket bucket;
-    if (!r.be64(second) || !r.be64(bucket.key_id) || !r.done()) return std::nullopt;
-    bucket.second = static_cast<unix_seconds>(second);
+    if (!r.be64(start) || !r.be64(bucket.key_id) || !r.done()) return std::nullopt;
+    bucket.start = static_cast<unix_seconds>(start);
     return bucket;
 }
 
 void encode_usage_value(const usage_count& count, char (&out)[usage_value_size]) noexcept {
     for (int i = 0; i < 8; ++i) {
-        out[i] = static_cast<char>(count.allowed >> (8 * i));
-        out[8 + i] = static_cast<char>(count.rejected >> (8 * i));
+        out[i] = static_cast<char>(count.admitted >> (8 * i));
+        out[8 + i] = static_cast<char>(count.limited >> (8 * i));
     }
 }
 
@@ -177,7 +177,7 @@ std::string encode_usage_value(const usage_count& count) {
 std::optional<usage_count> decode_usage_value(std::string_view bytes) noexcept {
     reader r(bytes);
     usage_count count;
-    if (!r.le64(count.allowed) || !r.le64(count.rejected) || !r.done()) return std::nullopt;
+    if (!r.le64(count.admitted) || !r.le64(count.limited) || !r.done()) return std::nullopt;
     return count;
 }
 

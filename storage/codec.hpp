@@ -11,8 +11,8 @@
 
 namespace rl::storage::codec {
 
-inline constexpr std::size_t usage_key_size = 16;    // be64 second, be64 key_id
-inline constexpr std::size_t usage_value_size = 16;  // le64 allowed, le64 rejected
+inline constexpr std::size_t usage_key_size = 16;    // be64 period start, be64 key_id
+inline constexpr std::size_t usage_value_size = 16;  // le64 admitted, le64 limited
 
 std::string encode_user(const user_record& user);
 std::optional<user_record> decode_user(std::string_view name, std::string_view bytes) noexcept;
@@ -23,8 +23,8 @@ std::optional<key_record> decode_key(std::string_view hash, std::string_view byt
 std::string encode_key_id(std::uint64_t key_id);
 std::optional<std::uint64_t> decode_key_id(std::string_view bytes) noexcept;
 
-std::string encode_usage_key(unix_seconds second, std::uint64_t key_id);
-void encode_usage_key(unix_seconds second, std::uint64_t key_id,
+std::string encode_usage_key(unix_seconds start, std::uint64_t key_id);
+void encode_usage_key(unix_seconds start, std::uint64_t key_id,
                       char (&out)[usage_key_size]) noexcept;
 std::optional<usage_bucket> decode_usage_key(std::string_view bytes) noexcept;
 

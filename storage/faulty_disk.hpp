@@ -1,5 +1,5 @@
 #pragma once
-// A disk that can be told to fail, for tests: a store opened on it (store_options::disk) writes
+// A disk that can be told to fail, for tests: a data_dir opened on it (open_options::disk) writes
 // through it, and from fail_writes() until heal() every file write, sync and create fails the
 // way a read-only or full disk does. No RocksDB type leaves storage/.
 

@@ -29,13 +29,14 @@ struct key_record {
     unix_seconds revoked_at = 0;
 };
 
+// Requests decided: admitted within the limit, or limited (answered 429).
 struct usage_count {
-    std::uint64_t allowed = 0;
-    std::uint64_t rejected = 0;
+    std::uint64_t admitted = 0;
+    std::uint64_t limited = 0;
 
     usage_count& operator+=(const usage_count& other) noexcept {
-        allowed += other.allowed;
-        rejected += other.rejected;
+        admitted += other.admitted;
+        limited += other.limited;
         return *this;
     }
 };
@@ -50,7 +51,7 @@ inline constexpr std::int64_t period_of(usage_resolution r) noexcept {
 
 // Requests of one key in one wall-clock second (or, in a roll-up, one minute or hour).
 struct usage_bucket {
-    unix_seconds second = 0;
+    unix_seconds start = 0;  // the start of the bucket's period
     std::uint64_t key_id = 0;
     usage_count count;
 };

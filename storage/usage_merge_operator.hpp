@@ -1,6 +1,6 @@
 #pragma once
-// Adds (allowed, rejected) pairs so usage is counted with blind writes, no read-modify-write.
-// Internal to storage/: only store.cpp and the storage tests include it.
+// Adds (admitted, limited) pairs so usage is counted with blind writes, no read-modify-write.
+// Internal to storage/: only storage/*.cpp and the storage tests include it.
 
 #include <rocksdb/merge_operator.h>
 

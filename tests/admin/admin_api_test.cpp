@@ -253,7 +253,7 @@ TEST_CASE_METHOD(api_fixture, "GET /v1/keys/ID shows a key, its status and bad o
 
     key_record expired = created.record;
     expired.expires_at = wall_now() - 10;
-    db->put_key(expired);
+    db->catalog().put_key(expired);
     CHECK(call("GET", "/v1/keys/" + id).body["status"] == "expired");
 
     check_problem(call("GET", "/v1/keys/not-a-key-id"), 400);
@@ -338,7 +338,7 @@ TEST_CASE_METHOD(api_fixture, "GET /v1/usage reports buckets and totals for a ra
     const auto alices = make_key("alice").record.key_id;
     const auto bobs = make_key("bob").record.key_id;
     constexpr rl::common::unix_seconds hour = 1795813200;  // 2026-11-27T21:00:00Z
-    REQUIRE(db->add_usage(
+    REQUIRE(db->usage().add(
         {{hour + 1, alices, {2, 1}}, {hour + 61, alices, {3, 0}}, {hour + 62, bobs, {5, 5}}}));
     const std::map<std::string, std::string> range = {
         {"since", format_rfc3339(hour)}, {"until", format_rfc3339(hour + 119)}, {"step", "1m"}};
@@ -366,7 +366,7 @@ TEST_CASE_METHOD(api_fixture, "GET /v1/usage defaults to the last hour", "[admin
     make_user("alice");
     const auto key = make_key("alice").record.key_id;
     const auto now = wall_now();
-    REQUIRE(db->add_usage({{now - 10, key, {4, 0}}, {now - 7200, key, {100, 0}}}));
+    REQUIRE(db->usage().add({{now - 10, key, {4, 0}}, {now - 7200, key, {100, 0}}}));
 
     const auto r = usage({});
     REQUIRE(r.status == 200);
@@ -402,7 +402,7 @@ TEST_CASE_METHOD(api_fixture, "GET /v1/usage/top ranks users by admitted and by 
         buckets.push_back({now - 30, second, {allowed - allowed / 2, 0}});
     }
     buckets.push_back({now - 4000, buckets.front().key_id, {1000, 1000}});  // before the range
-    REQUIRE(db->add_usage(buckets));
+    REQUIRE(db->usage().add(buckets));
 
     const auto top = call("GET", "/v1/usage/top", "", {{"since", "5m"}, {"limit", "2"}});
     REQUIRE(top.status == 200);
@@ -426,7 +426,7 @@ TEST_CASE_METHOD(api_fixture, "GET /v1/usage refuses a step finer than the data 
                  "[admin_api]") {
     make_user("alice");
     const auto now = wall_now();
-    db->expire_usage_before(rl::storage::usage_resolution::second, now - 3600);
+    db->usage().expire(rl::storage::usage_resolution::second, now - 3600);
     const auto fine = usage({{"since", "2h"}, {"step", "1s"}});
     CHECK(fine.status == 400);
     CHECK(fine.body["detail"].get<std::string>().find("per minute only") != std::string::npos);

@@ -36,7 +36,7 @@ struct admin_fixture {
 
     temp_dir tmp;
     std::string directory = tmp / "data";
-    std::unique_ptr<storage::store> db = storage::store::open(directory);
+    std::unique_ptr<storage::data_dir> db = storage::data_dir::open(directory);
     recording_observer observer;
     admin::catalog catalog{*db, default_limit, &observer};
 

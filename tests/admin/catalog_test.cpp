@@ -179,7 +179,7 @@ TEST_CASE_METHOD(admin_fixture, "a created key is returned in plain once and sto
     const auto stored = catalog.find_key(created.record.key_id);
     REQUIRE(stored.has_value());
     CHECK(stored->hash == sha256(created.key));
-    CHECK(catalog.store().find_key(sha256(created.key))->key_id == created.record.key_id);
+    CHECK(catalog.store().catalog().find_key(sha256(created.key))->key_id == created.record.key_id);
 
     SECTION("and the plain key is nowhere in the data directory") {
         const std::string plain = created.key;
@@ -312,9 +312,9 @@ TEST_CASE_METHOD(admin_fixture, "a bulk import reports what it created and which
     CHECK(names_of(catalog.list_users()) == std::vector<std::string>{"alice", "bob", "dave"});
     CHECK(catalog.find_user("alice")->limit == 5);
     CHECK(catalog.find_user("bob")->limit == 0);
-    CHECK(catalog.store().find_key(sha256("alice-key-2"))->user == "alice");
-    CHECK(catalog.store().find_key(sha256("bob-key"))->user == "bob");
-    CHECK(catalog.store().find_key(sha256("dave-key"))->user == "dave");
+    CHECK(catalog.store().catalog().find_key(sha256("alice-key-2"))->user == "alice");
+    CHECK(catalog.store().catalog().find_key(sha256("bob-key"))->user == "bob");
+    CHECK(catalog.store().catalog().find_key(sha256("dave-key"))->user == "dave");
 
     SECTION("and importing the same rows again changes nothing") {
         const std::size_t events = observer.events.size();

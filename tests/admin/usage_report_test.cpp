@@ -23,7 +23,7 @@ using step_row = std::tuple<unix_seconds, std::uint64_t, std::uint64_t>;
 std::vector<step_row> rows_of(const usage_report& report) {
     std::vector<step_row> rows;
     for (const auto& step : report.buckets)
-        rows.emplace_back(step.start, step.count.allowed, step.count.rejected);
+        rows.emplace_back(step.start, step.count.admitted, step.count.limited);
     return rows;
 }
 
@@ -37,7 +37,7 @@ struct usage_fixture : admin_fixture {
         a = make_key("alice").record.key_id;
         b = make_key("alice").record.key_id;
         c = make_key("bob").record.key_id;
-        const bool written = db->add_usage({
+        const bool written = db->usage().add({
             {hour - 1, a, {100, 0}},  // before the range
             {hour + 5, a, {2, 1}},
             {hour + 59, b, {3, 0}},
@@ -45,7 +45,7 @@ struct usage_fixture : admin_fixture {
             {hour + 125, c, {4, 4}},
             {hour + 3600, a, {50, 0}},  // after the range
         });
-        if (!written) throw std::runtime_error("add_usage failed");
+        if (!written) throw std::runtime_error("usage().add failed");
     }
 
     usage_report report(const usage_query& query) { return build_usage_report(*db, query); }
@@ -62,7 +62,7 @@ usage_query range(std::int64_t step, unix_seconds since = hour, unix_seconds unt
 
 // (allowed, rejected) over the whole report.
 std::pair<std::uint64_t, std::uint64_t> total_of(const usage_report& report) {
-    return {report.total.allowed, report.total.rejected};
+    return {report.total.admitted, report.total.limited};
 }
 using counts = std::pair<std::uint64_t, std::uint64_t>;
 
@@ -238,7 +238,7 @@ TEST_CASE_METHOD(usage_fixture,
                          : t % 3 == 1 ? b
                                       : c),
                         {t % 5 + 1, t % 2}});
-    REQUIRE(db->add_usage(more));
+    REQUIRE(db->usage().add(more));
 
     usage_query query;
     query.since = hour - 3600;
@@ -252,11 +252,11 @@ TEST_CASE_METHOD(usage_fixture,
     const auto alice_before = report(query);
 
     const unix_seconds now = hour + 2 * 86400 + 100;
-    REQUIRE(db->fold_usage(usage_resolution::minute, now) > 0);
-    REQUIRE(db->fold_usage(usage_resolution::hour, now) > 0);
-    db->expire_usage_before(usage_resolution::second, hour + 86400);
-    db->expire_usage_before(usage_resolution::minute, hour - 3600);
-    db->expire_usage_before(usage_resolution::hour, hour - 7200);
+    REQUIRE(db->usage().fold(usage_resolution::minute, now) > 0);
+    REQUIRE(db->usage().fold(usage_resolution::hour, now) > 0);
+    db->usage().expire(usage_resolution::second, hour + 86400);
+    db->usage().expire(usage_resolution::minute, hour - 3600);
+    db->usage().expire(usage_resolution::hour, hour - 7200);
 
     const auto c = coverages_of(*db);
     CHECK(c[1].folded_until == hour + 2 * 86400 + 60);
@@ -285,13 +285,13 @@ TEST_CASE_METHOD(usage_fixture, "usage by user sums each user's keys, heaviest f
     auto users = usage_by_user(*db, plan);
     REQUIRE(users.size() == 2);
     CHECK(users[0].user == "alice");
-    CHECK(std::make_pair(users[0].count.allowed, users[0].count.rejected) == counts{6, 1});
+    CHECK(std::make_pair(users[0].count.admitted, users[0].count.limited) == counts{6, 1});
     CHECK(users[1].user == "bob");
-    CHECK(std::make_pair(users[1].count.allowed, users[1].count.rejected) == counts{4, 4});
+    CHECK(std::make_pair(users[1].count.admitted, users[1].count.limited) == counts{4, 4});
 
     REQUIRE(catalog.delete_user("bob").status == rl::admin::outcome::ok);
     users = usage_by_user(*db, plan);
     REQUIRE(users.size() == 2);
     CHECK(users[1].user == "(deleted)");
-    CHECK(users[1].count.allowed == 4);
+    CHECK(users[1].count.admitted == 4);
 }

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "common/data_dir_files.hpp"
+#include "storage/data_dir.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using nlohmann::json;
@@ -61,7 +62,7 @@ TEST_CASE("connect works offline on a free data directory") {
 
 TEST_CASE("connect goes to the server named in admin.url when a server holds the directory") {
     rl::testing::temp_dir dir;
-    const auto holder = rl::storage::store::open(dir.path());  // stands in for ratelimitd
+    const auto holder = rl::storage::data_dir::open(dir.path());  // stands in for ratelimitd
     std::ofstream(rl::common::data_dir_file(dir.path(), rl::common::admin_url_file))
         << "http://127.0.0.1:1\n";
     std::ofstream(rl::common::data_dir_file(dir.path(), rl::common::admin_token_file))

@@ -11,7 +11,7 @@
 
 #include "admin/catalog.hpp"
 #include "common/time_text.hpp"
-#include "storage/store.hpp"
+#include "storage/data_dir.hpp"
 #include "tests/integration/fixture.hpp"
 
 using nlohmann::json;
@@ -73,7 +73,7 @@ struct planted_usage {
     counts heavy_total{0, 0}, everyone_total{0, 0};
 
     planted_usage() {
-        auto store = rl::storage::store::open(data);
+        auto store = rl::storage::data_dir::open(data);
         rl::admin::catalog catalog(*store, 10);
         REQUIRE(catalog.create_user("heavy", 5).status == rl::admin::outcome::created);
         REQUIRE(catalog.create_user("light", 5).status == rl::admin::outcome::created);
@@ -97,7 +97,7 @@ struct planted_usage {
             everyone_total.first += c.first + (k % 5 == 0 ? 100 : 0);
             everyone_total.second += c.second;
         }
-        REQUIRE(store->add_usage(buckets));
+        REQUIRE(store->usage().add(buckets));
     }
 
     // What every view must say about the planted usage, however it is stored.

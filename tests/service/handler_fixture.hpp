@@ -15,15 +15,15 @@
 namespace rl::testing {
 
 struct handler_fixture {
-    explicit handler_fixture(const storage::store_options& options = {},
+    explicit handler_fixture(const storage::open_options& options = {},
                              service::on_storage_error mode = service::on_storage_error::open,
                              service::usage_recorder::log_line log = {},
                              std::size_t max_held = service::usage_recorder::default_max_held)
-        : store(storage::store::open(dir / "data", options)),
+        : store(storage::data_dir::open(dir / "data", options)),
           usage(*store, mode, std::move(log), max_held) {}
 
     temp_dir dir;
-    std::unique_ptr<storage::store> store;
+    std::unique_ptr<storage::data_dir> store;
     service::key_index keys{10};
     limiter::sliding_window_limiter limiter;
     service::usage_recorder usage;

@@ -48,10 +48,10 @@ TEST_CASE("admits up to the limit, then limits, and counts usage for both") {
     REQUIRE(h.check(key, std::chrono::milliseconds(1000)).outcome == limit_outcome::admitted);
 
     storage::usage_count total;
-    h.store->for_each_usage(h.wall, h.wall + 1,
-                            [&](const storage::usage_bucket& b) { total += b.count; });
-    REQUIRE(total.allowed == 3);
-    REQUIRE(total.rejected == 1);
+    h.store->usage().scan({storage::usage_resolution::second, h.wall, h.wall + 1},
+                          [&](const storage::usage_bucket& b) { total += b.count; });
+    REQUIRE(total.admitted == 3);
+    REQUIRE(total.limited == 1);
 }
 
 TEST_CASE("disabled users are forbidden; expired keys are their own outcome") {

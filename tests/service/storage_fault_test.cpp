@@ -37,8 +37,8 @@ struct faulty_harness : testing::handler_fixture {
     }
     storage::usage_count stored() const {
         storage::usage_count total;
-        store->for_each_usage(0, INT64_MAX,
-                              [&](const storage::usage_bucket& b) { total += b.count; });
+        store->usage().scan({storage::usage_resolution::second, 0, INT64_MAX},
+                            [&](const storage::usage_bucket& b) { total += b.count; });
         return total;
     }
 
@@ -84,14 +84,14 @@ TEST_CASE(
     CHECK(h.log[1].find("storage recovered") != std::string::npos);
     // Every answered request is counted: RocksDB may also keep the batch whose write failed.
     const auto counted = h.stored();
-    CHECK(counted.allowed >= 3);
-    CHECK(counted.rejected >= 3);
-    CHECK(counted.allowed + counted.rejected <= 6 + 1);
+    CHECK(counted.admitted >= 3);
+    CHECK(counted.limited >= 3);
+    CHECK(counted.admitted + counted.limited <= 6 + 1);
 
     // Writes go straight to storage again.
     REQUIRE(h.burst(key, 1, std::chrono::milliseconds(2000))[limit_outcome::admitted] == 1);
     CHECK(h.usage.held_buckets() == 0);
-    CHECK(h.stored().allowed == counted.allowed + 1);
+    CHECK(h.stored().admitted == counted.admitted + 1);
 }
 
 TEST_CASE("closed: admits that cannot be counted get 503 and use no quota") {
@@ -130,7 +130,7 @@ TEST_CASE("open: once the held counts reach their bound, further admits get 503"
 
     h.disk->heal();
     REQUIRE(h.usage.recover());
-    CHECK(h.stored().allowed >= 7);
+    CHECK(h.stored().admitted >= 7);
     CHECK(h.burst(c, 1)[limit_outcome::admitted] == 1);
 }
 
@@ -149,9 +149,7 @@ TEST_CASE(
     const auto key = h.key_for("carol", 5);
     admin::admin_api api(h.catalog);
     const std::string token = "0123456789abcdef0123456789abcdef";
-    service::admin_server server(
-        api, token, [] { return std::string(); },
-        [&](const std::string& error) { h.usage.storage_failed(error); });
+    service::admin_server server(api, token, [] { return std::string(); });
     const auto patch = [&] {
         return server.handle("PATCH", "/v1/users/carol", "", "Bearer " + token, R"({"limit":1})");
     };
@@ -181,7 +179,7 @@ TEST_CASE(
 TEST_CASE("while storage keeps failing, a summary line follows at most once per interval") {
     testing::temp_dir dir;
     auto disk = std::make_shared<storage::faulty_disk>();
-    auto store = storage::store::open(dir / "data", {disk});
+    auto store = storage::data_dir::open(dir / "data", {disk});
     std::vector<std::string> log;
     const auto record_failing = [&](service::usage_recorder& usage, int times) {
         for (int i = 0; i < times; ++i) {

@@ -11,11 +11,12 @@ using rl::service::usage_write;
 namespace {
 
 std::map<std::pair<std::int64_t, std::uint64_t>, rl::storage::usage_count> stored(
-    const rl::storage::store& store) {
+    const rl::storage::data_dir& store) {
     std::map<std::pair<std::int64_t, std::uint64_t>, rl::storage::usage_count> out;
-    store.for_each_usage(0, INT64_MAX, [&](const rl::storage::usage_bucket& b) {
-        out[{b.second, b.key_id}] += b.count;
-    });
+    store.usage().scan({rl::storage::usage_resolution::second, 0, INT64_MAX},
+                       [&](const rl::storage::usage_bucket& b) {
+                           out[{b.start, b.key_id}] += b.count;
+                       });
     return out;
 }
 
@@ -23,7 +24,7 @@ std::map<std::pair<std::int64_t, std::uint64_t>, rl::storage::usage_count> store
 
 TEST_CASE("a batch is summed per second and key, admitted and rejected apart") {
     rl::testing::temp_dir dir;
-    auto store = rl::storage::store::open(dir / "data");
+    auto store = rl::storage::data_dir::open(dir / "data");
     rl::service::usage_recorder usage(*store);
     REQUIRE(usage.record({{7, 100, true},
                           {7, 100, true},
@@ -35,19 +36,19 @@ TEST_CASE("a batch is summed per second and key, admitted and rejected apart") {
     REQUIRE(usage.record({{7, 100, true}}) == usage_write::written);
     const auto buckets = stored(*store);
     REQUIRE(buckets.size() == 3);
-    REQUIRE(buckets.at({100, 7}).allowed == 4);
-    REQUIRE(buckets.at({100, 7}).rejected == 1);
-    REQUIRE(buckets.at({100, 8}).allowed == 1);
-    REQUIRE(buckets.at({100, 8}).rejected == 1);
-    REQUIRE(buckets.at({101, 7}).allowed == 0);
-    REQUIRE(buckets.at({101, 7}).rejected == 1);
+    REQUIRE(buckets.at({100, 7}).admitted == 4);
+    REQUIRE(buckets.at({100, 7}).limited == 1);
+    REQUIRE(buckets.at({100, 8}).admitted == 1);
+    REQUIRE(buckets.at({100, 8}).limited == 1);
+    REQUIRE(buckets.at({101, 7}).admitted == 0);
+    REQUIRE(buckets.at({101, 7}).limited == 1);
     REQUIRE(usage.batches() == 2);
     REQUIRE(usage.failures() == 0);
 }
 
 TEST_CASE("an empty batch writes nothing and succeeds") {
     rl::testing::temp_dir dir;
-    auto store = rl::storage::store::open(dir / "data");
+    auto store = rl::storage::data_dir::open(dir / "data");
     rl::service::usage_recorder usage(*store);
     REQUIRE(usage.record({}) == usage_write::written);
     REQUIRE(usage.batches() == 0);

@@ -56,7 +56,7 @@ std::vector<decoder> all_decoders() {
                      [](std::uint64_t id) { return codec::encode_key_id(id); }),
         make_decoder(
             "usage key", codec::encode_usage_key(1795815000, 7), codec::decode_usage_key,
-            [](const usage_bucket& b) { return codec::encode_usage_key(b.second, b.key_id); }),
+            [](const usage_bucket& b) { return codec::encode_usage_key(b.start, b.key_id); }),
         make_decoder("usage value", codec::encode_usage_value({3, 4}), codec::decode_usage_value,
                      [](const usage_count& c) { return codec::encode_usage_value(c); }),
     };
@@ -70,12 +70,12 @@ std::string merged(const std::string* existing, const std::string& operand) {
     return out;
 }
 
-// (allowed, rejected) of an encoded usage value.
+// (admitted, limited) of an encoded usage value.
 using counts = std::pair<std::uint64_t, std::uint64_t>;
 counts counts_of(const std::string& bytes) {
     const auto count = codec::decode_usage_value(bytes);
     REQUIRE(count.has_value());
-    return {count->allowed, count->rejected};
+    return {count->admitted, count->limited};
 }
 
 }  // namespace
@@ -132,7 +132,7 @@ TEST_CASE("key ids and usage keys are big-endian so they sort by value", "[codec
 
     const auto bucket = codec::decode_usage_key(key);
     REQUIRE(bucket.has_value());
-    CHECK(bucket->second == 1795815000);
+    CHECK(bucket->start == 1795815000);
     CHECK(bucket->key_id == 7);
 }
 
@@ -145,7 +145,7 @@ TEST_CASE("usage keys and values encode the same into a buffer as into a string"
     codec::encode_usage_value({0x0a0b0c0d0e0f1011ULL, 7}, value);
     CHECK(std::string(value, sizeof value) ==
           codec::encode_usage_value({0x0a0b0c0d0e0f1011ULL, 7}));
-    CHECK(codec::decode_usage_value(std::string_view(value, sizeof value))->allowed ==
+    CHECK(codec::decode_usage_value(std::string_view(value, sizeof value))->admitted ==
           0x0a0b0c0d0e0f1011ULL);
 }
 
@@ -154,8 +154,8 @@ TEST_CASE("usage counts survive encode and decode", "[codec]") {
     CHECK(bytes.size() == codec::usage_value_size);
     const auto count = codec::decode_usage_value(bytes);
     REQUIRE(count.has_value());
-    CHECK(count->allowed == UINT64_MAX);
-    CHECK(count->rejected == 12);
+    CHECK(count->admitted == UINT64_MAX);
+    CHECK(count->limited == 12);
 }
 
 TEST_CASE("every decoder rejects truncated and extended input", "[codec]") {
@@ -213,7 +213,7 @@ TEST_CASE("record decoders reject values no encoder writes", "[codec]") {
     }
 }
 
-TEST_CASE("the merge operator adds allowed and rejected counts", "[codec][merge]") {
+TEST_CASE("the merge operator adds admitted and limited counts", "[codec][merge]") {
     const std::string first = codec::encode_usage_value({3, 1});
     const std::string second = codec::encode_usage_value({4, 5});
     CHECK(counts_of(merged(nullptr, first)) == counts{3, 1});

@@ -6,8 +6,8 @@
 #include <tuple>
 #include <vector>
 
-#include "storage/store.hpp"
-#include "tests/storage/store_fixture.hpp"
+#include "storage/data_dir.hpp"
+#include "tests/storage/data_dir_fixture.hpp"
 
 namespace {
 
@@ -18,20 +18,20 @@ constexpr auto second = usage_resolution::second;
 constexpr auto minute = usage_resolution::minute;
 constexpr auto hour = usage_resolution::hour;
 
-// (start, key_id) -> (allowed, rejected) of everything a resolution holds in [from, until).
+// (start, key_id) -> (admitted, limited) of everything a resolution holds in [from, until).
 using sums =
     std::map<std::pair<unix_seconds, std::uint64_t>, std::pair<std::uint64_t, std::uint64_t>>;
 
-struct rollup_fixture : rl::testing::store_fixture {
-    void add(std::vector<usage_bucket> buckets) { REQUIRE(db->add_usage(buckets)); }
+struct rollup_fixture : rl::testing::data_dir_fixture {
+    void add(std::vector<usage_bucket> buckets) { REQUIRE(db->usage().add(buckets)); }
 
     sums read(usage_resolution r, unix_seconds from = 0, unix_seconds until = day + 86400 * 30,
               const std::vector<std::uint64_t>* keys = nullptr) const {
         sums out;
-        db->for_each_usage(usage_range{r, from, until, keys}, [&](const usage_bucket& b) {
-            auto& s = out[{b.second, b.key_id}];
-            s.first += b.count.allowed;
-            s.second += b.count.rejected;
+        db->usage().scan(usage_range{r, from, until, keys}, [&](const usage_bucket& b) {
+            auto& s = out[{b.start, b.key_id}];
+            s.first += b.count.admitted;
+            s.second += b.count.limited;
         });
         return out;
     }
@@ -47,10 +47,10 @@ TEST_CASE_METHOD(rollup_fixture, "closed minutes are summed per key into the min
          {day + 60, 1, {5, 5}},
          {day + 130, 1, {7, 0}}});
     // Through day+125: minutes day and day+60 are closed, day+120 is not.
-    CHECK(db->fold_usage(minute, day + 125) == 2);
+    CHECK(db->usage().fold(minute, day + 125) == 2);
     CHECK(read(minute) == sums{{{day, 1}, {5, 1}}, {{day, 2}, {1, 0}}, {{day + 60, 1}, {5, 5}}});
-    CHECK(db->coverage(minute).folded_until == day + 120);
-    CHECK(db->coverage(second).folded_until > day + 86400 * 365);
+    CHECK(db->usage().coverage(minute).folded_until == day + 120);
+    CHECK(db->usage().coverage(second).folded_until > day + 86400 * 365);
     // The per-second buckets stay; they are expired separately.
     CHECK(read(second).size() == 5);
 }
@@ -58,57 +58,57 @@ TEST_CASE_METHOD(rollup_fixture, "closed minutes are summed per key into the min
 TEST_CASE_METHOD(rollup_fixture,
                  "folding again, or after a crash between steps, never double counts", "[rollup]") {
     add({{day + 1, 1, {1, 0}}, {day + 61, 1, {1, 0}}, {day + 3601, 2, {4, 2}}});
-    REQUIRE(db->fold_usage(minute, day + 7200, 1) == 1);  // one period, then "crash"
+    REQUIRE(db->usage().fold(minute, day + 7200, 1) == 1);  // one period, then "crash"
     reopen();
-    CHECK(db->coverage(minute).folded_until == day + 60);
-    CHECK(db->fold_usage(minute, day + 7200) == 2);
-    CHECK(db->fold_usage(minute, day + 7200) == 0);
+    CHECK(db->usage().coverage(minute).folded_until == day + 60);
+    CHECK(db->usage().fold(minute, day + 7200) == 2);
+    CHECK(db->usage().fold(minute, day + 7200) == 0);
     reopen();
-    CHECK(db->fold_usage(minute, day + 7200) == 0);
+    CHECK(db->usage().fold(minute, day + 7200) == 0);
     CHECK(read(minute) ==
           sums{{{day, 1}, {1, 0}}, {{day + 60, 1}, {1, 0}}, {{day + 3600, 2}, {4, 2}}});
 
     // Hours come from folded minutes only, and are as idempotent.
-    CHECK(db->fold_usage(hour, day + 86400) == 2);
+    CHECK(db->usage().fold(hour, day + 86400) == 2);
     reopen();
-    CHECK(db->fold_usage(hour, day + 86400) == 0);
+    CHECK(db->usage().fold(hour, day + 86400) == 0);
     CHECK(read(hour) == sums{{{day, 1}, {2, 0}}, {{day + 3600, 2}, {4, 2}}});
-    CHECK(db->coverage(hour).folded_until == day + 7200);
+    CHECK(db->usage().coverage(hour).folded_until == day + 7200);
 }
 
 TEST_CASE_METHOD(rollup_fixture, "an hour is folded only once all of its minutes are", "[rollup]") {
     add({{day + 10, 1, {1, 0}}, {day + 3599, 1, {1, 0}}});
-    REQUIRE(db->fold_usage(minute, day + 1800) == 1);
-    CHECK(db->fold_usage(hour, day + 86400) == 0);
+    REQUIRE(db->usage().fold(minute, day + 1800) == 1);
+    CHECK(db->usage().fold(hour, day + 86400) == 0);
     CHECK(read(hour).empty());
-    REQUIRE(db->fold_usage(minute, day + 3600) == 1);
-    CHECK(db->fold_usage(hour, day + 86400) == 1);
+    REQUIRE(db->usage().fold(minute, day + 3600) == 1);
+    CHECK(db->usage().fold(hour, day + 86400) == 1);
     CHECK(read(hour) == sums{{{day, 1}, {2, 0}}});
 }
 
 TEST_CASE_METHOD(rollup_fixture, "the first fold starts at the oldest bucket, gaps cost nothing",
                  "[rollup]") {
-    CHECK(db->fold_usage(minute, day) == 0);  // nothing yet: only the watermark moves
-    CHECK(db->coverage(minute).folded_until == day);
+    CHECK(db->usage().fold(minute, day) == 0);  // nothing yet: only the watermark moves
+    CHECK(db->usage().coverage(minute).folded_until == day);
     add({{day + 86400 * 3 + 5, 7, {1, 0}}, {day + 86400 * 9 + 5, 7, {2, 0}}});
-    CHECK(db->fold_usage(minute, day + 86400 * 10) == 2);
+    CHECK(db->usage().fold(minute, day + 86400 * 10) == 2);
     CHECK(read(minute) == sums{{{day + 86400 * 3, 7}, {1, 0}}, {{day + 86400 * 9, 7}, {2, 0}}});
 }
 
 TEST_CASE_METHOD(rollup_fixture, "expiry works per resolution and records what is gone",
                  "[rollup]") {
     add({{day + 1, 1, {1, 0}}, {day + 61, 1, {1, 0}}, {day + 121, 1, {1, 0}}});
-    REQUIRE(db->fold_usage(minute, day + 180) == 3);
-    db->expire_usage_before(second, day + 120);
-    db->expire_usage_before(minute, day + 60);
+    REQUIRE(db->usage().fold(minute, day + 180) == 3);
+    db->usage().expire(second, day + 120);
+    db->usage().expire(minute, day + 60);
     CHECK(read(second).size() == 1);
     CHECK(read(minute).size() == 2);
-    CHECK(db->coverage(second).kept_from == day + 120);
-    CHECK(db->coverage(minute).kept_from == day + 60);
-    CHECK(db->coverage(hour).kept_from == 0);
-    db->expire_usage_before(second, day + 60);  // never moves back
+    CHECK(db->usage().coverage(second).kept_from == day + 120);
+    CHECK(db->usage().coverage(minute).kept_from == day + 60);
+    CHECK(db->usage().coverage(hour).kept_from == 0);
+    db->usage().expire(second, day + 60);  // never moves back
     reopen();
-    CHECK(db->coverage(second).kept_from == day + 120);
+    CHECK(db->usage().coverage(second).kept_from == day + 120);
 }
 
 TEST_CASE_METHOD(rollup_fixture, "a key filter returns exactly the wanted keys' buckets",
@@ -132,19 +132,19 @@ TEST_CASE_METHOD(rollup_fixture, "a key filter returns exactly the wanted keys' 
 TEST_CASE_METHOD(rollup_fixture, "usage arriving for a folded minute is folded again, once",
                  "[rollup]") {
     add({{day + 10, 1, {1, 0}}, {day + 70, 2, {1, 0}}});
-    REQUIRE(db->fold_usage(minute, day + 3600) == 2);
-    REQUIRE(db->fold_usage(hour, day + 3600) == 1);
+    REQUIRE(db->usage().fold(minute, day + 3600) == 2);
+    REQUIRE(db->usage().fold(hour, day + 3600) == 1);
     // The clock stepped back: more for minute `day`, for a new key too.
     add({{day + 20, 1, {5, 1}}, {day + 30, 3, {2, 0}}});
-    db->fold_usage(minute, day + 3600);
+    db->usage().fold(minute, day + 3600);
     CHECK(read(minute) == sums{{{day, 1}, {6, 1}}, {{day, 3}, {2, 0}}, {{day + 60, 2}, {1, 0}}});
     CHECK(read(hour) == sums{{{day, 1}, {6, 1}}, {{day, 2}, {1, 0}}, {{day, 3}, {2, 0}}});
-    db->fold_usage(minute, day + 3600);
-    db->fold_usage(hour, day + 3600);
+    db->usage().fold(minute, day + 3600);
+    db->usage().fold(hour, day + 3600);
     CHECK(read(hour) == sums{{{day, 1}, {6, 1}}, {{day, 2}, {1, 0}}, {{day, 3}, {2, 0}}});
     // After a restart the store still knows which minutes are folded.
     reopen();
     add({{day + 50, 1, {1, 0}}});
-    db->fold_usage(minute, day + 3600);
+    db->usage().fold(minute, day + 3600);
     CHECK(read(minute).at({day, 1}) == std::make_pair<std::uint64_t, std::uint64_t>(7, 1));
 }

@@ -1,0 +1,132 @@
+#include "storage/catalog_store.hpp"
+
+#include <cstring>
+
+#include "storage/codec.hpp"
+#include "storage/database.hpp"
+
+namespace rl::storage {
+
+namespace {
+
+using schema::family;
+
+std::string_view view(const key_hash& hash) {
+    return {reinterpret_cast<const char*>(hash.data()), hash.size()};
+}
+
+void stage_user(const database::session& s, rocksdb::WriteBatch& batch, const user_record& user) {
+    batch.Put(s.family(family::users), user.name, codec::encode_user(user));
+}
+
+// A key and its id index, always together.
+void stage_key(const database::session& s, rocksdb::WriteBatch& batch, const key_record& key) {
+    batch.Put(s.family(family::api_keys), view(key.hash), codec::encode_key(key));
+    batch.Put(s.family(family::api_key_ids), codec::encode_key_id(key.key_id), view(key.hash));
+}
+
+}  // namespace
+
+std::optional<user_record> catalog_store::find_user(std::string_view name) const {
+    const auto s = db_.use();
+    std::string bytes;
+    const auto status = s.db().Get(rocksdb::ReadOptions(), s.family(family::users), name, &bytes);
+    if (status.IsNotFound()) return std::nullopt;
+    check(status, "read user");
+    auto user = codec::decode_user(name, bytes);
+    if (!user) corrupt("user record");
+    return user;
+}
+
+std::vector<user_record> catalog_store::list_users() const {
+    const auto s = db_.use();
+    std::vector<user_record> users;
+    std::unique_ptr<rocksdb::Iterator> it(
+        s.db().NewIterator(rocksdb::ReadOptions(), s.family(family::users)));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        auto user = codec::decode_user(it->key().ToStringView(), it->value().ToStringView());
+        if (!user) corrupt("user record");
+        users.push_back(std::move(*user));
+    }
+    check(it->status(), "list users");
+    return users;
+}
+
+void catalog_store::put_user(const user_record& user) {
+    const auto s = db_.use();
+    rocksdb::WriteBatch batch;
+    stage_user(s, batch, user);
+    s.write_synced(batch, "write user");
+}
+
+void catalog_store::delete_user(std::string_view name) {
+    std::vector<key_record> keys;  // collected first: the scan and the write each lock once
+    for_each_key([&](const key_record& key) {
+        if (key.user == name) keys.push_back(key);
+    });
+    const auto s = db_.use();
+    rocksdb::WriteBatch batch;
+    batch.Delete(s.family(family::users), name);
+    for (const auto& key : keys) {
+        batch.Delete(s.family(family::api_keys), view(key.hash));
+        batch.Delete(s.family(family::api_key_ids), codec::encode_key_id(key.key_id));
+    }
+    s.write_synced(batch, "delete user");
+}
+
+std::optional<key_record> catalog_store::find_key(const key_hash& hash) const {
+    const auto s = db_.use();
+    std::string bytes;
+    const auto status =
+        s.db().Get(rocksdb::ReadOptions(), s.family(family::api_keys), view(hash), &bytes);
+    if (status.IsNotFound()) return std::nullopt;
+    check(status, "read key");
+    auto key = codec::decode_key(view(hash), bytes);
+    if (!key) corrupt("key record");
+    return key;
+}
+
+std::optional<key_record> catalog_store::find_key_by_id(std::uint64_t key_id) const {
+    key_hash h;
+    {
+        const auto s = db_.use();
+        std::string hash;
+        const auto status = s.db().Get(rocksdb::ReadOptions(), s.family(family::api_key_ids),
+                                       codec::encode_key_id(key_id), &hash);
+        if (status.IsNotFound()) return std::nullopt;
+        check(status, "read key id");
+        if (hash.size() != sizeof(key_hash)) corrupt("key id index");
+        std::memcpy(h.data(), hash.data(), h.size());
+    }
+    return find_key(h);
+}
+
+void catalog_store::for_each_key(const std::function<void(const key_record&)>& visit) const {
+    const auto s = db_.use();
+    rocksdb::ReadOptions options;
+    options.readahead_size = 2 << 20;
+    std::unique_ptr<rocksdb::Iterator> it(s.db().NewIterator(options, s.family(family::api_keys)));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        auto key = codec::decode_key(it->key().ToStringView(), it->value().ToStringView());
+        if (!key) corrupt("key record");
+        visit(*key);
+    }
+    check(it->status(), "scan keys");
+}
+
+void catalog_store::put_key(const key_record& key) {
+    const auto s = db_.use();
+    rocksdb::WriteBatch batch;
+    stage_key(s, batch, key);
+    s.write_synced(batch, "write key");
+}
+
+void catalog_store::write(const catalog_batch& changes) {
+    const auto s = db_.use();
+    rocksdb::WriteBatch batch;
+    for (const auto& user : changes.users) stage_user(s, batch, user);
+    for (const auto& key : changes.keys) stage_key(s, batch, key);
+    s.write_synced(batch, "write batch");
+}
+
+}  // namespace rl::storage

@@ -1,0 +1,45 @@
+#pragma once
+// Users and their API keys (as SHA-256 only). Every write is synced before it returns; errors
+// are storage_error.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "storage/records.hpp"
+#include "storage/storage_error.hpp"
+
+namespace rl::storage {
+
+class database;
+
+// Users and keys written together in one atomic, synced write (bulk import).
+struct catalog_batch {
+    std::vector<user_record> users;
+    std::vector<key_record> keys;
+};
+
+class catalog_store {
+public:
+    explicit catalog_store(database& db) : db_(db) {}
+
+    std::optional<user_record> find_user(std::string_view name) const;
+    std::vector<user_record> list_users() const;  // in name order
+    void put_user(const user_record& user);
+    // Deletes the user and every key of theirs in one atomic write.
+    void delete_user(std::string_view name);
+
+    std::optional<key_record> find_key(const key_hash& hash) const;
+    std::optional<key_record> find_key_by_id(std::uint64_t key_id) const;
+    void for_each_key(const std::function<void(const key_record&)>& visit) const;
+    void put_key(const key_record& key);
+
+    void write(const catalog_batch& batch);
+
+private:
+    database& db_;
+};
+
+}  // namespace rl::storage

@@ -1,0 +1,101 @@
+#include "storage/usage_store.hpp"
+
+#include <algorithm>
+
+#include "storage/usage_cursor.hpp"
+
+namespace rl::storage {
+
+usage_store::usage_store(database& db) : db_(db) {
+    const auto s = db_.use();
+    minutes_folded_until_ =
+        s.meta_time(schema::folded_until_key(usage_resolution::minute)).value_or(0);
+}
+
+bool usage_store::add(const std::vector<usage_bucket>& buckets, std::string* error) noexcept {
+    try {
+        // Reused per thread and encoded on the stack: the request path allocates nothing here.
+        const auto s = db_.use();
+        thread_local rocksdb::WriteBatch batch;
+        batch.Clear();
+        auto* family = s.family(schema::family::usage_1s);
+        const unix_seconds folded = minutes_folded_until_.load(std::memory_order_relaxed);
+        bool late = false;
+        for (const auto& b : buckets) {
+            char key[codec::usage_key_size], value[codec::usage_value_size];
+            codec::encode_usage_key(b.start, b.key_id, key);
+            codec::encode_usage_value(b.count, value);
+            batch.Merge(family, rocksdb::Slice(key, sizeof key),
+                        rocksdb::Slice(value, sizeof value));
+            late |= b.start < folded;
+        }
+        const auto status = s.try_write_logged(batch);
+        if (!status.ok()) {
+            if (error) *error = status.ToString();
+            return false;
+        }
+        if (late) {  // rare: never on the request path's usual course
+            std::lock_guard lock(late_mutex_);
+            for (const auto& b : buckets)
+                if (b.start < folded) late_minutes_.insert(common::floor_to(b.start, 60));
+        }
+        return true;
+    } catch (const storage_error& e) {  // closed after a failed reopen
+        if (error) *error = e.what();
+    } catch (...) {
+        if (error) *error = "out of memory";
+    }
+    return false;
+}
+
+void usage_store::scan(const usage_range& range,
+                       const std::function<void(const usage_bucket&)>& visit) const {
+    const unix_seconds from = std::max<unix_seconds>(range.from, 0);  // stored unsigned
+    if (from >= range.until) return;
+    if (range.keys && range.keys->empty()) return;
+    const auto s = db_.use();
+    usage_cursor cursor(s, range.resolution, from, range.until);
+    auto& it = cursor.it;
+    while (it->Valid()) {
+        auto bucket = codec::decode_usage_key(it->key().ToStringView());
+        if (!bucket) {  // a damaged bucket is skipped, not fatal to a report
+            it->Next();
+            continue;
+        }
+        if (range.keys) {
+            // Skip scan: jump to the next wanted key in this period, or to the next period.
+            const auto wanted =
+                std::lower_bound(range.keys->begin(), range.keys->end(), bucket->key_id);
+            if (wanted == range.keys->end() || *wanted != bucket->key_id) {
+                it->Seek(wanted == range.keys->end()
+                             ? codec::encode_usage_key(bucket->start + 1, 0)
+                             : codec::encode_usage_key(bucket->start, *wanted));
+                continue;
+            }
+        }
+        if (auto count = codec::decode_usage_value(it->value().ToStringView())) {
+            bucket->count = *count;
+            visit(*bucket);
+        }
+        it->Next();
+    }
+    check(it->status(), "scan usage");
+}
+
+void usage_store::expire(usage_resolution resolution, unix_seconds cutoff) {
+    if (cutoff <= 0) return;
+    const auto s = db_.use();
+    const std::string kept_from = schema::kept_from_key(resolution);
+    if (cutoff <= s.meta_time(kept_from).value_or(0)) return;
+    rocksdb::WriteBatch batch;
+    batch.DeleteRange(s.family(schema::usage_family(resolution)), codec::encode_usage_key(0, 0),
+                      codec::encode_usage_key(cutoff, 0));
+    batch.Put(s.family(schema::family::meta), kept_from, std::to_string(cutoff));
+    s.write_logged(batch, "expire usage");
+}
+
+usage_coverage usage_store::coverage(usage_resolution resolution) const {
+    return coverage_in(db_.use(), resolution);
+}
+
+}  // namespace rl::storage

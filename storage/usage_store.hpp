@@ -1,0 +1,75 @@
+#pragma once
+// Usage per key: counted per second on the request path, rolled up per minute and per hour,
+// scanned by reports and expired by retention. Errors are storage_error, except in add().
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "storage/records.hpp"
+#include "storage/storage_error.hpp"
+
+namespace rl::storage {
+
+class database;
+
+// A range scan of one resolution: buckets with from <= start < until, in (start, key_id) order.
+struct usage_range {
+    usage_resolution resolution = usage_resolution::second;
+    unix_seconds from = 0;
+    unix_seconds until = 0;
+    // Only these keys (sorted ascending), found by seeking past the others; null: every key.
+    const std::vector<std::uint64_t>* keys = nullptr;
+};
+
+// What one resolution holds: buckets in [kept_from, folded_until). Older ones were expired;
+// newer ones are not rolled up yet (for `second`, folded_until is the far future).
+struct usage_coverage {
+    unix_seconds kept_from = 0;
+    unix_seconds folded_until = 0;
+};
+
+class usage_store {
+public:
+    explicit usage_store(database& db);  // throws storage_error
+
+    // Adds the buckets to the per-second usage: in the WAL (the OS has it, a killed process
+    // loses nothing) when this returns true; not fsynced. Never throws and allocates nothing
+    // while storage is healthy: false means the write failed, and `error` (if given) says why.
+    bool add(const std::vector<usage_bucket>& buckets, std::string* error = nullptr) noexcept;
+
+    void scan(const usage_range& range,
+              const std::function<void(const usage_bucket&)>& visit) const;
+
+    // Drops every bucket of the resolution older than `cutoff` with one range tombstone, no
+    // scan, and records the cutoff, so reports know what is gone. Never moves back.
+    void expire(usage_resolution resolution, unix_seconds cutoff);
+
+    // Roll-ups: sums every whole minute (hour) that ends at or before `through` from the
+    // per-second (per-minute) buckets into `into`, at most `max_periods` periods with data per
+    // call. Each period's sums are Put (not merged) together with the watermark in one atomic
+    // write, so folding a period again, after a crash or otherwise, never double counts.
+    // Returns the number of periods written. Hours are folded only from folded minutes. Minutes
+    // (and their hours) that got usage after they were folded are folded again first.
+    std::size_t fold(usage_resolution into, unix_seconds through, std::size_t max_periods = 1000);
+
+    usage_coverage coverage(usage_resolution resolution) const;
+
+private:
+    void refold_late_minutes();  // in fold(), with the database in use
+
+    database& db_;
+    // Usage that arrives for an already folded minute (the clock stepped back, or a write was
+    // delayed past the fold's grace) marks that minute to be folded again. The marks live in
+    // memory only: one lost in a crash leaves the roll-up short of those late requests.
+    std::atomic<unix_seconds> minutes_folded_until_{0};
+    std::mutex late_mutex_;
+    std::set<unix_seconds> late_minutes_;
+};
+
+}  // namespace rl::storage

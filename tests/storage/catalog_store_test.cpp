@@ -1,0 +1,140 @@
+// Users and keys: put, found, listed, deleted together, written in one batch.
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+#include "tests/storage/data_dir_fixture.hpp"
+#include "tests/storage/raw_access.hpp"
+
+namespace {
+
+using namespace rl::storage;
+using namespace rl::testing;
+using rl::common::sha256;
+
+std::vector<std::string> user_names(const data_dir& db) {
+    std::vector<std::string> names;
+    for (const auto& user : db.catalog().list_users()) names.push_back(user.name);
+    return names;
+}
+
+std::vector<std::uint64_t> key_ids(const data_dir& db) {
+    std::vector<std::uint64_t> ids;
+    db.catalog().for_each_key([&](const key_record& key) { ids.push_back(key.key_id); });
+    std::sort(ids.begin(), ids.end());
+    return ids;
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(data_dir_fixture, "a value that does not decode is reported as corruption",
+                 "[store]") {
+    db->catalog().put_user({"alice", 0, false, 1});
+    db.reset();
+    raw_access(directory, [](rocksdb::DB& raw, const family_of& family) {
+        REQUIRE(raw.Put({}, family(schema::family::users), "mallory", "\x09garbage").ok());
+    });
+    reopen();
+    CHECK(db->catalog().find_user("alice").has_value());
+    try {
+        db->catalog().find_user("mallory");
+        FAIL("a corrupt user record was decoded");
+    } catch (const storage_error& e) {
+        CHECK(e.code() == storage_errc::corruption);
+    }
+    CHECK_THROWS_AS(db->catalog().list_users(), storage_error);
+}
+
+TEST_CASE_METHOD(data_dir_fixture, "users are put, found, listed in name order and replaced",
+                 "[store]") {
+    CHECK_FALSE(db->catalog().find_user("alice").has_value());
+    CHECK(db->catalog().list_users().empty());
+
+    db->catalog().put_user({"carol", 3, false, 10});
+    db->catalog().put_user({"alice", 1, false, 11});
+    db->catalog().put_user({"bob", 2, true, 12});
+    CHECK(user_names(*db) == std::vector<std::string>{"alice", "bob", "carol"});
+
+    db->catalog().put_user({"alice", 99, true, 11});
+    const auto alice = db->catalog().find_user("alice");
+    REQUIRE(alice.has_value());
+    CHECK(alice->limit == 99);
+    CHECK(alice->disabled);
+    CHECK(db->catalog().list_users().size() == 3);
+}
+
+TEST_CASE_METHOD(data_dir_fixture, "deleting a user removes their keys and key ids only",
+                 "[store]") {
+    db->catalog().put_user({"alice", 0, false, 1});
+    db->catalog().put_user({"bob", 0, false, 1});
+    db->catalog().put_key(key_of("alice", 1, "a1"));
+    db->catalog().put_key(key_of("alice", 2, "a2"));
+    db->catalog().put_key(key_of("bob", 3, "b1"));
+
+    db->catalog().delete_user("alice");
+    CHECK_FALSE(db->catalog().find_user("alice").has_value());
+    CHECK_FALSE(db->catalog().find_key(sha256("a1")).has_value());
+    CHECK_FALSE(db->catalog().find_key(sha256("a2")).has_value());
+    CHECK_FALSE(db->catalog().find_key_by_id(1).has_value());
+    CHECK_FALSE(db->catalog().find_key_by_id(2).has_value());
+
+    CHECK(db->catalog().find_user("bob").has_value());
+    CHECK(db->catalog().find_key_by_id(3).has_value());
+    CHECK(key_ids(*db) == std::vector<std::uint64_t>{3});
+
+    reopen();
+    CHECK(user_names(*db) == std::vector<std::string>{"bob"});
+    CHECK(key_ids(*db) == std::vector<std::uint64_t>{3});
+
+    // The key id index is not visible through the store once the key is gone, so look inside.
+    db.reset();
+    raw_access(directory, [](rocksdb::DB& raw, const family_of& family) {
+        std::unique_ptr<rocksdb::Iterator> it(
+            raw.NewIterator({}, family(schema::family::api_key_ids)));
+        std::vector<std::string> ids;
+        for (it->SeekToFirst(); it->Valid(); it->Next()) ids.push_back(it->key().ToString());
+        CHECK(ids == std::vector<std::string>{std::string(7, '\0') + '\3'});
+    });
+}
+
+TEST_CASE_METHOD(data_dir_fixture, "keys are found by hash and by id", "[store]") {
+    db->catalog().put_key(key_of("alice", 0xfeedULL, "alice-key"));
+    db->catalog().put_key(key_of("bob", 0xbeefULL, "bob-key"));
+
+    const auto by_hash = db->catalog().find_key(sha256("alice-key"));
+    REQUIRE(by_hash.has_value());
+    CHECK(by_hash->key_id == 0xfeedULL);
+    CHECK(by_hash->hash == sha256("alice-key"));
+
+    const auto by_id = db->catalog().find_key_by_id(0xbeefULL);
+    REQUIRE(by_id.has_value());
+    CHECK(by_id->user == "bob");
+    CHECK(by_id->hash == sha256("bob-key"));
+
+    CHECK_FALSE(db->catalog().find_key(sha256("nobody's key")).has_value());
+    CHECK_FALSE(db->catalog().find_key_by_id(0x1234ULL).has_value());
+    CHECK(key_ids(*db) == std::vector<std::uint64_t>{0xbeefULL, 0xfeedULL});
+
+    SECTION("putting a key again replaces its record") {
+        key_record revoked = *by_hash;
+        revoked.revoked_at = 1795816000;
+        db->catalog().put_key(revoked);
+        CHECK(db->catalog().find_key_by_id(0xfeedULL)->revoked_at == 1795816000);
+        CHECK(key_ids(*db).size() == 2);
+    }
+}
+
+TEST_CASE_METHOD(data_dir_fixture, "a catalog batch writes its users and keys together",
+                 "[store]") {
+    catalog_batch batch;
+    batch.users = {{"alice", 5, false, 1}, {"bob", 0, false, 1}};
+    batch.keys = {key_of("alice", 10, "k10"), key_of("bob", 11, "k11")};
+    db->catalog().write(batch);
+    reopen();
+
+    CHECK(user_names(*db) == std::vector<std::string>{"alice", "bob"});
+    CHECK(db->catalog().find_key(sha256("k10"))->user == "alice");
+    CHECK(db->catalog().find_key_by_id(11)->user == "bob");
+}
