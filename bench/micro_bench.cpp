@@ -19,7 +19,7 @@
 
 #include "admin/catalog.hpp"
 #include "service/key_index.hpp"
-#include "service/limit_handler.hpp"
+#include "service/public_replies.hpp"
 #include "storage/data_dir.hpp"
 
 namespace {

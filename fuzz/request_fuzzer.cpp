@@ -14,6 +14,7 @@
 
 #include "admin/catalog.hpp"
 #include "service/public_routes.hpp"
+#include "service/request_limits.hpp"
 #include "storage/data_dir.hpp"
 
 using namespace rl;

@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "common/api_key.hpp"
+#include "service/metrics.hpp"
 
 namespace rl::service {
 
@@ -53,6 +54,18 @@ bool write_all(int fd, const std::string& bytes) {
     return true;
 }
 
+// A quiet log still reaches the file within a fifth of a second.
+constexpr std::chrono::milliseconds quiet_flush{200};
+
+int open_log(const std::string& path) {
+    if (path == "-") return STDOUT_FILENO;
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd < 0)
+        throw std::runtime_error(
+            fmt::format("--access-log: cannot open {}: {}", path, std::strerror(errno)));
+    return fd;
+}
+
 }  // namespace
 
 void append_access_line(std::string& out, const access_entry& e) {
@@ -84,26 +97,14 @@ void append_access_line(std::string& out, const access_entry& e) {
     fmt::format_to(std::back_inserter(out), ",\"latency_us\":{}}}\n", e.latency_us);
 }
 
-access_log::access_log(const std::string& path) {
-    if (path == "-") {
-        fd_ = STDOUT_FILENO;
-    } else {
-        fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-        if (fd_ < 0)
-            throw std::runtime_error(
-                fmt::format("--access-log: cannot open {}: {}", path, std::strerror(errno)));
-        owns_fd_ = true;
-    }
-    writer_ = std::thread([this] { run(); });
-}
+access_log::access_log(const std::string& path)
+    : fd_(open_log(path)),
+      owns_fd_(path != "-"),
+      writer_(quiet_flush, [this] { write_pending(); }) {}
 
 access_log::~access_log() {
-    {
-        std::lock_guard lock(mutex_);
-        stopping_ = true;
-    }
-    wake_.notify_all();
-    writer_.join();
+    writer_.stop();
+    write_pending();  // what arrived while the writer finished
     if (owns_fd_) ::close(fd_);
 }
 
@@ -123,7 +124,7 @@ void access_log::write(const access_entry& entry) noexcept {
             pending_ += line;
             wake = pending_.size() >= flush_at;
         }
-        if (wake) wake_.notify_one();
+        if (wake) writer_.wake();
     } catch (...) {  // allocation failure: the line is lost, the request is not
     }
 }
@@ -133,28 +134,17 @@ std::uint64_t access_log::dropped() const noexcept {
     return dropped_;
 }
 
-void access_log::run() {
-    std::string writing;
-    bool failing = false;
-    std::unique_lock lock(mutex_);
-    for (;;) {
-        // A quiet log still reaches the file within a fifth of a second.
-        wake_.wait_for(lock, std::chrono::milliseconds(200),
-                       [this] { return stopping_ || pending_.size() >= flush_at; });
-        const bool last = stopping_;
-        writing.swap(pending_);
-        lock.unlock();
-        if (!writing.empty()) {
-            const bool ok = write_all(fd_, writing);
-            if (!ok && !failing)  // once per failure spell, not once per flush
-                fmt::print(stderr, "ratelimitd: access log write failed: {}\n",
-                           std::strerror(errno));
-            failing = !ok;
-        }
-        writing.clear();
-        lock.lock();
-        if (last && pending_.empty()) return;
+void access_log::write_pending() {
+    {
+        std::lock_guard lock(mutex_);
+        writing_.swap(pending_);
     }
+    if (writing_.empty()) return;
+    const bool ok = write_all(fd_, writing_);
+    if (!ok && !failing_)  // once per failure spell, not once per flush
+        fmt::print(stderr, "ratelimitd: access log write failed: {}\n", std::strerror(errno));
+    failing_ = !ok;
+    writing_.clear();
 }
 
 }  // namespace rl::service

@@ -3,14 +3,13 @@
 // its public key_id, never the key. Lines are formatted on the request thread into a shared
 // buffer; a background thread writes them, so a slow disk never stalls /limit.
 
-#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <thread>
 
-#include "service/metrics.hpp"
+#include "common/periodic_worker.hpp"
+#include "service/limit_outcome.hpp"
 
 namespace rl::service {
 
@@ -47,16 +46,17 @@ public:
     static constexpr std::size_t max_buffered = 16 * 1024 * 1024;  // then drop, rather than grow
 
 private:
-    void run();
+    // Writes out what is buffered; on the writer thread, and once more after it stopped.
+    void write_pending();
 
     int fd_ = -1;
     bool owns_fd_ = false;
-    mutable std::mutex mutex_;
-    std::condition_variable wake_;
+    mutable std::mutex mutex_;  // pending_ and dropped_
     std::string pending_;
     std::uint64_t dropped_ = 0;
-    bool stopping_ = false;
-    std::thread writer_;  // last: starts after the members it uses
+    std::string writing_;             // the writer's; swapped with pending_
+    bool failing_ = false;            // the writer's: the last write failed
+    common::periodic_worker writer_;  // last: starts after the members it uses
 };
 
 }  // namespace rl::service

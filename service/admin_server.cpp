@@ -38,7 +38,7 @@ http_reply admin_server::handle(std::string_view method, std::string_view path,
                                 std::string_view query,
                                 std::optional<std::string_view> authorization,
                                 std::string body) const {
-    if (path == "/healthz") return http_reply{200, "application/json", {}, R"({"status":"ok"})"};
+    if (path == "/healthz") return health_reply();
     if (!authorized(authorization)) {
         auto reply = problem_reply(401, "unauthorized", "Unauthorized",
                                    "send the admin token as Authorization: Bearer <token>");

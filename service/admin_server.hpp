@@ -8,7 +8,7 @@
 
 #include "admin/admin_api.hpp"
 #include "common/api_key.hpp"
-#include "service/limit_handler.hpp"
+#include "service/public_replies.hpp"
 
 namespace rl::service {
 

@@ -1,11 +1,9 @@
 #include "service/group_commit.hpp"
 
-#include "service/reply_writer.hpp"
-
 namespace rl::service {
 
 void group_commit::submit(restinio::request_handle_t request, const limit_result& result,
-                          std::chrono::steady_clock::time_point started) {
+                          clock::time_point started) {
     std::lock_guard lock(mutex_);
     queue_.push_back({std::move(request), result, started});
     if (flush_scheduled_) return;
@@ -26,12 +24,9 @@ void group_commit::flush() {
     events.clear();
     for (const pending& p : batch) events.push_back(p.result.usage);
     const usage_write written = usage_.record(events);
-    const auto written_at = std::chrono::steady_clock::now();  // one clock read per batch
-    for (pending& p : batch) {
-        const limit_result settled = handler_.settle(p.result, written);
-        observer_.replied(p.request, settled, send_limit_reply(p.request, render(settled)),
-                          p.started, written_at);
-    }
+    const auto written_at = clock::now();  // one clock read per batch
+    for (pending& p : batch)
+        send_(p.request, handler_.settle(p.result, written), p.started, written_at);
     batch.clear();
 }
 

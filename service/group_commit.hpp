@@ -2,41 +2,48 @@
 // Group commit for /limit: requests decided close together share one usage write, and each
 // reply is sent only once the write that counts it is in the WAL.
 
+#include <chrono>
+#include <functional>
 #include <mutex>
 #include <vector>
 
 #include <restinio/all.hpp>
 
 #include "service/limit_handler.hpp"
-#include "service/limit_observer.hpp"
 #include "service/usage_recorder.hpp"
 
 namespace rl::service {
 
 class group_commit {
 public:
+    using clock = std::chrono::steady_clock;
+    // Answers one request with its settled result; `written_at` is when its batch was written.
+    using reply_sender =
+        std::function<void(const restinio::request_handle_t& request, const limit_result& settled,
+                           clock::time_point started, clock::time_point written_at)>;
+
     group_commit(asio::io_context& io, limit_handler& handler, usage_recorder& usage,
-                 limit_observer& observer)
-        : io_(io), handler_(handler), usage_(usage), observer_(observer) {}
+                 reply_sender send)
+        : io_(io), handler_(handler), usage_(usage), send_(std::move(send)) {}
 
     // Queues a decided request; the first one queued schedules a flush on the event loop, which
     // runs after the requests already read in this turn of the loop have joined it.
     // `started` is when the request was read, for the latency histogram.
     void submit(restinio::request_handle_t request, const limit_result& result,
-                std::chrono::steady_clock::time_point started);
+                clock::time_point started);
 
 private:
     struct pending {
         restinio::request_handle_t request;
         limit_result result;
-        std::chrono::steady_clock::time_point started;
+        clock::time_point started;
     };
     void flush();
 
     asio::io_context& io_;
     limit_handler& handler_;
     usage_recorder& usage_;
-    limit_observer& observer_;
+    reply_sender send_;
     std::mutex mutex_;
     std::vector<pending> queue_;
     bool flush_scheduled_ = false;

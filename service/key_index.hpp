@@ -88,8 +88,8 @@ private:
     std::uint32_t default_limit_;
     // Guards users_ and user_slots_, and serialises writers; taken before a key shard's lock.
     mutable std::shared_mutex mutex_;
-    // A million keys and users take ~115 MB: 53 bytes a key (its slot at 3/4 load), 48 a user,
-    // 16 for the user's name slot.
+    // Kept compact because every key and user of a large install lives here (BENCHMARKS.md has
+    // the footprint).
     // User entries are never freed while the process runs (deleted users keep theirs, emptied of
     // keys), so lookups can hand out plain pointers (a deque never moves its elements) and a
     // re-created user keeps their window.

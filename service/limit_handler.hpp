@@ -1,16 +1,14 @@
 #pragma once
-// /limit without the socket: key → user → limiter → usage → reply. The HTTP server only copies
-// the reply onto the wire.
+// /limit without the socket: key → user → limiter → outcome, then the usage write settles it.
+// What the caller is answered is service/public_replies.hpp's business.
 
 #include <atomic>
 #include <optional>
-#include <string>
 #include <string_view>
-#include <utility>
-#include <vector>
 
 #include "limiter/sliding_window_limiter.hpp"
 #include "service/key_index.hpp"
+#include "service/limit_outcome.hpp"
 #include "service/metrics.hpp"
 #include "service/usage_recorder.hpp"
 
@@ -28,13 +26,6 @@ struct limit_result {
     bool needs_usage() const noexcept {
         return outcome == limit_outcome::admitted || outcome == limit_outcome::limited;
     }
-};
-
-struct http_reply {
-    int status = 200;
-    std::string content_type;
-    std::vector<std::pair<std::string, std::string>> headers;
-    std::string body;
 };
 
 // What /readyz reports: the key store loading (no /limit answered yet), ready, or storage
@@ -76,19 +67,5 @@ private:
     metrics& metrics_;
     const std::atomic<bool>& ready_;
 };
-
-// The status, headers and body for a result; never mentions the key.
-http_reply render(const limit_result& result);
-
-// nginx auth_request passes on only 2xx, 401 and 403 (anything else becomes a 500). A caller
-// that sends `X-RateLimit-Mode: auth-request` gets every other status as 403, and every non-2xx
-// status in X-RateLimit-Status, for the gateway to restore it (deploy/nginx/ratelimitd.conf).
-inline constexpr std::string_view auth_request_mode_header = "X-RateLimit-Mode";
-inline constexpr std::string_view auth_request_mode = "auth-request";
-void adapt_for_auth_request(http_reply& reply);
-
-// A problem+json reply for anything else on the public port (404s, bad requests).
-http_reply problem_reply(int status, std::string_view type, std::string_view title,
-                         std::string_view detail);
 
 }  // namespace rl::service

@@ -8,21 +8,9 @@
 #include <string>
 #include <string_view>
 
-namespace rl::service {
+#include "service/limit_outcome.hpp"
 
-// Every /limit answer falls in exactly one of these.
-enum class limit_outcome : std::uint8_t {
-    admitted,
-    limited,
-    missing_key,
-    invalid_key,
-    expired_key,
-    user_disabled,
-    not_ready,
-    storage_unavailable,
-    repeated_key,  // two or more X-API-KEY fields: 400
-};
-inline constexpr std::size_t limit_outcome_count = 9;
+namespace rl::service {
 
 // How metrics and the access log name an outcome: `outcome` is admitted, limited, unauthorized,
 // forbidden or unavailable (503); `reason` says which kind of 401, 403 or 503 (null otherwise).

@@ -24,15 +24,6 @@ api_key_field find_api_key(const restinio::http_request_header_t& request) {
 
 }  // namespace
 
-restinio::incoming_http_msg_limits_t message_limits(std::uint64_t max_body) {
-    return restinio::incoming_http_msg_limits_t{}
-        .max_url_size(8 * 1024)
-        .max_field_name_size(256)
-        .max_field_value_size(8 * 1024)
-        .max_field_count(100)
-        .max_body_size(max_body);
-}
-
 public_answer answer_public(limit_handler& limit, const restinio::http_request_header_t& request,
                             limiter::time_point now, common::unix_seconds wall_now) {
     const auto path = request.path();
@@ -43,30 +34,9 @@ public_answer answer_public(limit_handler& limit, const restinio::http_request_h
         if (!result.needs_usage()) return {render(result), true, result};
         return {std::nullopt, true, result};
     }
-    if (path == "/healthz")
-        return {http_reply{200, "application/json", {}, R"({"status":"ok"})"}, false, {}};
-    if (path == "/readyz") {
-        switch (limit.ready()) {
-            case readiness::ready:
-                return {
-                    http_reply{200, "application/json", {}, R"({"status":"ready"})"}, false, {}};
-            case readiness::loading:
-                return {
-                    problem_reply(503, "not-ready", "Not ready", "the key store is still loading"),
-                    false,
-                    {}};
-            case readiness::storage_failing:
-                return {problem_reply(503, "storage-unavailable", "Storage unavailable",
-                                      "storage is failing; limits are enforced from memory until "
-                                      "it recovers"),
-                        false,
-                        {}};
-        }
-    }
-    return {problem_reply(404, "not-found", "Not found",
-                          "no such path; the public endpoints are /limit, /healthz and /readyz"),
-            false,
-            {}};
+    if (path == "/healthz") return {health_reply(), false, {}};
+    if (path == "/readyz") return {readiness_reply(limit.ready()), false, {}};
+    return {not_found_reply(), false, {}};
 }
 
 }  // namespace rl::service

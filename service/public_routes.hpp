@@ -2,12 +2,12 @@
 // The public listener without the socket: what a parsed request gets. The server and the request
 // fuzzer both go through here, so the fuzzer exercises the server's own path.
 
-#include <atomic>
 #include <optional>
 
 #include <restinio/all.hpp>
 
 #include "service/limit_handler.hpp"
+#include "service/public_replies.hpp"
 
 namespace rl::service {
 
@@ -16,13 +16,6 @@ struct public_answer {
     bool is_limit = false;  // /limit: timed in the histogram, logged, auth-request mode applies
     limit_result decision;  // /limit's; with no reply yet it waits for its usage write
 };
-
-// What a listener accepts of one request (URL, fields, body); past it the connection is closed.
-// No public route reads a body. One is still accepted, because a gateway may forward the
-// original request's, but only a small one: every open connection may hold this much while its
-// request arrives, and --max-connections of them must fit in memory.
-inline constexpr std::uint64_t public_max_body = 64 * 1024;
-restinio::incoming_http_msg_limits_t message_limits(std::uint64_t max_body);
 
 // Routes /limit (and /limit/<anything>: Envoy's ext_authz appends the original path to its
 // prefix), /healthz, /readyz and 404s. Two or more X-API-KEY fields are refused with 400

@@ -4,22 +4,6 @@ namespace rl::service {
 
 namespace {
 
-const char* reason_phrase(int status) {
-    switch (status) {
-        case 200: return "OK";
-        case 201: return "Created";
-        case 400: return "Bad Request";
-        case 401: return "Unauthorized";
-        case 403: return "Forbidden";
-        case 404: return "Not Found";
-        case 409: return "Conflict";
-        case 429: return "Too Many Requests";
-        case 500: return "Internal Server Error";
-        case 503: return "Service Unavailable";
-        default: return "Unknown";
-    }
-}
-
 template <typename Builder>
 Builder& with_headers(Builder& response, http_reply& reply) {
     response.append_header(restinio::http_field::content_type, std::move(reply.content_type));
@@ -45,10 +29,7 @@ restinio::request_handling_status_t send(const restinio::request_handle_t& req, 
 }
 
 int send_limit_reply(const restinio::request_handle_t& req, http_reply reply) {
-    if (reply.status >= 300) {
-        const std::string* mode = req->header().try_get_field(auth_request_mode_header);
-        if (mode && *mode == auth_request_mode) adapt_for_auth_request(reply);
-    }
+    adapt_to_mode(reply, req->header());
     const int status = reply.status;
     send(req, std::move(reply));
     return status;

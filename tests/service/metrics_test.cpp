@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "service/access_log.hpp"
-#include "service/limit_handler.hpp"
 #include "service/metrics.hpp"
+#include "service/public_replies.hpp"
 
 using namespace rl::service;
 using namespace std::chrono_literals;

@@ -1,0 +1,24 @@
+#pragma once
+// What a /limit request came to: the decision's own vocabulary, which metrics, the access log
+// and the public replies each map to their terms.
+
+#include <cstddef>
+#include <cstdint>
+
+namespace rl::service {
+
+// Every /limit answer falls in exactly one of these.
+enum class limit_outcome : std::uint8_t {
+    admitted,
+    limited,
+    missing_key,
+    invalid_key,
+    expired_key,
+    user_disabled,
+    not_ready,
+    storage_unavailable,
+    repeated_key,  // two or more X-API-KEY fields: 400
+};
+inline constexpr std::size_t limit_outcome_count = 9;
+
+}  // namespace rl::service

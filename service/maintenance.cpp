@@ -1,0 +1,22 @@
+#include "service/maintenance.hpp"
+
+namespace rl::service {
+
+maintenance::maintenance(limiter::sliding_window_limiter& limiter, usage_upkeep& usage,
+                         log_line log)
+    : limiter_(limiter), usage_(usage), log_(std::move(log)), worker_(period, [this] { tick(); }) {}
+
+void maintenance::tick() {
+    limiter_.forget_idle(std::chrono::steady_clock::now());
+    try {
+        usage_.fold(common::wall_now());
+        usage_.expire(common::wall_now());
+    } catch (const storage::storage_error& e) {
+        if (std::chrono::steady_clock::now() >= next_log_) {
+            log_(std::string("usage roll-up or expiry failed (retried every second): ") + e.what());
+            next_log_ = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+        }
+    }
+}
+
+}  // namespace rl::service

@@ -1,0 +1,34 @@
+#pragma once
+// Every second: frees idle limiter windows, folds closed minutes and hours into the usage
+// roll-ups and drops usage past its retention (which moves a minute at a time).
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include "common/periodic_worker.hpp"
+#include "limiter/sliding_window_limiter.hpp"
+#include "service/usage_upkeep.hpp"
+
+namespace rl::service {
+
+class maintenance {
+public:
+    using log_line = std::function<void(const std::string&)>;
+    static constexpr std::chrono::seconds period{1};
+
+    maintenance(limiter::sliding_window_limiter& limiter, usage_upkeep& usage, log_line log);
+
+private:
+    void tick();
+
+    limiter::sliding_window_limiter& limiter_;
+    usage_upkeep& usage_;
+    const log_line log_;
+    // While storage fails a tick fails every second: one line a minute is enough (the storage
+    // recovery logs the fault itself).
+    std::chrono::steady_clock::time_point next_log_{};
+    common::periodic_worker worker_;  // last: starts after the members it uses
+};
+
+}  // namespace rl::service

@@ -1,0 +1,197 @@
+#include "service/public_replies.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+#include "common/problem.hpp"
+
+namespace rl::service {
+
+namespace {
+
+struct problem {
+    int status;
+    std::string_view type;
+    std::string_view title;
+    std::string_view detail;
+};
+
+// Both /limit (while loading) and /readyz answer this one.
+constexpr problem not_ready{503, "not-ready", "Not ready", "the key store is still loading"};
+
+// Whole seconds, rounded up, until quota frees: what Retry-After and `t` promise.
+long long seconds_until(std::chrono::nanoseconds d) {
+    const auto ns = d.count();
+    return ns <= 0 ? 0 : (ns + 999'999'999) / 1'000'000'000;
+}
+
+// Builds header values and bodies by appending pieces: render runs once per request, and
+// fmt::format would parse its format string each time.
+class text {
+public:
+    explicit text(std::size_t capacity) { out_.reserve(capacity); }
+    text& operator<<(std::string_view piece) {
+        out_.append(piece);
+        return *this;
+    }
+    text& operator<<(long long number) {
+        char digits[24];
+        const auto end = std::to_chars(digits, digits + sizeof digits, number).ptr;
+        out_.append(digits, end);
+        return *this;
+    }
+    std::string take() { return std::move(out_); }
+
+private:
+    std::string out_;
+};
+
+void add_ratelimit_headers(http_reply& reply, const limiter::decision& d) {
+    reply.headers.emplace_back("RateLimit-Policy",
+                               (text(32) << "\"default\";q=" << d.limit << ";w=1").take());
+    reply.headers.emplace_back("RateLimit", (text(32) << "\"default\";r=" << d.remaining
+                                                      << ";t=" << seconds_until(d.reset_after))
+                                                .take());
+}
+
+const std::pair<std::string, std::string> www_authenticate{"WWW-Authenticate",
+                                                           "ApiKey header=\"X-API-KEY\""};
+
+void set_problem(http_reply& reply, int status, std::string_view type, std::string_view title,
+                 std::string_view detail) {
+    reply.status = status;
+    reply.content_type = "application/problem+json";
+    reply.body =
+        (text(96 + common::problem_type_prefix.size() + type.size() + title.size() + detail.size())
+         << R"({"type":")" << common::problem_type_prefix << type << R"(","title":")" << title
+         << R"(","status":)" << status << R"(,"detail":")" << detail << R"("})")
+            .take();
+}
+
+void set_problem(http_reply& reply, const problem& p) {
+    set_problem(reply, p.status, p.type, p.title, p.detail);
+}
+
+}  // namespace
+
+http_reply render(const limit_result& result) {
+    const limiter::decision& d = result.decision;
+    http_reply reply;
+    reply.headers.reserve(5);  // the most any outcome adds: one allocation, not one per header
+    switch (result.outcome) {
+        case limit_outcome::admitted:
+            reply.status = 200;
+            reply.content_type = "application/json";
+            reply.body = (text(64 + result.user->name.size())
+                          << R"({"admitted":true,"user":")" << result.user->name << R"(","limit":)"
+                          << d.limit << R"(,"remaining":)" << d.remaining << "}")
+                             .take();
+            add_ratelimit_headers(reply, d);
+            reply.headers.emplace_back("X-RateLimit-User", result.user->name);
+            break;
+        case limit_outcome::limited: {
+            const long long retry = std::max(1LL, seconds_until(d.reset_after));
+            set_problem(reply, 429, "rate-limited", "Too many requests",
+                        (text(64) << "limit of " << d.limit
+                                  << " requests per second reached; retry in " << retry << " s")
+                            .take());
+            reply.headers.emplace_back("Retry-After", std::to_string(retry));
+            add_ratelimit_headers(reply, d);
+            break;
+        }
+        case limit_outcome::missing_key:
+            set_problem(reply, 401, "missing-api-key", "Missing API key",
+                        "send the API key in the X-API-KEY header");
+            reply.headers.push_back(www_authenticate);
+            break;
+        case limit_outcome::invalid_key:
+            set_problem(reply, 401, "invalid-api-key", "Invalid API key",
+                        "the API key is unknown, revoked or malformed");
+            reply.headers.push_back(www_authenticate);
+            break;
+        case limit_outcome::expired_key:
+            set_problem(reply, 401, "expired-api-key", "Expired API key",
+                        "the API key has expired");
+            reply.headers.push_back(www_authenticate);
+            break;
+        case limit_outcome::user_disabled:
+            set_problem(reply, 403, "user-disabled", "User disabled",
+                        "the user owning this API key is disabled");
+            break;
+        case limit_outcome::not_ready:
+            set_problem(reply, not_ready);
+            reply.headers.emplace_back("Retry-After", "1");
+            break;
+        case limit_outcome::repeated_key:
+            set_problem(reply, 400, "repeated-api-key", "More than one API key",
+                        "send exactly one X-API-KEY header");
+            break;
+        case limit_outcome::storage_unavailable:
+            set_problem(reply, 503, "storage-unavailable", "Storage unavailable",
+                        "usage could not be recorded; the request was not admitted");
+            reply.headers.emplace_back("Retry-After", "1");
+            break;
+    }
+    reply.headers.emplace_back("Cache-Control", "no-store");
+    return reply;
+}
+
+http_reply health_reply() {
+    return http_reply{200, "application/json", {}, R"({"status":"ok"})"};
+}
+
+http_reply readiness_reply(readiness state) {
+    http_reply reply;
+    switch (state) {
+        case readiness::ready:
+            return http_reply{200, "application/json", {}, R"({"status":"ready"})"};
+        case readiness::loading: set_problem(reply, not_ready); break;
+        case readiness::storage_failing:
+            set_problem(reply, 503, "storage-unavailable", "Storage unavailable",
+                        "storage is failing; limits are enforced from memory until it recovers");
+            break;
+    }
+    return reply;
+}
+
+http_reply not_found_reply() {
+    return problem_reply(404, "not-found", "Not found",
+                         "no such path; the public endpoints are /limit, /healthz and /readyz");
+}
+
+http_reply problem_reply(int status, std::string_view type, std::string_view title,
+                         std::string_view detail) {
+    http_reply reply;
+    set_problem(reply, status, type, title, detail);
+    return reply;
+}
+
+void adapt_for_auth_request(http_reply& reply) {
+    if (reply.status < 300) return;
+    reply.headers.emplace_back("X-RateLimit-Status", std::to_string(reply.status));
+    if (reply.status != 401 && reply.status != 403) reply.status = 403;
+}
+
+void adapt_to_mode(http_reply& reply, const restinio::http_request_header_t& request) {
+    if (reply.status < 300) return;
+    const std::string* mode = request.try_get_field(auth_request_mode_header);
+    if (mode && *mode == auth_request_mode) adapt_for_auth_request(reply);
+}
+
+const char* reason_phrase(int status) {
+    switch (status) {
+        case 200: return "OK";
+        case 201: return "Created";
+        case 400: return "Bad Request";
+        case 401: return "Unauthorized";
+        case 403: return "Forbidden";
+        case 404: return "Not Found";
+        case 409: return "Conflict";
+        case 429: return "Too Many Requests";
+        case 500: return "Internal Server Error";
+        case 503: return "Service Unavailable";
+        default: return "Unknown";
+    }
+}
+
+}  // namespace rl::service

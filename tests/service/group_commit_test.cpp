@@ -1,0 +1,161 @@
+// Group commit on a real event loop, without sockets: the requests decided in one turn of the
+// loop share one usage write, each reply goes out only after the write that counts it, and an
+// admit whose write storage refused is answered 503 and gives its quota back.
+
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "service/group_commit.hpp"
+#include "service/public_replies.hpp"
+#include "tests/service/handler_fixture.hpp"
+
+using namespace rl;
+using service::limit_outcome;
+
+namespace {
+
+// A request needs a connection to belong to; the sender under test never writes to it.
+struct no_connection final : restinio::impl::connection_base_t {
+    no_connection() : connection_base_t(1) {}
+    void write_response_parts(restinio::request_id_t, restinio::response_output_flags_t,
+                              restinio::write_group_t) override {}
+    void check_timeout(std::shared_ptr<restinio::tcp_connection_ctx_base_t>&) override {}
+};
+
+struct sent {
+    std::string target;
+    limit_outcome outcome;
+    int status;
+    std::uint64_t batches_then;  // usage writes started when the reply went out
+    std::size_t stored_then;     // usage buckets in storage when the reply went out
+};
+
+struct commit_harness : testing::handler_fixture {
+    explicit commit_harness(service::on_storage_error mode = service::on_storage_error::open,
+                            std::shared_ptr<storage::faulty_disk> faulty = nullptr)
+        : handler_fixture({faulty}, mode), disk(std::move(faulty)) {}
+
+    std::shared_ptr<storage::faulty_disk> disk;
+    asio::io_context io;
+    std::vector<sent> replies;
+    service::group_commit commit{
+        io, handler, usage,
+        [this](const restinio::request_handle_t& req, const service::limit_result& settled,
+               service::group_commit::clock::time_point, service::group_commit::clock::time_point) {
+            replies.push_back({std::string(req->header().request_target()), settled.outcome,
+                               service::render(settled).status, usage.batches(), stored()});
+        }};
+    restinio::no_extra_data_factory_t extra_data;
+    restinio::impl::connection_handle_t connection = std::make_shared<no_connection>();
+
+    std::size_t stored() const {
+        std::size_t buckets = 0;
+        store->usage().scan({storage::usage_resolution::second, 0, INT64_MAX},
+                            [&](const storage::usage_bucket&) { ++buckets; });
+        return buckets;
+    }
+
+    // Decides a /limit request for `key` and hands it to the group commit, as the listener does.
+    void submit(const std::string& target, const std::string& key,
+                std::chrono::milliseconds at = {}) {
+        const auto result = handler.decide(key, t0 + at, wall);
+        REQUIRE(result.needs_usage());
+        auto request = std::make_shared<restinio::request_t>(
+            0, restinio::http_request_header_t{restinio::http_method_get(), target}, std::string(),
+            connection, restinio::endpoint_t{}, extra_data);
+        commit.submit(std::move(request), result, std::chrono::steady_clock::now());
+    }
+
+    // Runs the event loop until nothing is left to do.
+    void run() {
+        io.restart();
+        io.run();
+    }
+};
+
+}  // namespace
+
+TEST_CASE("requests submitted in one turn of the loop share one write, and each reply follows it") {
+    commit_harness h;
+    const auto alice = h.key_for("alice", 10);
+    const auto bob = h.key_for("bob", 10);
+
+    // One turn of the loop: three requests read together.
+    asio::post(h.io, [&] {
+        h.submit("/limit?n=1", alice);
+        h.submit("/limit?n=2", bob);
+        h.submit("/limit?n=3", alice);
+        CHECK(h.replies.empty());  // nothing is answered before the write
+    });
+    h.run();
+    REQUIRE(h.replies.size() == 3);
+    CHECK(h.usage.batches() == 1);
+    for (std::size_t i = 0; i < 3; ++i) {
+        CAPTURE(i);
+        CHECK(h.replies[i].target == "/limit?n=" + std::to_string(i + 1));  // in arrival order
+        CHECK(h.replies[i].outcome == limit_outcome::admitted);
+        CHECK(h.replies[i].status == 200);
+        CHECK(h.replies[i].batches_then == 1);
+        CHECK(h.replies[i].stored_then == 2);  // one bucket per (second, key), already written
+    }
+
+    // A later turn: a write of its own.
+    asio::post(h.io, [&] { h.submit("/limit?n=4", bob, std::chrono::milliseconds(1)); });
+    h.run();
+    REQUIRE(h.replies.size() == 4);
+    CHECK(h.usage.batches() == 2);
+    CHECK(h.replies[3].batches_then == 2);
+    CHECK(h.counters.decisions(limit_outcome::admitted) == 4);
+}
+
+TEST_CASE("limited requests are written and answered with the batch too") {
+    commit_harness h;
+    const auto key = h.key_for("alice", 1);
+    asio::post(h.io, [&] {
+        h.submit("/limit?n=1", key);
+        h.submit("/limit?n=2", key);
+    });
+    h.run();
+    REQUIRE(h.replies.size() == 2);
+    CHECK(h.usage.batches() == 1);
+    CHECK(h.replies[0].status == 200);
+    CHECK(h.replies[1].outcome == limit_outcome::limited);
+    CHECK(h.replies[1].status == 429);
+    CHECK(h.replies[1].stored_then == 1);
+}
+
+TEST_CASE("a refused write answers its admits 503 and refunds their quota") {
+    auto disk = std::make_shared<storage::faulty_disk>();
+    commit_harness h(service::on_storage_error::closed, disk);
+    const auto key = h.key_for("alice", 2);
+
+    disk->fail_writes(storage::disk_fault::io_error);
+    asio::post(h.io, [&] {
+        h.submit("/limit?n=1", key);
+        h.submit("/limit?n=2", key);
+    });
+    h.run();
+    REQUIRE(h.replies.size() == 2);
+    for (const auto& reply : h.replies) {
+        CHECK(reply.outcome == limit_outcome::storage_unavailable);
+        CHECK(reply.status == 503);
+    }
+    CHECK(h.counters.decisions(limit_outcome::storage_unavailable) == 2);
+    CHECK(h.counters.decisions(limit_outcome::admitted) == 0);
+
+    // The quota is whole: both refused admits gave theirs back.
+    disk->heal();
+    REQUIRE(h.usage.recover());
+    asio::post(h.io, [&] {
+        h.submit("/limit?n=3", key, std::chrono::milliseconds(1));
+        h.submit("/limit?n=4", key, std::chrono::milliseconds(1));
+    });
+    h.run();
+    REQUIRE(h.replies.size() == 4);
+    CHECK(h.replies[2].status == 200);
+    CHECK(h.replies[3].status == 200);
+}
