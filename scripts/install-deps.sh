@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config curl ca-certificates
   librestinio-dev libasio-dev libhttp-parser-dev libfmt-dev
   librocksdb-dev libcli11-dev catch2 nlohmann-json3-dev
-  libssl-dev libcurl4-openssl-dev
+  libssl-dev libcurl4-openssl-dev libsystemd-dev
 )
 # Tests and benchmarks only: nginx (with auth_request) in front of ratelimitd, promtool (in
 # prometheus) on /metrics — without them those two tests report "skipped"; clang-14 and its
