@@ -70,7 +70,7 @@ ok "the package holds both binaries, their man pages, the unit, the env file and
 lintian --info --display-level '>=pedantic' --show-overrides "$DEB" >"$work/lintian" 2>"$work/lintian.err" || true
 grep -v 'running with root privileges' "$work/lintian.err" >&2 || true
 sed 's/^/  lintian: /' "$work/lintian"
-summary=$(for level in E W I P O; do printf '%s:%d ' "$level" "$(grep -c "^$level: " "$work/lintian" || true)"; done)
+summary=$(for level in E W I P O; do printf '%s:%d ' "$level" "$(grep -c "^$level: " "$work/lintian" || true)"; done | sed 's/ $//')
 [ "$(grep -c '^E: ' "$work/lintian" || true)" = 0 ] || fail "lintian reports errors ($summary)"
 ok "lintian: no error tags ($summary)"
 
