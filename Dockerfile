@@ -23,11 +23,12 @@ RUN if [ "$RL_BUILD_TESTS" = ON ]; then \
 FROM debian:bookworm-slim AS runtime
 ARG DEBIAN_FRONTEND=noninteractive
 # What `ldd ratelimitd rlctl` resolves to: librocksdb7.8 (with gflags, snappy, lz4, zstd, bz2,
-# zlib), libfmt9, libhttp-parser2.9, libssl3 (libcrypto), libcurl4 (rlctl); curl is the
+# zlib), libfmt9, libhttp-parser2.9, libssl3 (libcrypto), libsystemd0 (sd_notify, a no-op in a
+# container), libcurl4 (rlctl); curl is the
 # healthcheck; ca-certificates lets rlctl --server reach an https URL.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      librocksdb7.8 libfmt9 libhttp-parser2.9 libssl3 libcurl4 ca-certificates curl \
+      librocksdb7.8 libfmt9 libhttp-parser2.9 libssl3 libsystemd0 libcurl4 ca-certificates curl \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*
 RUN groupadd --gid 10001 ratelimitd \

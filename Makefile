@@ -6,7 +6,7 @@ JOBS       ?= $(shell nproc)
 DATA_DIR   ?= ./data
 
 .PHONY: help deps configure bins compile run stop test format clean bench micro-bench
-.PHONY: soak sanitize fuzz
+.PHONY: soak sanitize fuzz deb deb-test
 .PHONY: init build up down logs bash tests docker-test docker-ready
 
 help: ## List the targets
@@ -53,6 +53,12 @@ sanitize: deps ## Every test under ASan+UBSan (build-asan), the threaded ones un
 
 fuzz: deps ## libFuzzer targets (clang-14) for FUZZ_SECONDS (30) each from fuzz/corpus; fails on a finding
 	@scripts/fuzz.sh
+
+deb: deps ## Debian package build-deb/ratelimitd_<version>_<arch>.deb: both binaries, man pages, systemd unit
+	@packaging/deb/build.sh
+
+deb-test: deps ## Debian package: lintian, systemd-analyze verify/security, dpkg -i into a clean container, run
+	@DOCKER="$(DOCKER)" DOCKER_LOCAL="$(DOCKER_LOCAL)" tests/deb/deb_test.sh
 
 format: ## clang-format the sources
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

@@ -7,15 +7,16 @@ packages=(
   build-essential cmake pkg-config curl ca-certificates
   librestinio-dev libasio-dev libhttp-parser-dev libfmt-dev
   librocksdb-dev libcli11-dev catch2 nlohmann-json3-dev
-  libssl-dev libcurl4-openssl-dev
+  libssl-dev libcurl4-openssl-dev libsystemd-dev
 )
 # Tests and benchmarks only: nginx (with auth_request) in front of ratelimitd, promtool (in
 # prometheus) on /metrics — without them those two tests report "skipped"; clang-14 and its
 # runtime for the sanitizer builds and the fuzzers; wrk for the soak; Google Benchmark for the
-# micro-benchmarks. RL_DEPS_NO_TEST_TOOLS=1 leaves them out (the Docker image's build stage,
+# micro-benchmarks; lintian and systemd (systemd-analyze) for the Debian package's test.
+# RL_DEPS_NO_TEST_TOOLS=1 leaves them out (the Docker image's build stage,
 # which only compiles).
 [ "${RL_DEPS_NO_TEST_TOOLS:-0}" = 1 ] ||
-  packages+=(nginx prometheus clang-14 libclang-rt-14-dev wrk libbenchmark-dev)
+  packages+=(nginx prometheus clang-14 libclang-rt-14-dev wrk libbenchmark-dev lintian systemd)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -25,6 +25,7 @@
 #include "service/metrics.hpp"
 #include "service/restart_restore.hpp"
 #include "service/storage_recovery.hpp"
+#include "service/systemd_notify.hpp"
 #include "service/usage_recorder.hpp"
 #include "service/usage_upkeep.hpp"
 #include "storage/data_dir.hpp"
@@ -155,6 +156,7 @@ int serve(const config& cfg, storage::data_dir& store,
         seconds_since(started), common::version(), common::revision(), cfg.listen.host,
         cfg.listen.port, cfg.admin_listen.host, cfg.admin_listen.port, cfg.data_dir,
         keys.user_count(), keys.key_count(), cfg.threads, cfg.access_log.value_or("off"));
+    notify_ready(fmt::format("serving {} users, {} keys", keys.user_count(), keys.key_count()));
 
     int exit_code = 0;
     {
@@ -164,6 +166,7 @@ int serve(const config& cfg, storage::data_dir& store,
         storage_recovery recovery(usage);
         const int sig = stop_signal.get_future().get();
         log("{} received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        notify_stopping();
         ready = false;
         servers.close();  // stop accepting
         // Replies already queued get a moment to reach the wire before the loop stops.
