@@ -15,12 +15,12 @@ packages=(
   libssl-dev libcurl4-openssl-dev
 )
 # Tests and benchmarks only: nginx (with auth_request) and caddy (forward_auth) in front of
-# ratelimitd, promtool (in prometheus) on /metrics — without them those tests report "skipped";
-# clang-14 and its runtime for the sanitizer builds and the fuzzers; wrk for the soak; Google
-# Benchmark for the micro-benchmarks. RL_DEPS_NO_TEST_TOOLS=1 leaves them out (the Docker image's build stage,
-# which only compiles).
+# ratelimitd, promtool (in prometheus) on /metrics, python3-yaml for the Envoy and Traefik
+# configurations — without them those tests report "skipped"; clang-14 and its runtime for the
+# sanitizer builds and the fuzzers; wrk for the soak; Google Benchmark for the micro-benchmarks.
+# RL_DEPS_NO_TEST_TOOLS=1 leaves them out (the Docker image's build stage, which only compiles).
 [ "${RL_DEPS_NO_TEST_TOOLS:-0}" = 1 ] ||
-  packages+=(nginx caddy prometheus clang-14 libclang-rt-14-dev wrk libbenchmark-dev)
+  packages+=(nginx caddy prometheus python3-yaml clang-14 libclang-rt-14-dev wrk libbenchmark-dev)
 
 if [ "${1:-}" = --compose ]; then
   $sudo apt-get update -qq

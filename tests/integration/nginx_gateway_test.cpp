@@ -84,6 +84,11 @@ TEST_CASE(
     const auto bad_key = http_request("GET", nginx.url("/app/orders"), {"X-API-KEY: nonsense"});
     REQUIRE(bad_key.status == 401);
 
+    const auto two_keys =
+        http_request("GET", nginx.url("/app"), {"X-API-KEY: " + key, "X-API-KEY: " + key});
+    REQUIRE(two_keys.status == 400);
+    REQUIRE(json::parse(two_keys.body).at("status") == 400);
+
     // A client cannot claim to be someone else: the header is replaced by the user found.
     const auto admitted = http_request("GET", nginx.url("/app/orders?page=2"),
                                        {"X-API-KEY: " + key, "X-RateLimit-User: mallory"});
