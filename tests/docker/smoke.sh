@@ -50,7 +50,7 @@ cleanup() {
   for c in ${containers[@]+"${containers[@]}"}; do $DOCKER rm -f "$c" >/dev/null 2>&1 || true; done
   [ "$compose_up" = 0 ] || make_docker down >/dev/null 2>&1 || true
   $DOCKER volume rm -f "$volume" "$RL_VOLUME" >/dev/null 2>&1 || true
-  [ ${#containers[@]} -eq 0 ] || say "removed containers ${containers[*]} and volume $volume"
+  [ ${#containers[@]} -eq 0 ] || say "removed containers ${containers[*]}, volumes $volume and $RL_VOLUME"
   printf 'smoke: %d passed, %d failed\n' "$passed" "$failed"
   exit "$rc"
 }
