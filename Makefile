@@ -7,7 +7,7 @@ DATA_DIR   ?= ./data
 
 .PHONY: help deps configure bins compile run stop test format clean bench micro-bench
 .PHONY: soak sanitize fuzz deb deb-test
-.PHONY: init build up down logs bash tests docker-test docker-ready
+.PHONY: init build up down logs bash tests docker-test docker-ready compose-ready
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -80,22 +80,34 @@ COMPOSE = $(eval COMPOSE := $$(shell $(DOCKER) compose version >/dev/null 2>&1 &
             neither '$(DOCKER) compose' nor 'docker-compose' is installed))
 # Compose with the settings docker-compose.yml reads (image tag, host port).
 COMPOSE_RUN = RL_IMAGE=$(IMAGE) RL_PORT=$(RL_PORT) $(COMPOSE)
-# Waits for /readyz inside the service container (up to 30 s).
-WAIT_READY = for i in $$(seq 60); do $(COMPOSE_RUN) exec -T $(SERVICE) curl -fs -o /dev/null http://127.0.0.1:8080/readyz \
-               2>/dev/null && break; [ $$i = 60 ] && { echo "ratelimitd did not become ready:"; $(COMPOSE_RUN) logs --tail=20 $(SERVICE); exit 1; }; \
+# Waits for /readyz inside the service container (up to 30 s), asked by the image's own probe.
+WAIT_READY = for i in $$(seq 60); do $(COMPOSE_RUN) exec -T $(SERVICE) ratelimitd healthcheck --path /readyz --timeout 1 \
+               >/dev/null 2>&1 && break; [ $$i = 60 ] && { echo "ratelimitd did not become ready:"; $(COMPOSE_RUN) logs --tail=20 $(SERVICE); exit 1; }; \
                sleep 0.5; done
+
+# The build context has no .git: what git knows goes in as build arguments (--version shows the
+# revision; the OCI labels carry all three). The same for every stage, so they share layers.
+DOCKER_BUILD_ARGS = --build-arg RL_REVISION="$$(git describe --always --dirty 2>/dev/null || echo unknown)" \
+  --build-arg RL_VERSION="$$(sed -n 's/^project(ratelimitd VERSION \([^ )]*\).*/\1/p' CMakeLists.txt)" \
+  --build-arg RL_SOURCE="$$(git remote get-url origin 2>/dev/null || true)"
 
 docker-ready:
 	@$(DOCKER) info >/dev/null 2>&1 || { [ -f "$(DOCKER_LOCAL)" ] && bash "$(DOCKER_LOCAL)"; } || \
 	  { echo "no Docker daemon answers ('$(DOCKER) info' fails) and $(DOCKER_LOCAL) is not there"; exit 1; }
 
-build: docker-ready ## Docker: build the image ratelimitd:latest (compiles a Release build inside)
-	@$(DOCKER) build -t $(IMAGE) .
+# Installs Compose when neither `docker compose` nor `docker-compose` runs (before COMPOSE is
+# first expanded, in the recipes that need it).
+compose-ready:
+	@$(DOCKER) compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 || \
+	  scripts/install-deps.sh --compose
 
-up: build ## Docker: (re)build the image, start the service in the background, wait until ready
+build: docker-ready ## Docker: build the image ratelimitd:latest (compiles a Release build inside)
+	@$(DOCKER) build $(DOCKER_BUILD_ARGS) -t $(IMAGE) .
+
+up: build compose-ready ## Docker: (re)build the image, start the service in the background, wait until ready
 	@$(COMPOSE_RUN) up -d
 	@$(WAIT_READY)
-	@echo "ratelimitd is up: http://127.0.0.1:$(RL_PORT)/limit (state in the volume ratelimitd-data)"
+	@echo "ratelimitd is up: http://127.0.0.1:$(RL_PORT)/limit (state in the volume $${RL_VOLUME:-ratelimitd-data})"
 
 init: up ## Docker: build, start, create a demo user and key, show how to call /limit
 	@$(COMPOSE_RUN) exec -T $(SERVICE) rlctl user show demo >/dev/null 2>&1 || \
@@ -109,18 +121,18 @@ init: up ## Docker: build, start, create a demo user and key, show how to call /
 	printf '  Admin CLI inside the container:  $(COMPOSE) exec $(SERVICE) rlctl user list\n'; \
 	printf '  Logs: make logs    Shell: make bash    Stop: make down (keeps the volume)\n'
 
-down: ## Docker: stop and remove the service container (the volume and its data stay)
+down: compose-ready ## Docker: stop and remove the service container (the volume and its data stay)
 	@$(COMPOSE_RUN) down
 
-logs: ## Docker: follow the service's logs
+logs: compose-ready ## Docker: follow the service's logs
 	@$(COMPOSE_RUN) logs -f --tail=100 $(SERVICE)
 
-bash: ## Docker: a shell in the running service container (rlctl works there)
+bash: compose-ready ## Docker: a shell in the running service container (rlctl works there)
 	@$(COMPOSE_RUN) exec $(SERVICE) bash
 
 tests: docker-ready ## Docker: build the build stage with the tests and run ctest in it
-	@$(DOCKER) build --target build --build-arg RL_BUILD_TESTS=ON -t ratelimitd:build-tests .
+	@$(DOCKER) build $(DOCKER_BUILD_ARGS) --target build --build-arg RL_BUILD_TESTS=ON -t ratelimitd:build-tests .
 	@$(DOCKER) run --rm ratelimitd:build-tests sh -c 'ctest --test-dir build --output-on-failure -j"$$(nproc)"'
 
-docker-test: ## Docker: smoke test of the image (provision, /limit, stop time, restart on the volume)
+docker-test: ## Docker: smoke test of the image (read-only, provision, /limit, stop, restart on the volume, make init)
 	@DOCKER="$(DOCKER)" DOCKER_LOCAL="$(DOCKER_LOCAL)" IMAGE="$(IMAGE)" tests/docker/smoke.sh

@@ -12,6 +12,7 @@ common::man_page ratelimitd_manual() {
     return {
         "ratelimitd - exact per-user API rate limiter (HTTP, RocksDB)",
         "ratelimitd [OPTIONS]\n"
+        "ratelimitd healthcheck [--listen HOST:PORT] [--path /healthz] [--timeout SECONDS] [URL]\n"
         "ratelimitd --help | --version",
         "ratelimitd decides, per API key, whether a request may pass. A user owns one or more\n"
         "keys and the limit belongs to the user: never more than L admitted requests in any\n"
@@ -20,8 +21,10 @@ common::man_page ratelimitd_manual() {
         "Public listener (--listen): /limit with the key in X-API-KEY answers 200 (admitted,\n"
         "X-RateLimit-User names the user), 429 with Retry-After (over the limit), 401 (no,\n"
         "unknown, revoked or expired key) or 403 (user disabled); /healthz and /readyz for\n"
-        "probes. Gateways: nginx auth_request (send X-RateLimit-Mode: auth-request), Traefik\n"
-        "ForwardAuth, Envoy ext_authz; see deploy/ in the source tree.\n"
+        "probes; `ratelimitd healthcheck` GETs /healthz on --listen (or URL) and exits 0 on 2xx,\n"
+        "1 otherwise, for a container HEALTHCHECK. Gateways: nginx auth_request (send\n"
+        "X-RateLimit-Mode: auth-request), Caddy forward_auth, Traefik ForwardAuth, Envoy\n"
+        "ext_authz; see deploy/ in the source tree.\n"
         "\n"
         "Admin listener (--admin-listen, keep it on loopback): the JSON admin API rlctl uses and\n"
         "GET /metrics (Prometheus text format), all behind Authorization: Bearer <token>.\n"
