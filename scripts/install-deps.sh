@@ -10,12 +10,13 @@ packages=(
   libssl-dev libcurl4-openssl-dev
 )
 # Tests and benchmarks only: nginx (with auth_request) in front of ratelimitd, promtool (in
-# prometheus) on /metrics — without them those two tests report "skipped"; clang-14 and its
+# prometheus) on /metrics, etcd (etcd-server) for the cluster's etcd client and haproxy for its
+# generated config — without them those tests report "skipped"; clang-14 and its
 # runtime for the sanitizer builds and the fuzzers; wrk for the soak; Google Benchmark for the
 # micro-benchmarks. RL_DEPS_NO_TEST_TOOLS=1 leaves them out (the Docker image's build stage,
 # which only compiles).
 [ "${RL_DEPS_NO_TEST_TOOLS:-0}" = 1 ] ||
-  packages+=(nginx prometheus clang-14 libclang-rt-14-dev wrk libbenchmark-dev)
+  packages+=(nginx prometheus etcd-server haproxy clang-14 libclang-rt-14-dev wrk libbenchmark-dev)
 
 missing=()
 for p in "${packages[@]}"; do
