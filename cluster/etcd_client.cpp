@@ -531,6 +531,15 @@ struct etcd_watch::state {
 
     // One line of the stream; false ends this stream.
     bool handle_line(const std::string& line) noexcept {
+        try {
+            return parse_line(line);
+        } catch (const std::exception& e) {
+            stream_error = bad_reply(std::string("watch message: ") + e.what());
+            return false;
+        }
+    }
+
+    bool parse_line(const std::string& line) {
         json message = json::parse(line, nullptr, false);
         if (message.is_discarded() || !message.is_object()) {
             stream_error = bad_reply(line.substr(0, 200));
@@ -601,7 +610,7 @@ struct etcd_watch::state {
             }
             watch->buffer.erase(0, start);
         } catch (...) {
-            watch->stream_error = {etcd_errc::bad_reply, "out of memory reading the watch"};
+            watch->stream_error = bad_reply("a watch message it could not hold");
             return 0;
         }
         return bytes;
@@ -734,7 +743,14 @@ std::unique_ptr<etcd_watch> etcd_client::start_watch(std::string key, std::strin
     shared->handler = std::move(handler);
     shared->next_revision.store(start_revision);
     std::unique_ptr<etcd_watch> watch(new etcd_watch(shared));
-    shared->thread = std::thread([shared, first = preferred_.load()] { shared->run(first); });
+    shared->thread = std::thread([shared, first = preferred_.load()] {
+        try {
+            shared->run(first);
+        } catch (const std::exception& e) {
+            shared->running.store(false);
+            shared->report({etcd_errc::bad_reply, std::string("watch stopped: ") + e.what()});
+        }
+    });
     return watch;
 }
 

@@ -189,8 +189,9 @@ public:
     etcd_result<write_result> lease_revoke(std::int64_t id);
     etcd_result<lease_ttl_result> lease_time_to_live(std::int64_t id);
 
-    // Watches `prefix` (every key under it) from `start_revision` (0: from now) on a thread of
-    // its own, until the returned object goes.
+    // Watches `prefix` (every key under it) from `start_revision` on a thread of its own, until
+    // the returned object goes. 0 starts when etcd creates the watch, which may be after writes
+    // made meanwhile: for no gap, pass the revision after a range's `revision`.
     std::unique_ptr<etcd_watch> watch_prefix(const std::string& prefix, std::int64_t start_revision,
                                              watch_handler handler);
     std::unique_ptr<etcd_watch> watch_key(const std::string& key, std::int64_t start_revision,
