@@ -266,9 +266,14 @@ struct etcd_client::connection {
 
 namespace {
 
-std::size_t append_to_string(char* data, std::size_t size, std::size_t count, void* out) {
-    static_cast<std::string*>(out)->append(data, size * count);
-    return size * count;
+// A libcurl callback: an exception must not cross libcurl, so a failed append aborts the call.
+std::size_t append_to_string(char* data, std::size_t size, std::size_t count, void* out) noexcept {
+    try {
+        static_cast<std::string*>(out)->append(data, size * count);
+        return size * count;
+    } catch (...) {
+        return 0;
+    }
 }
 
 }  // namespace

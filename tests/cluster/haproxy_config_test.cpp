@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdio>
 #include <sstream>
 
 #include "cluster/layout.hpp"
