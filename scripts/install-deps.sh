@@ -16,13 +16,14 @@ packages=(
 )
 # Tests and benchmarks only: nginx (with auth_request) and caddy (forward_auth) in front of
 # ratelimitd, promtool (in prometheus) on /metrics, python3-yaml for the Envoy and Traefik
-# configurations — without them those tests report "skipped"; clang-14 and its runtime for the
+# configurations, etcd (etcd-server) for the cluster's etcd client and haproxy for its generated
+# config — without them those tests report "skipped"; clang-14 and its runtime for the
 # sanitizer builds and the fuzzers; wrk for the soak; Google Benchmark for the micro-benchmarks;
 # lintian and systemd (systemd-analyze) for the Debian package's test.
 # RL_DEPS_NO_TEST_TOOLS=1 leaves them out (the Docker image's build stage, which only compiles).
 [ "${RL_DEPS_NO_TEST_TOOLS:-0}" = 1 ] ||
   packages+=(nginx caddy prometheus python3-yaml clang-14 libclang-rt-14-dev wrk libbenchmark-dev
-             lintian systemd)
+             lintian systemd etcd-server haproxy)
 
 if [ "${1:-}" = --compose ]; then
   $sudo apt-get update -qq
