@@ -54,7 +54,7 @@ rl_pid=""
 nginx_pid=""
 wrk_pid=""
 cleanup() {
-  # Other servers run on this machine: stop our own pids only, never anything by name.
+  # Other servers may share the host: stop our own pids only, never anything by name.
   for pid in $wrk_pid $rl_pid $nginx_pid; do
     kill -TERM "$pid" 2>/dev/null || true
   done
