@@ -29,6 +29,7 @@ restinio::request_handling_status_t serve_public(limit_handler& limit, group_com
         commit.submit(std::move(req), answer.decision, started);  // answered once in the WAL
         return restinio::request_accepted();
     }
+    if (answer.decision.needs_usage()) commit.count(answer.decision.usage);  // a 429
     const int status = send_limit_reply(req, std::move(*answer.reply));
     observer.replied(req, answer.decision, status, started, std::chrono::steady_clock::now());
     return restinio::request_accepted();

@@ -34,7 +34,8 @@ struct capped_traits : Traits {
     static constexpr bool use_connection_count_limiter = true;
 };
 
-// One public request: answered at once, or (an admit or a limit) queued for its usage write.
+// One public request: answered at once (a 429's count queued for the next usage write), or (an
+// admit) queued for its usage write.
 restinio::request_handling_status_t serve_public(limit_handler& limit, group_commit& commit,
                                                  limit_observer& observer,
                                                  restinio::request_handle_t req);
@@ -80,6 +81,9 @@ public:
         close_one(public_);
         close_one(admin_);
     }
+
+    // Once the event loop has stopped: the usage counts still queued (group_commit::drain).
+    void drain() { commit_.drain(); }
 
 private:
     // The admin port is on loopback and used by rlctl; a fixed cap is enough there.
