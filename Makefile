@@ -33,9 +33,9 @@ stop: ## Stop the ratelimitd started by `make run`
 test: compile ## Run every test: unit and integration (real binaries on free ports)
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
 
-bench: deps ## Benchmark ratelimitd vs nginx limit_req (Release build in build-rel; ROUNDS, DURATION, SCENARIOS)
+bench: deps ## Benchmark ratelimitd vs nginx limit_req and a bare restinio responder (Release, build-rel; ROUNDS, DURATION, SCENARIOS, SYSCALL_SECONDS)
 	@cmake -S . -B build-rel -DCMAKE_BUILD_TYPE=Release -DRL_BUILD_TESTS=OFF >/dev/null
-	@cmake --build build-rel -j2 --target ratelimitd rlctl
+	@cmake --build build-rel -j2 --target ratelimitd rlctl bare_responder
 	@BUILD=build-rel bench/run.sh
 
 micro-bench: deps ## Google Benchmark micro-benchmarks of the /limit path without sockets (Release, build-rel)

@@ -2,7 +2,7 @@
 # Side-by-side benchmark: ratelimitd vs nginx limit_req under the same wrk load.
 #
 #   make bench                                  (builds build-rel first, then runs this)
-#   ROUNDS=3 DURATION=10 SCENARIOS="spread hot" bench/run.sh
+#   ROUNDS=3 DURATION=10 SCENARIOS="spread hot" SYSCALL_SECONDS=3 bench/run.sh
 #
 # Both servers get one core (core 0, one thread / one worker); wrk gets another (core 1), so the
 # load generator never competes with the server it measures. Runs are interleaved
@@ -12,14 +12,21 @@
 # Scenarios (keys bk_000001..bk_N, each of its own user with the default limit of 10/s):
 #   spread  N = 100000: each key comes round only every few seconds, so nearly all pass
 #   hot     N = 100:    each key is hit hundreds of times a second, so nearly all get 429
-#   ceiling what answering costs with no limiting at all: ratelimitd's /healthz (its restinio
-#           responder, no key, no limiter, no usage write) vs nginx serving the same static
-#           file without limit_req. The issue's bar for /limit is 0.85x of this.
+#   ceiling what answering costs with no limiting at all: bench/bare_responder (restinio alone:
+#           default settings and timers, one header check, a fixed 200; the floor of the HTTP
+#           library), ratelimitd's /healthz (its restinio responder, no key, no limiter, no
+#           usage write) and nginx serving the same static file without limit_req.
+#
+# Then syscalls per request of every responder (bare, nginx static, nginx limit_req spread/hot,
+# ratelimitd /healthz, /limit spread/hot): one wrk run of SYSCALL_SECONDS each, counted with
+# perf's syscall tracepoints (strace -c -f where perf cannot count them; strace slows the server,
+# so its counts of failed speculative reads are less faithful). SYSCALL_SECONDS=0 skips them.
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
 SCENARIOS=${SCENARIOS:-"spread hot ceiling"}
+SYSCALL_SECONDS=${SYSCALL_SECONDS:-3}
 BUILD=${BUILD:-build-rel}              # the Release build dir that `make bench` fills
 CONNECTIONS=64
 USERS_SPREAD=100000                    # also the number of users provisioned
@@ -31,9 +38,10 @@ cd "$(dirname "$0")/.."   # paths below are relative to the repo root
 . scripts/lib.sh  # free_port
 
 # ---- dependencies --------------------------------------------------------------------------
-# nginx-light and wrk from Debian, installed only if missing (same pattern as install-deps.sh).
+# nginx-light, wrk and perf/strace (syscall counts) from Debian, installed only if missing (same
+# pattern as install-deps.sh).
 missing=()
-for p in nginx-light wrk; do
+for p in nginx-light wrk linux-perf strace; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -43,7 +51,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-for b in "$BUILD/ratelimitd" "$BUILD/rlctl"; do
+for b in "$BUILD/ratelimitd" "$BUILD/rlctl" "$BUILD/bare_responder"; do
   [ -x "$b" ] || { echo "bench: $b is missing; run 'make bench' (it builds $BUILD first)"; exit 1; }
 done
 [ "$(nproc)" -ge 2 ] || echo "bench: WARNING: fewer than 2 cores; wrk and the server share core 0"
@@ -52,13 +60,15 @@ done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/rl-bench.XXXXXX")
 rl_pid=""
 nginx_pid=""
+bare_pid=""
 wrk_pid=""
+counter_pid=""
 cleanup() {
   # Other servers may share the host: stop our own pids only, never anything by name.
-  for pid in $wrk_pid $rl_pid $nginx_pid; do
+  for pid in $wrk_pid $counter_pid $rl_pid $nginx_pid $bare_pid; do
     kill -TERM "$pid" 2>/dev/null || true
   done
-  for pid in $wrk_pid $rl_pid $nginx_pid; do
+  for pid in $wrk_pid $counter_pid $rl_pid $nginx_pid $bare_pid; do
     wait "$pid" 2>/dev/null || true
   done
   rm -rf "$tmp"
@@ -82,11 +92,13 @@ clk_tck=$(getconf CLK_TCK)
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
-# Polls URL until it answers 200; prints nothing, returns 1 if PID died or 30 s passed.
+# Polls URL until it answers 200; prints nothing, returns 1 if PID died or 30 s passed. Further
+# arguments go to curl.
 wait_200() {
   local url=$1 pid=$2 _
+  shift 2
   for _ in $(seq 3000); do
-    curl -fs -o /dev/null "$url" 2>/dev/null && return 0
+    curl -fs -o /dev/null "$@" "$url" 2>/dev/null && return 0
     kill -0 "$pid" 2>/dev/null || return 1
     sleep 0.01
   done
@@ -145,11 +157,17 @@ wait_200 "http://127.0.0.1:$ngx_port/limit" "$nginx_pid" \
 nginx_worker=$(ps -o pid= --ppid "$nginx_pid" | awk 'NR == 1 { print $1 }')
 [ -n "$nginx_worker" ] || { echo "bench: no nginx worker process under $nginx_pid"; exit 1; }
 
+bare_port=$(free_port)
+taskset -c "$SERVER_CORE" "$BUILD/bare_responder" "$bare_port" >"$tmp/bare.log" 2>&1 &
+bare_pid=$!
+wait_200 "http://127.0.0.1:$bare_port/" "$bare_pid" -H 'X-API-KEY: bk_000001' \
+  || { echo "bench: bare_responder did not come up:"; tail -20 "$tmp/bare.log"; exit 1; }
+
 # Not a timing check: a wrong key or config would make every number below meaningless.
 rl_status=$(curl -s -o /dev/null -w '%{http_code}' -H 'X-API-KEY: bk_000002' "http://127.0.0.1:$rl_port/limit")
 ngx_status=$(curl -s -o /dev/null -w '%{http_code}' -H 'X-API-KEY: bk_000002' "http://127.0.0.1:$ngx_port/limit")
 echo "sanity  : one request with bk_000002 -> ratelimitd $rl_status, nginx $ngx_status" \
-  "(ratelimitd pid $rl_pid, nginx master $nginx_pid worker $nginx_worker)"
+  "(ratelimitd pid $rl_pid, nginx master $nginx_pid worker $nginx_worker, bare_responder pid $bare_pid)"
 if [ "$rl_status" != 200 ] || [ "$ngx_status" != 200 ]; then echo "bench: expected 200 from both"; exit 1; fi
 echo
 
@@ -195,13 +213,14 @@ for scenario in $SCENARIOS; do
     ceiling) n=$USERS_HOT ;;
     *) echo "bench: unknown scenario '$scenario' (spread, hot, ceiling)"; exit 2 ;;
   esac
-  rl_path=/limit; ngx_path=/limit
-  [ "$scenario" = ceiling ] && { rl_path=/healthz; ngx_path=/plain; }
+  rl_path=/limit; ngx_path=/limit; paths="/limit"
+  [ "$scenario" = ceiling ] && { rl_path=/healthz; ngx_path=/plain; paths="/ (bare)|/healthz|/plain"; }
   echo "-- scenario $scenario: $n keys round robin, limit 10/s per key"
-  echo "   taskset -c $WRK_CORE wrk -t1 -c$CONNECTIONS -d${DURATION}s -s bench/rotate_keys.lua --latency http://127.0.0.1:<port>$rl_path|$ngx_path -- $n"
+  echo "   taskset -c $WRK_CORE wrk -t1 -c$CONNECTIONS -d${DURATION}s -s bench/rotate_keys.lua --latency http://127.0.0.1:<port>$paths -- $n"
   printf "%-7s %5s  %-10s %10s %9s %9s %12s %10s %8s %6s\n" \
     scenario round server "req/s" "p50 ms" "p99 ms" "CPU us/req" "RSS kB" "non-2xx" "errors"
   for round in $(seq "$ROUNDS"); do
+    [ "$scenario" = ceiling ] && run_one "$scenario" "$round" bare "http://127.0.0.1:$bare_port/" "$bare_pid" "$n"
     run_one "$scenario" "$round" ratelimitd "http://127.0.0.1:$rl_port$rl_path" "$rl_pid" "$n"
     run_one "$scenario" "$round" nginx "http://127.0.0.1:$ngx_port$ngx_path" "$nginx_worker" "$n"
   done
@@ -216,7 +235,9 @@ printf "%-7s %-10s %10s %9s %9s %12s %10s %8s\n" \
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 for scenario in $SCENARIOS; do
   declare -A med=()
-  for server in ratelimitd nginx; do
+  servers="ratelimitd nginx"
+  [ "$scenario" = ceiling ] && servers="bare ratelimitd nginx"
+  for server in $servers; do
     for col in 4 5 6 7 8 9; do
       med[$server.$col]=$(awk -F'\t' -v sc="$scenario" -v s="$server" -v c="$col" \
         '$1 == sc && $3 == s { print $c }' "$results" | median)
@@ -229,13 +250,18 @@ for scenario in $SCENARIOS; do
   awk -v sc="$scenario" -v r1="${med[ratelimitd.4]}" -v r2="${med[nginx.4]}" \
       -v c1="${med[ratelimitd.7]}" -v c2="${med[nginx.7]}" 'BEGIN {
     printf "%-7s ratelimitd/nginx: req/s x%.2f, CPU per request x%.2f\n", sc, r1 / r2, c1 / c2 }'
+  [ "$scenario" = ceiling ] && awk -v r1="${med[ratelimitd.4]}" -v r2="${med[bare.4]}" \
+      -v c1="${med[ratelimitd.7]}" -v c2="${med[bare.7]}" 'BEGIN {
+    printf "ceiling ratelimitd /healthz vs bare restinio: req/s x%.2f, CPU per request x%.2f\n", r1 / r2, c1 / c2 }'
   unset med
 done
 # /limit against the ceiling: the faster of the two do-nothing responders.
 if [[ " $SCENARIOS " == *" ceiling "* ]]; then
   ceil_rl=$(awk -F'\t' '$1 == "ceiling" && $3 == "ratelimitd" { print $4 }' "$results" | median)
   ceil_ngx=$(awk -F'\t' '$1 == "ceiling" && $3 == "nginx" { print $4 }' "$results" | median)
-  best=$(awk -v a="$ceil_rl" -v b="$ceil_ngx" 'BEGIN { print (a > b ? a : b) }')
+  ceil_bare=$(awk -F'\t' '$1 == "ceiling" && $3 == "bare" { print $4 }' "$results" | median)
+  best=$(awk -v a="$ceil_rl" -v b="$ceil_ngx" -v c="$ceil_bare" 'BEGIN {
+    m = a > b ? a : b; print (m > c ? m : c) }')
   for scenario in $SCENARIOS; do
     [ "$scenario" = ceiling ] && continue
     rps=$(awk -F'\t' -v sc="$scenario" '$1 == sc && $3 == "ratelimitd" { print $4 }' "$results" | median)
@@ -246,3 +272,74 @@ fi
 echo
 echo "(CPU us/req = utime+stime of the server process over the run / requests wrk counted;"
 echo " for nginx the worker process. ratelimitd's includes its RocksDB background threads.)"
+
+# ---- syscalls per request ------------------------------------------------------------------
+# count_syscalls NAME URL PID N: one wrk run with the server's syscalls counted, one row out.
+# perf counts at the tracepoints without stopping the server; strace -c stops it at every call.
+syscall_counter=""
+if perf stat -e raw_syscalls:sys_enter -- true >/dev/null 2>&1; then
+  syscall_counter=perf
+elif command -v strace >/dev/null; then
+  syscall_counter=strace
+fi
+count_syscalls() {
+  local name=$1 url=$2 pid=$3 n=$4 requests counts
+  case $syscall_counter in
+    perf)
+      perf stat -x, -o "$tmp/syscalls.out" -p "$pid" \
+        -e raw_syscalls:sys_enter,syscalls:sys_enter_recvfrom,syscalls:sys_enter_read \
+        -e syscalls:sys_enter_sendmsg,syscalls:sys_enter_writev,syscalls:sys_enter_sendto \
+        -e syscalls:sys_enter_write,syscalls:sys_enter_pread64,syscalls:sys_enter_epoll_wait \
+        -e syscalls:sys_exit_recvfrom --filter 'ret < 0' \
+        -e syscalls:sys_exit_read --filter 'ret < 0' &
+      ;;
+    strace) strace -c -f -o "$tmp/syscalls.out" -p "$pid" 2>/dev/null & ;;
+  esac
+  counter_pid=$!
+  sleep 0.5   # attached
+  taskset -c "$WRK_CORE" wrk -t1 -c"$CONNECTIONS" -d"${SYSCALL_SECONDS}s" -s bench/rotate_keys.lua "$url" -- "$n" \
+    >"$tmp/wrk.out" 2>&1 &
+  wrk_pid=$!
+  wait "$wrk_pid" || { echo "bench: wrk failed:"; cat "$tmp/wrk.out"; exit 1; }
+  wrk_pid=""
+  kill -INT "$counter_pid" 2>/dev/null || true
+  wait "$counter_pid" 2>/dev/null || true
+  counter_pid=""
+  requests=$(sed -n 's/^BENCH requests=\([0-9]*\).*/\1/p' "$tmp/wrk.out")
+  [ -n "$requests" ] && [ "$requests" -gt 0 ] || { echo "bench: no requests counted for $name"; return; }
+  if [ "$syscall_counter" = perf ]; then
+    # name -> count; the two filtered exits come last, in the order given above.
+    counts=$(awk -F, '/^[0-9]/ { n[++i] = $1 } END {
+      printf "%s %s %s %s %s %s %s %s %s %s %s", n[1], n[2], n[3], n[4], n[5], n[6], n[7], n[8], n[9], n[10], n[11] }' \
+      "$tmp/syscalls.out")
+  else
+    counts=$(awk '/^ *[0-9]/ && NF >= 5 {
+        name = $NF; calls[name] = $4; if (NF == 6) errs[name] = $5 }
+      /total$/ { total = $3 }
+      END { printf "%d %d %d %d %d %d %d %d %d %d %d", total, calls["recvfrom"], calls["read"],
+              calls["sendmsg"], calls["writev"], calls["sendto"], calls["write"], calls["pread64"],
+              calls["epoll_wait"], errs["recvfrom"], errs["read"] }' "$tmp/syscalls.out")
+  fi
+  # shellcheck disable=SC2086  # the counts are separate arguments
+  set -- $counts
+  awk -v s="$name" -v r="$requests" -v all="$1" -v recv=$(( $2 + $3 )) -v send=$(( $4 + $5 + $6 )) \
+      -v wr="$7" -v pr="$8" -v ep="$9" -v fail=$(( ${10} + ${11} )) 'BEGIN {
+    printf "%-24s %9d %8.2f %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f\n", s, r, all / r, recv / r, fail / r,
+           send / r, wr / r, pr / r, ep / r }'
+}
+if [ "$SYSCALL_SECONDS" != 0 ] && [ -n "$syscall_counter" ]; then
+  echo
+  echo "== syscalls per request ($syscall_counter, one wrk -t1 -c$CONNECTIONS run of ${SYSCALL_SECONDS}s each;" \
+    "recv = recvfrom+read, send = sendmsg+writev+sendto, write = ratelimitd's WAL, pread = nginx's file)"
+  printf "%-24s %9s %8s %8s %8s %8s %8s %8s %8s\n" \
+    responder requests all recv "recv<0" send write pread epoll
+  count_syscalls "bare restinio" "http://127.0.0.1:$bare_port/" "$bare_pid" "$USERS_HOT"
+  count_syscalls "nginx static" "http://127.0.0.1:$ngx_port/plain" "$nginx_worker" "$USERS_HOT"
+  count_syscalls "nginx limit_req spread" "http://127.0.0.1:$ngx_port/limit" "$nginx_worker" "$USERS_SPREAD"
+  count_syscalls "nginx limit_req hot" "http://127.0.0.1:$ngx_port/limit" "$nginx_worker" "$USERS_HOT"
+  count_syscalls "ratelimitd /healthz" "http://127.0.0.1:$rl_port/healthz" "$rl_pid" "$USERS_HOT"
+  count_syscalls "ratelimitd /limit spread" "http://127.0.0.1:$rl_port/limit" "$rl_pid" "$USERS_SPREAD"
+  count_syscalls "ratelimitd /limit hot" "http://127.0.0.1:$rl_port/limit" "$rl_pid" "$USERS_HOT"
+elif [ "$SYSCALL_SECONDS" != 0 ]; then
+  echo "bench: neither perf syscall tracepoints nor strace available: no syscall counts"
+fi

@@ -101,7 +101,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         restinio::impl::create_parser_settings<restinio::default_http_methods_t>();
 
     // As a connection does: parse one request, answer it, go on with the bytes left (pipelining)
-    // until the input ends or the parser refuses it (the server then closes the connection).
+    // until the input ends, a request ends the connection, or the parser refuses it (the server
+    // then closes the connection).
     restinio::impl::http_parser_ctx_t ctx(service::message_limits(service::public_max_body));
     http_parser parser;
     const char* at = reinterpret_cast<const char*>(data);
@@ -122,6 +123,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                          : service::render(
                                w.handler->settle(answer.decision, service::usage_write::written));
         check(reply, ctx.m_header);
+        // The server closes the connection after this reply: nothing behind it is read.
+        if (!ctx.m_header.should_keep_alive()) break;
         if (used == 0) break;
         at += used;
         left -= used;

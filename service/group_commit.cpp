@@ -6,9 +6,31 @@ void group_commit::submit(restinio::request_handle_t request, const limit_result
                           clock::time_point started) {
     std::lock_guard lock(mutex_);
     queue_.push_back({std::move(request), result, started});
+    schedule_locked();
+}
+
+void group_commit::count(const usage_event& usage) {
+    std::lock_guard lock(mutex_);
+    answered_.push_back(usage);
+    schedule_locked();
+}
+
+void group_commit::schedule_locked() {
     if (flush_scheduled_) return;
     flush_scheduled_ = true;
     asio::post(io_, [this] { flush(); });
+}
+
+void group_commit::drain() {
+    std::vector<pending> unanswered;
+    std::vector<usage_event> counts;
+    {
+        std::lock_guard lock(mutex_);
+        unanswered.swap(queue_);
+        counts.swap(answered_);
+        flush_scheduled_ = false;
+    }
+    usage_.record(counts);
 }
 
 void group_commit::flush() {
@@ -16,12 +38,13 @@ void group_commit::flush() {
     // for the next flush meanwhile. Both vectors keep their capacity.
     thread_local std::vector<pending> batch;
     thread_local std::vector<usage_event> events;
+    events.clear();
     {
         std::lock_guard lock(mutex_);
         batch.swap(queue_);
+        events.swap(answered_);
         flush_scheduled_ = false;
     }
-    events.clear();
     for (const pending& p : batch) events.push_back(p.result.usage);
     const usage_write written = usage_.record(events);
     const auto written_at = clock::now();  // one clock read per batch

@@ -1,6 +1,7 @@
 #pragma once
 // Group commit for /limit: requests decided close together share one usage write, and each
-// reply is sent only once the write that counts it is in the WAL.
+// admit is answered only once the write that counts it is in the WAL. A 429 is answered at once;
+// its count rides in the next write.
 
 #include <chrono>
 #include <functional>
@@ -26,11 +27,18 @@ public:
                  reply_sender send)
         : io_(io), handler_(handler), usage_(usage), send_(std::move(send)) {}
 
-    // Queues a decided request; the first one queued schedules a flush on the event loop, which
-    // runs after the requests already read in this turn of the loop have joined it.
+    // Queues an admitted request; the first thing queued schedules a flush on the event loop,
+    // which runs after the requests already read in this turn of the loop have joined it.
     // `started` is when the request was read, for the latency histogram.
     void submit(restinio::request_handle_t request, const limit_result& result,
                 clock::time_point started);
+
+    // Queues the count of a request already answered (a 429) for the next flush.
+    void count(const usage_event& usage);
+
+    // Once the event loop has stopped: writes the counts of answered requests still queued.
+    // Admits still waiting were never answered, so they are dropped uncounted.
+    void drain();
 
 private:
     struct pending {
@@ -39,6 +47,7 @@ private:
         clock::time_point started;
     };
     void flush();
+    void schedule_locked();
 
     asio::io_context& io_;
     limit_handler& handler_;
@@ -46,6 +55,7 @@ private:
     reply_sender send_;
     std::mutex mutex_;
     std::vector<pending> queue_;
+    std::vector<usage_event> answered_;  // counts nobody waits for
     bool flush_scheduled_ = false;
 };
 

@@ -31,6 +31,7 @@ limit_result limit_handler::decide(std::optional<std::string_view> api_key, limi
 
     const limiter::decision d =
         limiter_.decide(user.id, user.limit.load(std::memory_order_relaxed), now);
+    if (!d.admitted) metrics_.count(limit_outcome::limited);
     return limit_result{d.admitted ? limit_outcome::admitted : limit_outcome::limited, d, &user,
                         usage_event{found.key_id, wall_now, d.admitted}, now};
 }
@@ -40,7 +41,8 @@ limit_result limit_handler::refuse_repeated_key() {
 }
 
 limit_result limit_handler::settle(limit_result result, usage_write usage) {
-    if (usage == usage_write::refused && result.outcome == limit_outcome::admitted) {
+    if (!result.waits_for_usage()) return result;
+    if (usage == usage_write::refused) {
         limiter_.refund(result.user->id, result.decided_at);
         result.outcome = limit_outcome::storage_unavailable;
     }

@@ -22,10 +22,13 @@ struct limit_result {
                         // is set whenever the key was found (also expired and disabled)
     limiter::time_point decided_at{};  // when the limiter decided (to refund a refused admit)
 
-    // Admitted and limited answers wait until their count is in the WAL.
+    // Admitted and limited answers are counted in usage.
     bool needs_usage() const noexcept {
         return outcome == limit_outcome::admitted || outcome == limit_outcome::limited;
     }
+    // Only an admit waits until its count is in the WAL: a 429 hands out nothing a crash could
+    // give again, so it is answered at once and its count goes into the next batch.
+    bool waits_for_usage() const noexcept { return outcome == limit_outcome::admitted; }
 };
 
 // What /readyz reports: the key store loading (no /limit answered yet), ready, or storage
@@ -39,16 +42,17 @@ public:
         : keys_(keys), limiter_(limiter), usage_(usage), metrics_(metrics), ready_(ready) {}
 
     // Everything but the usage write. `api_key` is the X-API-KEY header, absent when the
-    // request had none. A result that needs_usage() is final only after settle().
+    // request had none. A result that waits_for_usage() is final only after settle(); any other
+    // is final (and counted in the metrics) at once.
     limit_result decide(std::optional<std::string_view> api_key, limiter::time_point now,
                         common::unix_seconds wall_now);
 
     // A request with more than one X-API-KEY field: refused (400) before any lookup.
     limit_result refuse_repeated_key();
 
-    // The final answer once the batch holding the result's count was written, held or refused:
-    // an admit whose count was refused is answered 503 and gives its quota back, so usage never
-    // misses an admitted request.
+    // The final answer for an admit once the batch holding its count was written, held or
+    // refused: an admit whose count was refused is answered 503 and gives its quota back, so
+    // usage never misses an admitted request. Any other result is returned as it is.
     limit_result settle(limit_result result, usage_write usage);
 
     // decide, write the one count, settle: a whole request on its own (tests, benchmarks).

@@ -19,18 +19,29 @@ std::optional<std::string_view> header(const restinio::request_handle_t& req,
 
 }  // namespace
 
-restinio::request_handling_status_t serve_public(limit_handler& limit, group_commit& commit,
-                                                 limit_observer& observer,
+restinio::request_handling_status_t serve_public(asio::io_context& io, limit_handler& limit,
+                                                 group_commit& commit, limit_observer& observer,
                                                  restinio::request_handle_t req) {
     const auto started = std::chrono::steady_clock::now();
     public_answer answer = answer_public(limit, req->header(), started, common::wall_now());
-    if (!answer.is_limit) return send(req, std::move(*answer.reply));
     if (!answer.reply) {
         commit.submit(std::move(req), answer.decision, started);  // answered once in the WAL
         return restinio::request_accepted();
     }
-    const int status = send_limit_reply(req, std::move(*answer.reply));
-    observer.replied(req, answer.decision, status, started, std::chrono::steady_clock::now());
+    if (answer.decision.needs_usage()) commit.count(answer.decision.usage);  // a 429
+    // From the event loop, after this call returns: with one request in handling per
+    // connection, a reply written inside it makes restinio start on the next pipelined
+    // request twice (once for the write, once for the return), and the second has no room
+    // (restinio then closes the connection).
+    asio::post(io, [&observer, req = std::move(req), answer = std::move(answer),
+                    started]() mutable {
+        if (!answer.is_limit) {
+            send(req, std::move(*answer.reply));
+            return;
+        }
+        const int status = send_limit_reply(req, std::move(*answer.reply));
+        observer.replied(req, answer.decision, status, started, std::chrono::steady_clock::now());
+    });
     return restinio::request_accepted();
 }
 

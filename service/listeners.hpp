@@ -34,9 +34,10 @@ struct capped_traits : Traits {
     static constexpr bool use_connection_count_limiter = true;
 };
 
-// One public request: answered at once, or (an admit or a limit) queued for its usage write.
-restinio::request_handling_status_t serve_public(limit_handler& limit, group_commit& commit,
-                                                 limit_observer& observer,
+// One public request: answered from the event loop at once (a 429's count queued for the next
+// usage write), or (an admit) queued for its usage write.
+restinio::request_handling_status_t serve_public(asio::io_context& io, limit_handler& limit,
+                                                 group_commit& commit, limit_observer& observer,
                                                  restinio::request_handle_t req);
 
 // One admin request, through the admin server's token check and API.
@@ -58,17 +59,19 @@ public:
                       observer.replied(req, settled, send_limit_reply(req, render(settled)),
                                        started, written_at);
                   }),
-          public_(restinio::external_io_context(io),
-                  settings(cfg.listen, public_max_body, cfg.max_connections, cfg.idle_timeout)
-                      .request_handler([this, &limit, &observer](restinio::request_handle_t req) {
-                          return serve_public(limit, commit_, observer, std::move(req));
-                      })),
-          admin_(
+          public_(
               restinio::external_io_context(io),
-              settings(cfg.admin_listen, 64 << 20, admin_max_connections, std::chrono::seconds(60))
-                  .request_handler([&admin](restinio::request_handle_t req) {
-                      return serve_admin(admin, req);
-                  })) {}
+              settings(cfg.listen, public_max_body, cfg.max_connections, cfg.idle_timeout,
+                       public_pipelined)
+                  .request_handler([this, &io, &limit, &observer](restinio::request_handle_t req) {
+                      return serve_public(io, limit, commit_, observer, std::move(req));
+                  })),
+          admin_(restinio::external_io_context(io),
+                 settings(cfg.admin_listen, 64 << 20, admin_max_connections,
+                          std::chrono::seconds(60), admin_pipelined)
+                     .request_handler([&admin](restinio::request_handle_t req) {
+                         return serve_admin(admin, req);
+                     })) {}
 
     // Throws if a listener cannot bind.
     void open() {
@@ -81,16 +84,30 @@ public:
         close_one(admin_);
     }
 
+    // Once the event loop has stopped: the usage counts still queued (group_commit::drain).
+    void drain() { commit_.drain(); }
+
 private:
     // The admin port is on loopback and used by rlctl; a fixed cap is enough there.
     static constexpr std::size_t admin_max_connections = 1024;
+
+    // Requests in handling at once per connection. Past 1, restinio hands a pipelined request to
+    // the handler before the one ahead of it is answered, so a request behind `Connection: close`
+    // would be decided and counted yet never answered (RFC 9112 9.6), and every request would
+    // start a read that fails, the client still waiting for its reply. At 1 the next request is
+    // read (from the buffer, when pipelined) once the reply ahead of it is written; restinio
+    // then must not get a reply from inside the handler call (see serve_public). Admin replies
+    // are written from inside it, which ends a connection's reading at once after a close.
+    static constexpr std::size_t public_pipelined = 1;
+    static constexpr std::size_t admin_pipelined = 64;
 
     // restinio times "wait for the next whole request" with one timer, so the idle timeout
     // bounds idle keep-alive connections and slowly sent requests (slowloris) alike.
     static restinio::server_settings_t<Traits> settings(const endpoint& where,
                                                         std::uint64_t max_body,
                                                         std::size_t max_connections,
-                                                        std::chrono::seconds idle_timeout) {
+                                                        std::chrono::seconds idle_timeout,
+                                                        std::size_t max_pipelined) {
         restinio::server_settings_t<Traits> s;
         s.address(where.host)
             .port(where.port)
@@ -102,7 +119,7 @@ private:
             .read_next_http_message_timelimit(idle_timeout)
             .write_http_response_timelimit(std::chrono::seconds(10))
             .handle_request_timeout(std::chrono::seconds(10))
-            .max_pipelined_requests(64)
+            .max_pipelined_requests(max_pipelined)
             .incoming_http_msg_limits(message_limits(max_body));
         return s;
     }

@@ -31,7 +31,7 @@ public_answer answer_public(limit_handler& limit, const restinio::http_request_h
         const api_key_field key = find_api_key(request);
         const limit_result result =
             key.repeated ? limit.refuse_repeated_key() : limit.decide(key.value, now, wall_now);
-        if (!result.needs_usage()) return {render(result), true, result};
+        if (!result.waits_for_usage()) return {render(result), true, result};
         return {std::nullopt, true, result};
     }
     if (path == "/healthz") return {health_reply(), false, {}};

@@ -7,7 +7,8 @@ namespace {
 template <typename Builder>
 Builder& with_headers(Builder& response, http_reply& reply) {
     response.append_header(restinio::http_field::content_type, std::move(reply.content_type));
-    for (auto& [name, value] : reply.headers) response.append_header(name, std::move(value));
+    for (auto& [name, value] : reply.headers)
+        response.append_header(std::move(name), std::move(value));
     return response;
 }
 

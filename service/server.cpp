@@ -160,8 +160,8 @@ int serve(const config& cfg, storage::data_dir& store,
 
     int exit_code = 0;
     {
-        usage_upkeep usage_rollups(
-            store.usage(), {cfg.usage_retention_1s, cfg.usage_retention_1m, cfg.usage_retention_1h});
+        usage_upkeep usage_rollups(store.usage(), {cfg.usage_retention_1s, cfg.usage_retention_1m,
+                                                   cfg.usage_retention_1h});
         maintenance upkeep(limiter, usage_rollups, log_line);
         storage_recovery recovery(usage);
         const int sig = stop_signal.get_future().get();
@@ -173,6 +173,7 @@ int serve(const config& cfg, storage::data_dir& store,
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     stop_workers();
+    servers.drain();
     io.drop_pending();     // while the listeners those handlers point into still exist
     if (!usage.recover())  // one last try for counts held while storage failed
         log("storage still failing at exit: {} held usage buckets are lost", usage.held_buckets());

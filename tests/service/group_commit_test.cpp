@@ -112,20 +112,45 @@ TEST_CASE("requests submitted in one turn of the loop share one write, and each 
     CHECK(h.counters.decisions(limit_outcome::admitted) == 4);
 }
 
-TEST_CASE("limited requests are written and answered with the batch too") {
+TEST_CASE("a limited request is answered at once; its count joins the next write, once") {
     commit_harness h;
     const auto key = h.key_for("alice", 1);
     asio::post(h.io, [&] {
         h.submit("/limit?n=1", key);
-        h.submit("/limit?n=2", key);
+        const auto limited = h.handler.decide(key, h.t0, h.wall);
+        REQUIRE(limited.outcome == limit_outcome::limited);
+        REQUIRE_FALSE(limited.waits_for_usage());
+        h.commit.count(limited.usage);  // answered by the caller, not by the commit
     });
     h.run();
-    REQUIRE(h.replies.size() == 2);
-    CHECK(h.usage.batches() == 1);
+    REQUIRE(h.replies.size() == 1);
     CHECK(h.replies[0].status == 200);
-    CHECK(h.replies[1].outcome == limit_outcome::limited);
-    CHECK(h.replies[1].status == 429);
-    CHECK(h.replies[1].stored_then == 1);
+    CHECK(h.usage.batches() == 1);
+    CHECK(h.counters.decisions(limit_outcome::limited) == 1);
+    storage::usage_count total;
+    h.store->usage().scan({storage::usage_resolution::second, 0, INT64_MAX},
+                          [&](const storage::usage_bucket& b) { total += b.count; });
+    CHECK(total.admitted == 1);
+    CHECK(total.limited == 1);
+}
+
+TEST_CASE("counts still queued when the loop stops are written by drain, once") {
+    commit_harness h;
+    const auto key = h.key_for("alice", 1);
+    h.submit("/limit?n=1", key);  // an admit never answered: the loop does not run
+    const auto limited = h.handler.decide(key, h.t0, h.wall);
+    h.commit.count(limited.usage);
+    h.commit.drain();
+    CHECK(h.replies.empty());
+    CHECK(h.usage.batches() == 1);
+    storage::usage_count total;
+    h.store->usage().scan({storage::usage_resolution::second, 0, INT64_MAX},
+                          [&](const storage::usage_bucket& b) { total += b.count; });
+    CHECK(total.admitted == 0);  // not answered, not counted
+    CHECK(total.limited == 1);
+    h.run();  // the flush scheduled before the drain finds nothing
+    CHECK(h.replies.empty());
+    CHECK(h.usage.batches() == 1);
 }
 
 TEST_CASE("a refused write answers its admits 503 and refunds their quota") {

@@ -144,3 +144,19 @@ TEST_CASE("public routes: health, readiness and unknown paths") {
     REQUIRE(answer(h, "/limits", {}).reply->status == 404);
     REQUIRE(answer(h, "/", {{"X-API-KEY", "k"}}).reply->status == 404);
 }
+
+TEST_CASE("public routes: a 429 is answered at once and still carries its count") {
+    harness h;
+    const auto key = h.key_for("a", 1);
+    REQUIRE(h.check(key).outcome == limit_outcome::admitted);
+
+    const auto limited = answer(h, "/limit", {{"X-API-KEY", key}});
+    REQUIRE(limited.reply);
+    REQUIRE(limited.reply->status == 429);
+    REQUIRE(limited.decision.needs_usage());
+    REQUIRE_FALSE(limited.decision.usage.admitted);
+    REQUIRE(h.counters.decisions(limit_outcome::limited) == 1);  // final: nothing to settle
+    REQUIRE(h.handler.settle(limited.decision, service::usage_write::refused).outcome ==
+            limit_outcome::limited);
+    REQUIRE(h.counters.decisions(limit_outcome::limited) == 1);
+}
