@@ -37,8 +37,13 @@ const char* consequence(on_storage_error mode) {
 }  // namespace
 
 usage_recorder::usage_recorder(storage::data_dir& data, on_storage_error mode, log_line log,
-                               std::size_t max_held, clock::duration log_every)
-    : data_(data), mode_(mode), log_(std::move(log)), max_held_(max_held), log_every_(log_every) {
+                               std::size_t max_held, clock::duration log_every, now_fn now)
+    : data_(data),
+      mode_(mode),
+      log_(std::move(log)),
+      max_held_(max_held),
+      log_every_(log_every),
+      now_(std::move(now)) {
     data_.health().listen([this](const std::string& error) { storage_failed(error); });
 }
 
@@ -93,7 +98,7 @@ bool usage_recorder::recover() noexcept {
         }
         std::lock_guard lock(mutex_);
         if (failing_) {
-            const std::chrono::duration<double> took = clock::now() - failing_since_;
+            const std::chrono::duration<double> took = now_() - failing_since_;
             log(fmt::format("storage recovered after {:.1f} s; {} held usage buckets written",
                             took.count(), written));
             failing_ = false;
@@ -137,7 +142,7 @@ std::size_t usage_recorder::held_buckets() const {
 
 void usage_recorder::note_error_locked(const std::string& error) {
     storage_errors_.fetch_add(1, std::memory_order_relaxed);
-    const auto now = clock::now();
+    const auto now = now_();
     if (!failing_) {
         failing_ = true;
         failing_since_ = last_logged_ = now;

@@ -35,6 +35,8 @@ class usage_recorder {
 public:
     using log_line = std::function<void(const std::string&)>;
     using clock = std::chrono::steady_clock;
+    // What the log intervals are measured with (tests step a manual one).
+    using now_fn = std::function<clock::time_point()>;
     // (second, key) buckets held at most while storage fails: about 64 bytes each.
     static constexpr std::size_t default_max_held = 1 << 20;
     // While storage fails: the first error is logged, then one summary per this interval.
@@ -43,7 +45,7 @@ public:
     // Listens to the data directory's health until destroyed, so `data` must outlive it.
     explicit usage_recorder(storage::data_dir& data, on_storage_error mode = on_storage_error::open,
                             log_line log = {}, std::size_t max_held = default_max_held,
-                            clock::duration log_every = log_interval);
+                            clock::duration log_every = log_interval, now_fn now = clock::now);
     ~usage_recorder();
     usage_recorder(const usage_recorder&) = delete;
     usage_recorder& operator=(const usage_recorder&) = delete;
@@ -83,6 +85,7 @@ private:
     const log_line log_;
     const std::size_t max_held_;
     const clock::duration log_every_;
+    const now_fn now_;
     std::atomic<std::uint64_t> batches_{0};
     std::atomic<std::uint64_t> failures_{0};
     std::atomic<std::uint64_t> storage_errors_{0};

@@ -1,10 +1,12 @@
 #pragma once
 // A running ratelimitd over a temporary data directory, with shortcuts for the admin API.
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include "tests/support/http_client.hpp"
@@ -61,11 +63,45 @@ public:
         return http_request(method, process_->public_url() + "/limit", {"X-API-KEY: " + key});
     }
 
+    // `n` requests in a row with `key`. A limit of L admits exactly L of them only when all were
+    // sent and answered within one second; a slower run may see the window slide, never admit
+    // more than L per second it took.
+    struct burst_result {
+        int admitted = 0;
+        std::chrono::steady_clock::duration took{};
+        bool within_a_second() const { return took < std::chrono::seconds(1); }
+        int most_admitted(int limit) const {
+            return limit *
+                   static_cast<int>(1 + std::chrono::ceil<std::chrono::seconds>(took).count());
+        }
+    };
+    burst_result burst(const std::string& key, int n) {
+        burst_result result;
+        const auto began = std::chrono::steady_clock::now();
+        for (int i = 0; i < n; ++i) result.admitted += limit(key).status == 200;
+        result.took = std::chrono::steady_clock::now() - began;
+        return result;
+    }
+
 private:
     temp_dir dir_;
     std::vector<std::string> args_;
     std::vector<std::string> env_;
     std::unique_ptr<server_process> process_;
 };
+
+// What a limit of `limit` admits of a burst: exactly that within one second, and otherwise at
+// least that and no more than the limit per second the burst took.
+inline void require_limit_held(const live_server::burst_result& burst, int limit) {
+    INFO(burst.admitted << " admitted in " << std::chrono::duration<double>(burst.took).count()
+                        << " s");
+    if (burst.within_a_second()) {
+        REQUIRE(burst.admitted == limit);
+    } else {
+        WARN("the requests took longer than a second; the window may have slid");
+        REQUIRE(burst.admitted >= limit);
+        REQUIRE(burst.admitted <= burst.most_admitted(limit));
+    }
+}
 
 }  // namespace rl::testing

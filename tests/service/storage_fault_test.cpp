@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -197,11 +198,34 @@ TEST_CASE("while storage keeps failing, a summary line follows at most once per 
         CHECK(log[1].find("storage still failing after") != std::string::npos);
         CHECK(log[1].find("1 usage buckets held in memory") != std::string::npos);
     }
-    SECTION("the default ten seconds: one line for a burst of errors") {
-        service::usage_recorder usage(*store, on_storage_error::open,
-                                      [&](const std::string& line) { log.push_back(line); });
-        record_failing(usage, 50);
+    SECTION("the default ten seconds, on a manual clock: one line for a burst of errors") {
+        using namespace std::chrono_literals;
+        auto now = service::usage_recorder::clock::time_point{} + 1h;
+        const auto first_error = now;
+        service::usage_recorder usage(
+            *store, on_storage_error::open, [&](const std::string& line) { log.push_back(line); },
+            1000, service::usage_recorder::log_interval, [&] { return now; });
+        // 50 failed writes and reopens spread over 9.8 s of the interval.
+        for (int i = 0; i < 50; ++i) {
+            record_failing(usage, 1);
+            now += 200ms;
+        }
         REQUIRE(log.size() == 1);
         CHECK(usage.storage_errors() >= 50);
+        now = first_error + service::usage_recorder::log_interval - 1ns;
+        record_failing(usage, 1);
+        REQUIRE(log.size() == 1);
+        // A full interval after the first line: the summary, then quiet again for an interval.
+        now = first_error + service::usage_recorder::log_interval;
+        record_failing(usage, 1);
+        REQUIRE(log.size() == 2);
+        CHECK(log[1].find("storage still failing after 10 s") != std::string::npos);
+        now += service::usage_recorder::log_interval - 1ns;
+        record_failing(usage, 5);
+        REQUIRE(log.size() == 2);
+        now += 1ns;
+        record_failing(usage, 1);
+        REQUIRE(log.size() == 3);
+        CHECK(log[2].find("storage still failing after 20 s") != std::string::npos);
     }
 }
