@@ -6,6 +6,7 @@
 #include <limits>
 #include <vector>
 
+#include "admin/paging.hpp"
 #include "admin/usage_report.hpp"
 #include "common/problem.hpp"
 #include "common/url.hpp"
@@ -222,10 +223,38 @@ api_response not_found(std::string detail) {
     return {404, problem(404, "not-found", "Not found", detail)};
 }
 
-api_response list_users(catalog& catalog, const call&) {
-    json users = json::array();
-    for (const auto& user : catalog.list_users()) users.push_back(to_json(user, catalog));
-    return {200, json{{"users", users}}};
+// One page of a list route, as `{field: [...], "next_cursor": ...}`. `fetch(after, n)` reads up
+// to n items after a position ("" for the start); `position_of(item)` is where the page after
+// it starts; `render(item)` is its JSON. A list route is one call of this.
+template <typename Fetch, typename Position, typename Render>
+api_response paged(const call& c, const char* field, Fetch fetch, Position position_of,
+                   Render render) {
+    std::size_t limit = default_page_size;
+    if (auto text = query_param(c.request, "limit")) {
+        const auto n = parse_page_size(*text);
+        if (!n) throw bad_request{fmt::format("limit: a whole number from 1 to {}", max_page_size)};
+        limit = *n;
+    }
+    std::string after;
+    if (auto text = query_param(c.request, "cursor")) {
+        auto position = decode_cursor(*text);
+        if (!position) throw bad_request{"cursor: not one this server handed out"};
+        after = std::move(*position);
+    }
+    auto items = fetch(after, limit + 1);  // the one past the page says whether another follows
+    json out = json::array();
+    json next = nullptr;
+    for (std::size_t i = 0; i < items.size() && i < limit; ++i) out.push_back(render(items[i]));
+    if (items.size() > limit) next = encode_cursor(position_of(items[limit - 1]));
+    return {200, json{{field, std::move(out)}, {"next_cursor", std::move(next)}}};
+}
+
+api_response list_users(catalog& catalog, const call& c) {
+    return paged(
+        c, "users",
+        [&](const std::string& after, std::size_t n) { return catalog.list_users(after, n); },
+        [](const user_record& user) { return user.name; },
+        [&](const user_record& user) { return to_json(user, catalog); });
 }
 
 api_response create_user(catalog& catalog, const call& c) {
@@ -257,11 +286,16 @@ api_response delete_user(catalog& catalog, const call& c) {
 
 api_response list_keys(catalog& catalog, const call& c) {
     const auto user = query_param(c.request, "user");
-    auto r = catalog.list_keys(user ? std::optional<std::string_view>(*user) : std::nullopt);
-    if (auto f = failure(r)) return *f;
-    json keys = json::array();
-    for (const auto& key : *r.value) keys.push_back(to_json(key, c.now));
-    return {200, json{{"keys", keys}}};
+    if (user && !catalog.find_user(*user)) return not_found(fmt::format("no user '{}'", *user));
+    const auto of = user ? std::optional<std::string_view>(*user) : std::nullopt;
+    return paged(
+        c, "keys",
+        [&](const std::string& after, std::size_t n) {
+            const std::uint64_t from = after.empty() ? 0 : key_id_or_throw(after);
+            return catalog.list_keys(of, from, n).value.value_or(std::vector<key_record>{});
+        },
+        [](const key_record& key) { return common::format_key_id(key.key_id); },
+        [&](const key_record& key) { return to_json(key, c.now); });
 }
 
 api_response create_key(catalog& catalog, const call& c) {
@@ -426,6 +460,29 @@ api_response admin_api::handle(const api_request& request) const {
     } catch (const std::exception& e) {
         return {500, problem(500, "internal-error", "Internal error", e.what())};
     }
+}
+
+json admin_api::record_of(const api_request& request) const noexcept {
+    try {
+        const auto parts = split_path(request.path);
+        const auto now = common::wall_now();
+        std::optional<std::string> user;
+        if (auto p = match("/v1/users/{name}", parts)) user = (*p)[0];
+        if (request.method == "POST" && match("/v1/users", parts))
+            user = string_field(parse_body(request), "name");
+        if (user) {
+            const auto found = catalog_.find_user(*user);
+            return found ? to_json(*found, catalog_) : json(nullptr);
+        }
+        auto key = match("/v1/keys/{key_id}", parts);
+        if (!key) key = match("/v1/keys/{key_id}/revoke", parts);
+        if (key) {
+            const auto found = catalog_.find_key(key_id_or_throw((*key)[0]));
+            return found ? to_json(*found, now) : json(nullptr);
+        }
+    } catch (...) {  // a request too malformed to name a record names none
+    }
+    return nullptr;
 }
 
 api_response admin_api::dispatch(const api_request& request) const {

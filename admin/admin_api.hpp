@@ -41,6 +41,9 @@ public:
     explicit admin_api(catalog& catalog) : catalog_(catalog) {}
     // Never throws: storage failures become 503 problems.
     api_response handle(const api_request& request) const;
+    // The record a change request names (a user, a key), as it is now; null when there is none
+    // or the request names no single record. What the audit log shows as "before".
+    nlohmann::json record_of(const api_request& request) const noexcept;
 
 private:
     api_response dispatch(const api_request& request) const;

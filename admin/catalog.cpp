@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <limits>
 #include <unordered_map>
 
 namespace rl::admin {
@@ -101,6 +102,10 @@ std::vector<user_record> catalog::list_users() const {
     return store_.catalog().list_users();
 }
 
+std::vector<user_record> catalog::list_users(std::string_view after, std::size_t limit) const {
+    return store_.catalog().list_users(after, limit);
+}
+
 result<created_key> catalog::create_key(std::string_view user, std::string_view label,
                                         common::unix_seconds expires_at) {
     if (!label_ok(label))
@@ -172,14 +177,15 @@ std::optional<key_record> catalog::find_key(std::uint64_t key_id) const {
 }
 
 result<std::vector<key_record>> catalog::list_keys(std::optional<std::string_view> user) const {
+    return list_keys(user, 0, std::numeric_limits<std::size_t>::max());
+}
+
+result<std::vector<key_record>> catalog::list_keys(std::optional<std::string_view> user,
+                                                   std::uint64_t after, std::size_t limit) const {
     if (user && !store_.catalog().find_user(*user))
         return fail<std::vector<key_record>>(outcome::not_found,
                                              fmt::format("no user '{}'", *user));
-    std::vector<key_record> keys;
-    store_.catalog().for_each_key([&](const key_record& key) {
-        if (!user || key.user == *user) keys.push_back(key);
-    });
-    return {outcome::ok, std::move(keys), {}};
+    return {outcome::ok, store_.catalog().list_keys(after, limit, user), {}};
 }
 
 import_summary catalog::import(const std::vector<import_row>& rows) {

@@ -84,6 +84,8 @@ public:
     result<user_record> delete_user(std::string_view name);
     std::optional<user_record> find_user(std::string_view name) const;
     std::vector<user_record> list_users() const;
+    // A page: up to `limit` users named after `after`, in name order.
+    std::vector<user_record> list_users(std::string_view after, std::size_t limit) const;
 
     result<created_key> create_key(std::string_view user, std::string_view label,
                                    common::unix_seconds expires_at);
@@ -92,8 +94,11 @@ public:
                                   std::string_view label);
     result<key_record> revoke_key(std::uint64_t key_id);
     std::optional<key_record> find_key(std::uint64_t key_id) const;
-    // All keys, or one user's; not_found if the user does not exist.
+    // All keys, or one user's, in key_id order; not_found if the user does not exist.
     result<std::vector<key_record>> list_keys(std::optional<std::string_view> user) const;
+    // A page of them: up to `limit` keys with ids above `after`.
+    result<std::vector<key_record>> list_keys(std::optional<std::string_view> user,
+                                              std::uint64_t after, std::size_t limit) const;
 
     // Bulk import in one synced write; rows that fail are reported and skipped.
     import_summary import(const std::vector<import_row>& rows);

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "admin/catalog.hpp"
+#include "admin/paging.hpp"
 #include "cli/admin_client.hpp"
 #include "cli/import_command.hpp"
 #include "cli/manual.hpp"
@@ -42,7 +43,14 @@ struct arguments {
     bool prints_csv = false;  // set by the commands that can
     std::uint32_t top_limit = 10;
     std::string by;
+    std::size_t page_size = admin::default_page_size;
 };
+
+void add_page_size(CLI::App* command, arguments& a) {
+    command->add_option("--page-size", a.page_size, "Items fetched per request")
+        ->check(CLI::Range(std::size_t{1}, admin::max_page_size))
+        ->capture_default_str();
+}
 
 std::string users_path(const std::string& name) {
     return "/v1/users/" + url_encode(name);
@@ -112,11 +120,13 @@ void add_user_commands(CLI::App& app, arguments& a, action& chosen) {
         };
     });
 
-    auto* list = user->add_subcommand("list", "List all users");
+    auto* list = user->add_subcommand("list", "List all users, a page at a time");
+    add_page_size(list, a);
     list->callback([&] {
-        chosen = [](session& s) {
-            const json users = s.request("GET", "/v1/users");
-            s.print(users, [&] { return format_users(users.at("users")); });
+        chosen = [&](session& s) {
+            s.print_pages("/v1/users", "users", a.page_size, [](const json& users, paged_table& t) {
+                return format_users(users, &t);
+            });
         };
     });
 
@@ -208,10 +218,11 @@ void add_key_commands(CLI::App& app, arguments& a, action& chosen) {
 
     auto* list = key->add_subcommand("list", "List keys, of everyone or of one user");
     list->add_option("USER", a.user);
+    add_page_size(list, a);
     list->callback([&] {
         chosen = [&](session& s) {
-            const json keys = s.request("GET", with_query("/v1/keys", {{"user", a.user}}));
-            s.print(keys, [&] { return format_keys(keys.at("keys")); });
+            s.print_pages(with_query("/v1/keys", {{"user", a.user}}), "keys", a.page_size,
+                          [](const json& keys, paged_table& t) { return format_keys(keys, &t); });
         };
     });
 

@@ -75,9 +75,12 @@ std::string limit_cell(const json& user) {
 }  // namespace
 
 std::string format_table(const std::vector<column>& columns,
-                         const std::vector<std::vector<std::string>>& rows) {
-    std::vector<std::size_t> widths;
-    for (const auto& c : columns) widths.push_back(display_width(c.title));
+                         const std::vector<std::vector<std::string>>& rows, paged_table* paging) {
+    paged_table whole;
+    paged_table& table = paging ? *paging : whole;
+    std::vector<std::size_t>& widths = table.widths;
+    if (widths.empty())
+        for (const auto& c : columns) widths.push_back(display_width(c.title));
     for (const auto& row : rows)
         for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i)
             widths[i] = std::max(widths[i], display_width(row[i]));
@@ -94,7 +97,9 @@ std::string format_table(const std::vector<column>& columns,
         while (!line.empty() && line.back() == ' ') line.pop_back();
         out += line + '\n';
     };
-    add_row([&](std::size_t i) -> const std::string& { return columns[i].title; });
+    if (!table.header_printed)
+        add_row([&](std::size_t i) -> const std::string& { return columns[i].title; });
+    table.header_printed = true;
     static const std::string empty;
     for (const auto& row : rows)
         add_row(
@@ -114,22 +119,22 @@ std::string format_import_summary(const json& summary) {
         count("users_updated"), count("keys_imported"), count("keys_unchanged"), count("errors"));
 }
 
-std::string format_users(const json& users) {
+std::string format_users(const json& users, paged_table* paging) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& user : users)
         rows.push_back({cell(user, "name"), limit_cell(user), cell(user, "disabled"),
                         cell(user, "created_at")});
-    return format_table({{"NAME"}, {"LIMIT"}, {"DISABLED"}, {"CREATED"}}, rows);
+    return format_table({{"NAME"}, {"LIMIT"}, {"DISABLED"}, {"CREATED"}}, rows, paging);
 }
 
-std::string format_keys(const json& keys) {
+std::string format_keys(const json& keys, paged_table* paging) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& key : keys)
         rows.push_back({cell(key, "key_id"), cell(key, "user"), cell(key, "label"),
                         cell(key, "status"), cell(key, "created_at"),
                         cell(key, "expires_at", "never")});
     return format_table({{"KEY_ID"}, {"USER"}, {"LABEL"}, {"STATUS"}, {"CREATED"}, {"EXPIRES"}},
-                        rows);
+                        rows, paging);
 }
 
 std::string format_created_key(const json& created) {

@@ -13,16 +13,25 @@ struct column {
     bool numeric = false;  // right-aligned
 };
 
-// A header row and the rows below it, each column as wide as its widest cell.
+// A table printed a page at a time: the header once, above the first page; each column as wide
+// as its widest cell so far, so a column only widens, and only where a later page needs it.
+struct paged_table {
+    std::vector<std::size_t> widths;
+    bool header_printed = false;
+};
+
+// A header row and the rows below it, each column as wide as its widest cell; with `paging`,
+// one page of a longer table.
 std::string format_table(const std::vector<column>& columns,
-                         const std::vector<std::vector<std::string>>& rows);
+                         const std::vector<std::vector<std::string>>& rows,
+                         paged_table* paging = nullptr);
 
 // One JSON document, indented, with a final newline.
 std::string format_json(const nlohmann::json& document);
 
 // Tables of the admin API's user and key objects (arrays of them).
-std::string format_users(const nlohmann::json& users);
-std::string format_keys(const nlohmann::json& keys);
+std::string format_users(const nlohmann::json& users, paged_table* paging = nullptr);
+std::string format_keys(const nlohmann::json& keys, paged_table* paging = nullptr);
 
 // A freshly created key: the key on a line of its own, then what identifies it.
 std::string format_created_key(const nlohmann::json& created);

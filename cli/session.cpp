@@ -44,4 +44,43 @@ void session::print(const json& document, const std::function<std::string()>& hu
     std::cout << (json_output_ ? format_json(document) : csv_output_ ? csv() : human());
 }
 
+void session::print_pages(const std::string& target, const std::string& field,
+                          std::size_t page_size, const page_formatter& human) {
+    const char* join = target.find('?') == std::string::npos ? "?" : "&";
+    const std::string first = fmt::format("{}{}limit={}", target, join, page_size);
+    paged_table table;
+    std::size_t printed = 0;
+    std::string next = first;
+    for (;;) {
+        const json page = request("GET", next);
+        const json& items = page.at(field);
+        if (!json_output_) {
+            std::cout << human(items, table);
+        } else {
+            // One document for the whole list, indented as format_json would, an item at a time.
+            if (printed == 0 && !items.empty())
+                std::cout << fmt::format("{{\n  \"{}\": [\n", field);
+            for (const auto& item : items) {
+                std::string text = item.dump(2);
+                std::string indented = printed++ == 0 ? "    " : ",\n    ";
+                for (const char c : text) {
+                    indented += c;
+                    if (c == '\n') indented += "    ";
+                }
+                std::cout << indented;
+            }
+        }
+        std::cout.flush();
+        const auto cursor = page.find("next_cursor");
+        if (cursor == page.end() || !cursor->is_string()) break;
+        next = fmt::format("{}&cursor={}", first, url_encode(cursor->get<std::string>()));
+    }
+    if (json_output_) {
+        if (printed == 0)
+            std::cout << fmt::format("{{\n  \"{}\": [],\n  \"next_cursor\": null\n}}\n", field);
+        else
+            std::cout << "\n  ],\n  \"next_cursor\": null\n}\n";
+    }
+}
+
 }  // namespace rl::cli

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/admin_client.hpp"
+#include "cli/output.hpp"
 
 namespace rl::cli {
 
@@ -34,6 +35,13 @@ public:
     // For commands that also print CSV.
     void print(const nlohmann::json& document, const std::function<std::string()>& human,
                const std::function<std::string()>& csv) const;
+
+    // A list route (`target`, answering {field: [...], "next_cursor"}) page by page, each
+    // printed as it arrives, so memory holds one page however long the list. Scripts still get
+    // one JSON document holding every item.
+    using page_formatter = std::function<std::string(const nlohmann::json& items, paged_table&)>;
+    void print_pages(const std::string& target, const std::string& field, std::size_t page_size,
+                     const page_formatter& human);
 
     bool plain_text() const noexcept { return !json_output_ && !csv_output_; }
 

@@ -112,6 +112,14 @@ std::string format_rfc3339(unix_seconds t) {
     return buf;
 }
 
+std::string format_rfc3339_ms(std::int64_t unix_ms) {
+    std::string text = format_rfc3339(unix_ms / 1000);
+    char ms[8];
+    std::snprintf(ms, sizeof ms, ".%03d", static_cast<int>(unix_ms % 1000));
+    text.insert(text.size() - 1, ms);
+    return text;
+}
+
 std::optional<unix_seconds> parse_time_point(std::string_view text, unix_seconds now) noexcept {
     if (text == "now") return now;
     if (auto t = parse_rfc3339(text)) return t;

@@ -44,6 +44,8 @@ std::optional<unix_seconds> parse_rfc3339(std::string_view text) noexcept;
 
 // Always UTC with a Z, whole seconds.
 std::string format_rfc3339(unix_seconds t);
+// The same with milliseconds: "2026-11-27T21:30:00.123Z".
+std::string format_rfc3339_ms(std::int64_t unix_ms);
 
 // For report bounds: "now", an RFC 3339 time, or a duration meaning that long before `now`.
 std::optional<unix_seconds> parse_time_point(std::string_view text, unix_seconds now) noexcept;

@@ -1,5 +1,6 @@
 #pragma once
 // The admin listener's HTTP layer: bearer token, /healthz, /metrics, then the JSON admin API.
+// Two tokens: the full one may do anything; the read-only one GET routes and /metrics only.
 
 #include <functional>
 #include <optional>
@@ -8,6 +9,7 @@
 
 #include "admin/admin_api.hpp"
 #include "common/api_key.hpp"
+#include "service/audit_log.hpp"
 #include "service/public_replies.hpp"
 
 namespace rl::service {
@@ -16,25 +18,38 @@ class admin_server {
 public:
     // A storage error an admin call meets is known to storage's health already (which starts
     // recovery); the reply only reports it.
-    admin_server(const admin::admin_api& api, std::string token,
-                 std::function<std::string()> render_metrics)
+    // `audit` (may be null: off) gets one line per change.
+    admin_server(const admin::admin_api& api, std::string_view token,
+                 std::string_view readonly_token, std::function<std::string()> render_metrics,
+                 audit_log* audit = nullptr)
         : api_(api),
           token_digest_(common::sha256(token)),
-          render_metrics_(std::move(render_metrics)) {}
+          readonly_digest_(common::sha256(readonly_token)),
+          render_metrics_(std::move(render_metrics)),
+          audit_(audit) {}
 
-    // `path` and `query` are the raw (still percent-encoded) parts of the request target.
+    // `path` and `query` are the raw (still percent-encoded) parts of the request target;
+    // `remote` is the client's address, for the audit log.
     http_reply handle(std::string_view method, std::string_view path, std::string_view query,
-                      std::optional<std::string_view> authorization, std::string body) const;
+                      std::optional<std::string_view> authorization, std::string body,
+                      std::string_view remote = {}) const;
 
 private:
-    bool authorized(std::optional<std::string_view> authorization) const noexcept;
+    enum class token_kind { none, full, read_only };
+    token_kind authorize(std::optional<std::string_view> authorization) const noexcept;
+    void audit(token_kind token, std::string_view method, std::string_view path,
+               std::string_view remote, int status, nlohmann::json before,
+               nlohmann::json after) const;
 
     const admin::admin_api& api_;
-    common::key_hash token_digest_;  // only the digest is kept and compared
+    common::key_hash token_digest_;  // only the digests are kept and compared
+    common::key_hash readonly_digest_;
     std::function<std::string()> render_metrics_;
+    audit_log* audit_;
 };
 
-// Reads <data_dir>/admin.token, or creates it (mode 0600) with a fresh random token.
-std::string load_or_create_admin_token(const std::string& data_dir);
+// Reads <data_dir>/<file> (admin.token, admin.readonly.token), or creates it (mode 0600) with a
+// fresh random token.
+std::string load_or_create_token(const std::string& data_dir, std::string_view file);
 
 }  // namespace rl::service

@@ -86,6 +86,7 @@ parse_outcome parse_config(int argc, const char* const* argv) {
     std::int64_t max_connections = static_cast<std::int64_t>(defaults::max_connections);
     std::string idle_timeout = common::duration_text(defaults::idle_timeout);
     std::string access_log;
+    std::string audit_log;
     std::string storage_error_mode = to_string(config{}.on_storage_error);
 
     app.add_option("--listen", listen, "Public address for /limit, /healthz, /readyz")
@@ -137,6 +138,10 @@ parse_outcome parse_config(int argc, const char* const* argv) {
                    "Write one JSON line per /limit request to this file, or - for stdout "
                    "(default: off)")
         ->envname("RL_ACCESS_LOG");
+    app.add_option("--audit-log", audit_log,
+                   "Write one JSON line per admin change to this file, or - for stdout "
+                   "(default: off)")
+        ->envname("RL_AUDIT_LOG");
     app.add_option("--on-storage-error", storage_error_mode,
                    "When usage cannot be written: 'open' admits from memory and writes the "
                    "counts once storage recovers; 'closed' answers 503")
@@ -185,6 +190,7 @@ parse_outcome parse_config(int argc, const char* const* argv) {
             "--idle-timeout: '{}' is not a duration from 1s to 1h (e.g. 60s, 5m)", idle_timeout));
     cfg.idle_timeout = *idle;
     if (!access_log.empty()) cfg.access_log = access_log;
+    if (!audit_log.empty()) cfg.audit_log = audit_log;
     cfg.usage_retention_1m = rollup_retention("--usage-retention-1m", retention_1m,
                                               cfg.usage_retention_1s, "--usage-retention-1s");
     cfg.usage_retention_1h = rollup_retention("--usage-retention-1h", retention_1h,
@@ -196,11 +202,17 @@ parse_outcome parse_config(int argc, const char* const* argv) {
     else
         throw config_error(
             fmt::format("--on-storage-error: '{}' is not 'open' or 'closed'", storage_error_mode));
-    if (const char* token = std::getenv("RL_ADMIN_TOKEN"); token && *token) {
+    const auto token_from_env = [](const char* name) -> std::optional<std::string> {
+        const char* token = std::getenv(name);
+        if (!token || !*token) return std::nullopt;
         if (std::string_view(token).size() < 16)
-            throw config_error("RL_ADMIN_TOKEN: use at least 16 characters");
-        cfg.admin_token = token;
-    }
+            throw config_error(fmt::format("{}: use at least 16 characters", name));
+        return token;
+    };
+    cfg.admin_token = token_from_env("RL_ADMIN_TOKEN");
+    cfg.admin_readonly_token = token_from_env("RL_ADMIN_READONLY_TOKEN");
+    if (cfg.admin_token && cfg.admin_token == cfg.admin_readonly_token)
+        throw config_error("RL_ADMIN_READONLY_TOKEN: must differ from RL_ADMIN_TOKEN");
     return {cfg, 0};
 }
 

@@ -40,12 +40,15 @@ struct config {
     std::chrono::seconds usage_retention_1m = common::defaults::usage_retention_1m;
     std::chrono::seconds usage_retention_1h = common::defaults::usage_retention_1h;
     std::optional<std::string> admin_token;  // RL_ADMIN_TOKEN; else <data_dir>/admin.token
+    // RL_ADMIN_READONLY_TOKEN; else <data_dir>/admin.readonly.token
+    std::optional<std::string> admin_readonly_token;
     // Hostile clients: connections past the cap wait in the listen backlog; a connection that
     // has not sent a whole request within the idle timeout (idle keep-alive or a slowly sent
     // header alike) is closed.
     std::size_t max_connections = common::defaults::max_connections;
     std::chrono::seconds idle_timeout = common::defaults::idle_timeout;
     std::optional<std::string> access_log;  // file or "-" (stdout); off when absent
+    std::optional<std::string> audit_log;   // the same, for admin changes
     service::on_storage_error on_storage_error = service::on_storage_error::open;
 };
 

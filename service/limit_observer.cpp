@@ -6,18 +6,22 @@
 
 namespace rl::service {
 
+void append_remote(std::string& out, const restinio::request_handle_t& req) {
+    const auto& remote = req->remote_endpoint();
+    if (remote.address().is_v6())
+        fmt::format_to(std::back_inserter(out), "[{}]:{}", remote.address().to_string(),
+                       remote.port());
+    else
+        fmt::format_to(std::back_inserter(out), "{}:{}", remote.address().to_string(),
+                       remote.port());
+}
+
 void limit_observer::log(const restinio::request_handle_t& req, const limit_result& result,
                          int status, std::chrono::nanoseconds took) noexcept {
     try {
-        const auto& remote = req->remote_endpoint();
         thread_local std::string remote_text;
         remote_text.clear();
-        if (remote.address().is_v6())
-            fmt::format_to(std::back_inserter(remote_text), "[{}]:{}", remote.address().to_string(),
-                           remote.port());
-        else
-            fmt::format_to(std::back_inserter(remote_text), "{}:{}", remote.address().to_string(),
-                           remote.port());
+        append_remote(remote_text, req);
         access_entry entry;
         entry.unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::system_clock::now().time_since_epoch())

@@ -12,6 +12,9 @@
 
 namespace rl::service {
 
+// "ip:port", or "[ip]:port" for IPv6, appended to `out`: how both logs name the client.
+void append_remote(std::string& out, const restinio::request_handle_t& req);
+
 class limit_observer {
 public:
     limit_observer(metrics& metrics, access_log* log) : metrics_(metrics), log_(log) {}

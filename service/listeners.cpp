@@ -47,9 +47,11 @@ restinio::request_handling_status_t serve_public(asio::io_context& io, limit_han
 
 restinio::request_handling_status_t serve_admin(const admin_server& admin,
                                                 const restinio::request_handle_t& req) {
-    return send(req,
-                admin.handle(req->header().method().c_str(), req->header().path(),
-                             req->header().query(), header(req, "Authorization"), req->body()));
+    std::string remote;
+    append_remote(remote, req);
+    return send(req, admin.handle(req->header().method().c_str(), req->header().path(),
+                                  req->header().query(), header(req, "Authorization"), req->body(),
+                                  remote));
 }
 
 }  // namespace rl::service

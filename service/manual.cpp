@@ -7,6 +7,7 @@
 namespace rl::service {
 
 common::man_page ratelimitd_manual() {
+    using common::admin_readonly_token_file;
     using common::admin_token_file;
     using common::admin_url_file;
     return {
@@ -27,7 +28,8 @@ common::man_page ratelimitd_manual() {
         "ext_authz; see deploy/ in the source tree.\n"
         "\n"
         "Admin listener (--admin-listen, keep it on loopback): the JSON admin API rlctl uses and\n"
-        "GET /metrics (Prometheus text format), all behind Authorization: Bearer <token>.\n"
+        "GET /metrics (Prometheus text format), all behind Authorization: Bearer <token>. A\n"
+        "second, read-only token may call GET routes and /metrics only (403 otherwise).\n"
         "\n"
         "Users, keys (stored as SHA-256 only) and per-second usage live in RocksDB under\n"
         "--data-dir. Every admitted request is in the write-ahead log before its 200 is sent, so\n"
@@ -39,10 +41,12 @@ common::man_page ratelimitd_manual() {
                          "RL_ADMIN_TOKEN   the admin bearer token (16+ characters). Without it a\n"
                          "                 token is generated at first start into\n"
                          "                 <data-dir>/{}.\n"
+                         "RL_ADMIN_READONLY_TOKEN  the read-only admin token, the same way, else\n"
+                         "                 generated into <data-dir>/{}.\n"
                          "RL_USAGE_RETENTION, RL_RETENTION_1M, RL_RETENTION_1H: the older names\n"
                          "                 of RL_USAGE_RETENTION_1S, _1M and _1H, read when those\n"
                          "                 are unset.",
-                         admin_token_file)},
+                         admin_token_file, admin_readonly_token_file)},
             {"SIGNALS",
              "SIGTERM, SIGINT  stop accepting, let queued replies go out, flush, exit 0."},
             {"EXIT STATUS",
@@ -54,14 +58,18 @@ common::man_page ratelimitd_manual() {
             {"FILES", fmt::format("<data-dir>/              RocksDB: users, keys, usage\n"
                                   "<data-dir>/{}   admin bearer token (mode 0600) when "
                                   "RL_ADMIN_TOKEN is unset\n"
+                                  "<data-dir>/{}  read-only admin token (mode 0600) when "
+                                  "RL_ADMIN_READONLY_TOKEN is unset\n"
                                   "<data-dir>/{}     where the admin API listens, for rlctl "
                                   "--data-dir",
-                                  admin_token_file, admin_url_file)},
+                                  admin_token_file, admin_readonly_token_file, admin_url_file)},
             {"LOGS",
              "stderr: one line per start, stop and configuration problem. With --access-log, one\n"
              "JSON object per /limit request: time, remote, method, path, status, outcome, "
              "reason,\n"
-             "key_id (never the key), user, latency_us."},
+             "key_id (never the key), user, latency_us. With --audit-log, one JSON object per\n"
+             "admin change: time, token kind, remote, method, path, status, before and after\n"
+             "(keys by key_id only)."},
             {"EXAMPLES",
              fmt::format("ratelimitd --data-dir /var/lib/ratelimitd --default-limit 20\n"
                          "RL_LISTEN=0.0.0.0:9090 RL_THREADS=2 ratelimitd\n"

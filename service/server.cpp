@@ -17,6 +17,7 @@
 #include "common/version.hpp"
 #include "service/access_log.hpp"
 #include "service/admin_server.hpp"
+#include "service/audit_log.hpp"
 #include "service/key_index.hpp"
 #include "service/limit_handler.hpp"
 #include "service/limit_observer.hpp"
@@ -50,6 +51,13 @@ bool is_loopback(const std::string& host) {
     return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
 }
 
+// An optional log (access, audit): null when off; throws when it cannot be opened.
+template <typename Log>
+std::unique_ptr<Log> open_if_on(const std::optional<std::string>& path) {
+    if (!path) return nullptr;
+    return std::make_unique<Log>(*path);
+}
+
 void write_admin_url(const config& cfg) {
     // rlctl reads this to find a server that holds the directory.
     std::string host = cfg.admin_listen.host;
@@ -67,8 +75,14 @@ template <typename Traits>
 int serve(const config& cfg, storage::data_dir& store,
           std::chrono::steady_clock::time_point started) {
     std::string token;
+    std::string readonly_token;
     try {
-        token = cfg.admin_token ? *cfg.admin_token : load_or_create_admin_token(cfg.data_dir);
+        token = cfg.admin_token ? *cfg.admin_token
+                                : load_or_create_token(cfg.data_dir, common::admin_token_file);
+        readonly_token =
+            cfg.admin_readonly_token
+                ? *cfg.admin_readonly_token
+                : load_or_create_token(cfg.data_dir, common::admin_readonly_token_file);
     } catch (const std::exception& e) {
         log("{}", e.what());
         return 1;
@@ -84,21 +98,24 @@ int serve(const config& cfg, storage::data_dir& store,
     admin::admin_api api(catalog);
     limit_handler limit(keys, limiter, usage, counters, ready);
     std::unique_ptr<access_log> requests_log;
-    if (cfg.access_log) {
-        try {
-            requests_log = std::make_unique<access_log>(*cfg.access_log);
-        } catch (const std::exception& e) {
-            log("{}", e.what());
-            return 2;
-        }
+    std::unique_ptr<audit_log> changes_log;
+    try {
+        requests_log = open_if_on<access_log>(cfg.access_log);
+        changes_log = open_if_on<audit_log>(cfg.audit_log);
+    } catch (const std::exception& e) {
+        log("{}", e.what());
+        return 2;
     }
     limit_observer observer(counters, requests_log.get());
-    admin_server admin(api, token, [&] {
-        return counters.render(gauges{keys.user_count(), keys.key_count(), limiter.active_users(),
-                                      usage.batches(), usage.failures(), ready.load(),
-                                      usage.storage_errors(), usage.healthy(),
-                                      usage.held_buckets()});
-    });
+    admin_server admin(
+        api, token, readonly_token,
+        [&] {
+            return counters.render(gauges{keys.user_count(), keys.key_count(),
+                                          limiter.active_users(), usage.batches(), usage.failures(),
+                                          ready.load(), usage.storage_errors(), usage.healthy(),
+                                          usage.held_buckets()});
+        },
+        changes_log.get());
 
     event_loop io;
     auto work = asio::make_work_guard(io);

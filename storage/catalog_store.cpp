@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include <rocksdb/snapshot.h>
+
 #include "storage/codec.hpp"
 #include "storage/database.hpp"
 
@@ -44,6 +46,23 @@ std::vector<user_record> catalog_store::list_users() const {
     std::unique_ptr<rocksdb::Iterator> it(
         s.db().NewIterator(rocksdb::ReadOptions(), s.family(family::users)));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        auto user = codec::decode_user(it->key().ToStringView(), it->value().ToStringView());
+        if (!user) corrupt("user record");
+        users.push_back(std::move(*user));
+    }
+    check(it->status(), "list users");
+    return users;
+}
+
+std::vector<user_record> catalog_store::list_users(std::string_view after,
+                                                   std::size_t limit) const {
+    const auto s = db_.use();
+    std::vector<user_record> users;
+    std::unique_ptr<rocksdb::Iterator> it(
+        s.db().NewIterator(rocksdb::ReadOptions(), s.family(family::users)));
+    it->Seek(after);
+    if (it->Valid() && !after.empty() && it->key().ToStringView() == after) it->Next();
+    for (; it->Valid() && users.size() < limit; it->Next()) {
         auto user = codec::decode_user(it->key().ToStringView(), it->value().ToStringView());
         if (!user) corrupt("user record");
         users.push_back(std::move(*user));
@@ -112,6 +131,34 @@ void catalog_store::for_each_key(const std::function<void(const key_record&)>& v
         visit(*key);
     }
     check(it->status(), "scan keys");
+}
+
+std::vector<key_record> catalog_store::list_keys(std::uint64_t after, std::size_t limit,
+                                                 std::optional<std::string_view> user) const {
+    const auto s = db_.use();
+    // One snapshot for the id index and the records it points to: a key deleted between the
+    // two reads cannot leave a dangling id.
+    rocksdb::ManagedSnapshot snapshot(&s.db());
+    rocksdb::ReadOptions options;
+    options.snapshot = snapshot.snapshot();
+    std::vector<key_record> keys;
+    std::unique_ptr<rocksdb::Iterator> it(
+        s.db().NewIterator(options, s.family(family::api_key_ids)));
+    const std::string start = codec::encode_key_id(after);
+    it->Seek(start);
+    if (it->Valid() && it->key().ToStringView() == start) it->Next();
+    std::string bytes;
+    for (; it->Valid() && keys.size() < limit; it->Next()) {
+        const auto hash = it->value();
+        const auto status = s.db().Get(options, s.family(family::api_keys), hash, &bytes);
+        if (status.IsNotFound()) corrupt("key id index");
+        check(status, "read key");
+        auto key = codec::decode_key(hash.ToStringView(), bytes);
+        if (!key) corrupt("key record");
+        if (!user || key->user == *user) keys.push_back(std::move(*key));
+    }
+    check(it->status(), "list keys");
+    return keys;
 }
 
 void catalog_store::put_key(const key_record& key) {

@@ -27,6 +27,9 @@ public:
 
     std::optional<user_record> find_user(std::string_view name) const;
     std::vector<user_record> list_users() const;  // in name order
+    // Up to `limit` users whose names sort after `after` (all from the start when empty), in
+    // name order; one seek, so a page costs the same wherever it starts.
+    std::vector<user_record> list_users(std::string_view after, std::size_t limit) const;
     void put_user(const user_record& user);
     // Deletes the user and every key of theirs in one atomic write.
     void delete_user(std::string_view name);
@@ -34,6 +37,10 @@ public:
     std::optional<key_record> find_key(const key_hash& hash) const;
     std::optional<key_record> find_key_by_id(std::uint64_t key_id) const;
     void for_each_key(const std::function<void(const key_record&)>& visit) const;
+    // Up to `limit` keys with ids above `after`, in key_id order, of one user when `user` is
+    // given (the others are skipped over, not returned).
+    std::vector<key_record> list_keys(std::uint64_t after, std::size_t limit,
+                                      std::optional<std::string_view> user) const;
     void put_key(const key_record& key);
 
     void write(const catalog_batch& batch);

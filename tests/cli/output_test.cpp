@@ -135,3 +135,15 @@ TEST_CASE("top prints a table per ranking, and CSV with the ranking in a column"
           "heaviest users by rejected from 2026-11-27T21:00:00Z to 2026-11-27T21:04:59Z\n"
           "(none)\n");
 }
+
+TEST_CASE("a table printed a page at a time has one header and columns that only widen",
+          "[output]") {
+    paged_table table;
+    const auto first = lines_of(format_table({{"NAME"}, {"N", true}}, {{"al", "1"}}, &table));
+    const auto second =
+        lines_of(format_table({{"NAME"}, {"N", true}}, {{"bob", "22"}, {"c", "3"}}, &table));
+    const auto third = lines_of(format_table({{"NAME"}, {"N", true}}, {{"d", "4"}}, &table));
+    CHECK(first == std::vector<std::string>{"NAME  N", "al    1"});
+    CHECK(second == std::vector<std::string>{"bob   22", "c      3"});
+    CHECK(third == std::vector<std::string>{"d      4"});  // as wide as the widest so far
+}

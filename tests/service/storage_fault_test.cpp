@@ -150,7 +150,8 @@ TEST_CASE(
     const auto key = h.key_for("carol", 5);
     admin::admin_api api(h.catalog);
     const std::string token = "0123456789abcdef0123456789abcdef";
-    service::admin_server server(api, token, [] { return std::string(); });
+    service::admin_server server(api, token, "read-only-token-0123456789",
+                                 [] { return std::string(); });
     const auto patch = [&] {
         return server.handle("PATCH", "/v1/users/carol", "", "Bearer " + token, R"({"limit":1})");
     };

@@ -138,3 +138,39 @@ TEST_CASE_METHOD(data_dir_fixture, "a catalog batch writes its users and keys to
     CHECK(db->catalog().find_key(sha256("k10"))->user == "alice");
     CHECK(db->catalog().find_key_by_id(11)->user == "bob");
 }
+
+TEST_CASE_METHOD(data_dir_fixture, "users are read a page at a time after a name", "[store]") {
+    for (const char* name : {"dave", "alice", "carol", "bob", "erin"})
+        db->catalog().put_user({name, 0, false, 1});
+    const auto names = [&](std::string_view after, std::size_t limit) {
+        std::vector<std::string> out;
+        for (const auto& user : db->catalog().list_users(after, limit)) out.push_back(user.name);
+        return out;
+    };
+    CHECK(names("", 2) == std::vector<std::string>{"alice", "bob"});
+    CHECK(names("bob", 2) == std::vector<std::string>{"carol", "dave"});
+    CHECK(names("bobby", 10) == std::vector<std::string>{"carol", "dave", "erin"});  // gone
+    CHECK(names("erin", 10).empty());
+    CHECK(names("", 100).size() == 5);
+}
+
+TEST_CASE_METHOD(data_dir_fixture, "keys are read a page at a time in key_id order", "[store]") {
+    db->catalog().put_user({"alice", 0, false, 1});
+    db->catalog().put_user({"bob", 0, false, 1});
+    for (std::uint64_t id = 1; id <= 9; ++id)
+        db->catalog().put_key({id * 0x1000, sha256("key-" + std::to_string(id)),
+                               id % 3 == 0 ? "bob" : "alice", "", 1, 0, 0});
+    const auto ids = [&](std::uint64_t after, std::size_t limit,
+                         std::optional<std::string_view> user) {
+        std::vector<std::uint64_t> out;
+        for (const auto& key : db->catalog().list_keys(after, limit, user))
+            out.push_back(key.key_id / 0x1000);
+        return out;
+    };
+    CHECK(ids(0, 4, std::nullopt) == std::vector<std::uint64_t>{1, 2, 3, 4});
+    CHECK(ids(4 * 0x1000, 4, std::nullopt) == std::vector<std::uint64_t>{5, 6, 7, 8});
+    CHECK(ids(4 * 0x1000 + 1, 100, std::nullopt) == std::vector<std::uint64_t>{5, 6, 7, 8, 9});
+    CHECK(ids(0, 2, std::string_view("bob")) == std::vector<std::uint64_t>{3, 6});
+    CHECK(ids(6 * 0x1000, 2, std::string_view("bob")) == std::vector<std::uint64_t>{9});
+    CHECK(ids(9 * 0x1000, 2, std::nullopt).empty());
+}
