@@ -36,6 +36,11 @@ public:
     void for_each_key(const std::function<void(const key_record&)>& visit) const;
     void put_key(const key_record& key);
 
+    // Pages for export: at most `limit` records after the given one (from the first when
+    // empty or null), in name and hash order.
+    std::vector<user_record> users_after(std::string_view after, std::size_t limit) const;
+    std::vector<key_record> keys_after(const key_hash* after, std::size_t limit) const;
+
     void write(const catalog_batch& batch);
 
 private:
