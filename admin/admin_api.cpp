@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -50,6 +52,13 @@ std::string string_field(const json& body, const char* name, bool required = fal
     }
     if (!it->is_string()) throw bad_request{fmt::format("field '{}' must be a string", name)};
     return it->get<std::string>();
+}
+
+const json& array_field(const json& body, const char* name, const char* of) {
+    auto it = body.find(name);
+    if (it == body.end() || !it->is_array())
+        throw bad_request{fmt::format("field '{}' must be an array of {}", name, of)};
+    return *it;
 }
 
 std::optional<std::uint32_t> limit_field(const json& body, const char* name = "limit") {
@@ -330,12 +339,10 @@ api_response revoke_key(catalog& catalog, const call& c) {
 
 api_response import_rows(catalog& catalog, const call& c) {
     const json body = parse_body(c.request);
-    auto rows_it = body.find("rows");
-    if (rows_it == body.end() || !rows_it->is_array())
-        throw bad_request{"field 'rows' must be an array of {user, key, limit?}"};
+    const json& rows_in = array_field(body, "rows", "{user, key, limit?}");
     std::vector<import_row> rows;
-    rows.reserve(rows_it->size());
-    for (const auto& row : *rows_it) {
+    rows.reserve(rows_in.size());
+    for (const auto& row : rows_in) {
         if (!row.is_object()) throw bad_request{"every row must be an object"};
         rows.push_back(
             {string_field(row, "user", true), string_field(row, "key", true), limit_field(row)});
@@ -406,6 +413,176 @@ api_response usage_top(catalog& catalog, const call& c) {
     return {200, out};
 }
 
+// Export and import: one object per record with a "type", as stored (the user's own limit, 0
+// written as null for the default; a key's SHA-256 and id, never a secret).
+json export_json(const user_record& user) {
+    return json{{"type", "user"},
+                {"name", user.name},
+                {"limit", user.limit == 0 ? json(nullptr) : json(user.limit)},
+                {"disabled", user.disabled},
+                {"created_at", common::format_rfc3339(user.created_at)}};
+}
+
+json export_json(const key_record& key) {
+    return json{{"type", "key"},
+                {"key_id", common::format_key_id(key.key_id)},
+                {"sha256", common::to_hex(key.hash.data(), key.hash.size())},
+                {"user", key.user},
+                {"label", key.label},
+                {"created_at", common::format_rfc3339(key.created_at)},
+                {"expires_at", rfc3339_or_null(key.expires_at)},
+                {"revoked_at", rfc3339_or_null(key.revoked_at)}};
+}
+
+common::unix_seconds time_field(const json& record, const char* name, bool required) {
+    const std::string text = string_field(record, name, required);
+    if (text.empty()) return 0;
+    auto t = common::parse_rfc3339(text);
+    if (!t) throw bad_request{fmt::format("field '{}' must be an RFC 3339 time", name)};
+    return *t;
+}
+
+catalog_record record_of(const json& record) {
+    if (!record.is_object()) throw bad_request{"a record must be a JSON object"};
+    const std::string type = string_field(record, "type", true);
+    if (type == "user") {
+        auto limit = limit_field(record);
+        return user_record{string_field(record, "name", true), limit.value_or(0),
+                           bool_field(record, "disabled").value_or(false),
+                           time_field(record, "created_at", true)};
+    }
+    // Plans are exported between users and keys; their record type is read here too.
+    if (type == "key") {
+        auto hash = common::parse_key_hash(string_field(record, "sha256", true));
+        if (!hash) throw bad_request{"field 'sha256' must be 64 lowercase hex digits"};
+        return key_record{key_id_or_throw(string_field(record, "key_id", true)),
+                          *hash,
+                          string_field(record, "user", true),
+                          string_field(record, "label"),
+                          time_field(record, "created_at", true),
+                          time_field(record, "expires_at", false),
+                          time_field(record, "revoked_at", false)};
+    }
+    throw bad_request{fmt::format("unknown record type '{}': expected user or key", type)};
+}
+
+std::size_t page_limit(const api_request& request, std::size_t fallback) {
+    const auto text = query_param(request, "limit");
+    if (!text) return fallback;
+    char* end = nullptr;
+    const long n = std::strtol(text->c_str(), &end, 10);
+    if (*end != '\0' || n < 1 || n > 10000)
+        throw bad_request{"limit: a whole number from 1 to 10000"};
+    return static_cast<std::size_t>(n);
+}
+
+// An export cursor names the last record sent: 'u' or 'k' and the hex of its stored key, so
+// a page goes on after it even when records were added or removed meanwhile.
+struct export_cursor {
+    char phase = 'u';
+    std::string after;  // stored key bytes; empty: from the phase's first record
+};
+
+export_cursor parse_export_cursor(const api_request& request) {
+    const auto text = query_param(request, "cursor");
+    if (!text) return {};
+    const std::string& t = *text;
+    export_cursor cursor{t[0], {}};
+    auto digit = [](char ch) {
+        return std::isdigit(static_cast<unsigned char>(ch)) ? ch - '0'
+               : ch >= 'a' && ch <= 'f'                     ? ch - 'a' + 10
+                                                            : -1;
+    };
+    bool ok = (cursor.phase == 'u' || cursor.phase == 'k') && t.size() % 2 == 1;
+    for (std::size_t i = 1; ok && i < t.size(); i += 2) {
+        const int high = digit(t[i]), low = digit(t[i + 1]);
+        ok = high >= 0 && low >= 0;
+        cursor.after.push_back(static_cast<char>(high << 4 | low));
+    }
+    if (!ok) throw bad_request{"cursor: pass back the next_cursor of the previous page"};
+    return cursor;
+}
+
+std::string export_cursor_text(char phase, std::string_view after) {
+    return phase +
+           common::to_hex(reinterpret_cast<const std::uint8_t*>(after.data()), after.size());
+}
+
+api_response export_records(catalog& catalog, const call& c) {
+    const std::size_t limit = page_limit(c.request, 1000);
+    export_cursor cursor = parse_export_cursor(c.request);
+    const auto& store = catalog.store().catalog();
+    json records = json::array();
+    std::optional<std::string> next;
+    if (cursor.phase == 'u') {
+        for (const auto& user : store.users_after(cursor.after, limit)) {
+            records.push_back(export_json(user));
+            next = export_cursor_text('u', user.name);
+        }
+        if (records.size() < limit) cursor = {'k', {}};  // users done: keys follow
+    }
+    if (cursor.phase == 'k' && records.size() < limit) {
+        std::optional<common::key_hash> after;
+        if (!cursor.after.empty()) {
+            if (cursor.after.size() != sizeof(common::key_hash))
+                throw bad_request{"cursor: pass back the next_cursor of the previous page"};
+            after.emplace();
+            std::memcpy(after->data(), cursor.after.data(), after->size());
+        }
+        const auto keys = store.keys_after(after ? &*after : nullptr, limit - records.size());
+        for (const auto& key : keys) records.push_back(export_json(key));
+        if (!keys.empty()) {
+            const auto& last = keys.back().hash;
+            next = export_cursor_text(
+                'k', std::string_view(reinterpret_cast<const char*>(last.data()), last.size()));
+        }
+    }
+    // A short page is the last one.
+    json out{{"records", records}, {"next_cursor", nullptr}};
+    if (records.size() == limit && next) out["next_cursor"] = *next;
+    return {200, out};
+}
+
+api_response import_records(catalog& catalog, const call& c) {
+    const json body = parse_body(c.request);
+    const json& in = array_field(body, "records", "exported records");
+    std::vector<catalog_record> records;
+    records.reserve(in.size());
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        try {
+            records.push_back(record_of(in[i]));
+        } catch (const bad_request& e) {
+            json p = problem(400, "invalid-request", "Invalid request", e.detail);
+            p["record"] = i;
+            return {400, p};
+        }
+    }
+    if (auto error = catalog.restore_records(records)) {
+        json p = problem(400, "invalid-request", "Invalid request", error->message);
+        p["record"] = error->index;
+        return {400, p};
+    }
+    return {200, json{{"records", records.size()}}};
+}
+
+api_response take_backup(catalog& catalog, const call& c) {
+    const json body = parse_body(c.request);
+    const std::string path = string_field(body, "path", true);
+    if (path.empty() || path.front() != '/')
+        throw bad_request{"path: an absolute path on the server's host, which must not exist"};
+    try {
+        const auto m = catalog.store().backup(path);
+        return {201, json{{"path", path},
+                          {"schema_version", m.schema_version},
+                          {"taken_at", common::format_rfc3339(m.taken_at)},
+                          {"revision", m.revision},
+                          {"sequence", m.sequence}}};
+    } catch (const storage::storage_error& e) {
+        if (e.code() != storage::storage_errc::exists) throw;
+        return {409, problem(409, "conflict", "Conflict", e.what())};
+    }
+}
+
 struct route {
     std::string_view method;
     std::string_view pattern;  // segments; a {placeholder} matches any one
@@ -428,6 +605,9 @@ constexpr route routes[] = {
     {"POST",   "/v1/import",               import_rows},
     {"GET",    "/v1/usage",                usage_over_time},
     {"GET",    "/v1/usage/top",            usage_top},
+    {"GET",    "/v1/export",               export_records},
+    {"POST",   "/v1/import/records",       import_records},
+    {"POST",   "/v1/backup",               take_backup},
 };
 // clang-format on
 

@@ -254,4 +254,59 @@ import_summary catalog::import(const std::vector<import_row>& rows) {
     return summary;
 }
 
+std::optional<record_error> catalog::restore_records(const std::vector<catalog_record>& records) {
+    storage::catalog_batch batch;
+    std::unordered_map<std::string, bool> batch_users;
+    std::unordered_map<std::uint64_t, common::key_hash> batch_ids;
+    std::unordered_map<std::string, std::uint64_t> batch_hashes;  // hash bytes -> key id
+
+    std::lock_guard lock(write_mutex_);
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        if (const auto* user = std::get_if<user_record>(&records[i])) {
+            if (!common::is_valid_user_name(user->name))
+                return record_error{i, bad_name(user->name)};
+            if (user->limit != 0) {
+                if (auto why = check_limit(user->limit)) return record_error{i, *why};
+            }
+            batch_users[user->name] = true;
+            batch.users.push_back(*user);
+            continue;
+        }
+        const auto& key = std::get<key_record>(records[i]);
+        const std::string id = common::format_key_id(key.key_id);
+        if (!label_ok(key.label))
+            return record_error{i, "label: at most 200 characters, no control characters"};
+        if (!batch_users.count(key.user) && !store_.catalog().find_user(key.user))
+            return record_error{
+                i, fmt::format("key {} belongs to user '{}', who is neither in the file before "
+                               "it nor stored",
+                               id, key.user)};
+        const std::string hash_bytes(reinterpret_cast<const char*>(key.hash.data()),
+                                     key.hash.size());
+        std::optional<std::uint64_t> holder_of_hash;
+        if (auto it = batch_hashes.find(hash_bytes); it != batch_hashes.end())
+            holder_of_hash = it->second;
+        else if (auto stored = store_.catalog().find_key(key.hash))
+            holder_of_hash = stored->key_id;
+        if (holder_of_hash && *holder_of_hash != key.key_id)
+            return record_error{i, fmt::format("key {}: its hash is stored as key {}", id,
+                                               common::format_key_id(*holder_of_hash))};
+        std::optional<common::key_hash> hash_of_id;
+        if (auto it = batch_ids.find(key.key_id); it != batch_ids.end())
+            hash_of_id = it->second;
+        else if (auto stored = store_.catalog().find_key_by_id(key.key_id))
+            hash_of_id = stored->hash;
+        if (hash_of_id && *hash_of_id != key.hash)
+            return record_error{i, fmt::format("key id {} is stored with another hash", id)};
+        batch_hashes[hash_bytes] = key.key_id;
+        batch_ids[key.key_id] = key.hash;
+        batch.keys.push_back(key);
+    }
+    if (batch.users.empty() && batch.keys.empty()) return std::nullopt;
+    store_.catalog().write(batch);
+    for (const auto& user : batch.users) notify(user);
+    for (const auto& key : batch.keys) notify(key);
+    return std::nullopt;
+}
+
 }  // namespace rl::admin

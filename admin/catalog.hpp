@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "storage/data_dir.hpp"
@@ -45,6 +46,15 @@ struct import_summary {
     std::size_t keys_imported = 0;
     std::size_t keys_unchanged = 0;
     std::vector<std::pair<std::size_t, std::string>> errors;  // row index, reason
+};
+
+// One record of an export, as it is stored (key ids and hashes kept).
+using catalog_record = std::variant<user_record, key_record>;
+
+// Why a chunk of records was refused as a whole: the first record at fault.
+struct record_error {
+    std::size_t index;
+    std::string message;
 };
 
 // Told about every change once it is durable, so the server's in-memory view follows at once.
@@ -102,6 +112,11 @@ public:
 
     // Bulk import in one synced write; rows that fail are reported and skipped.
     import_summary import(const std::vector<import_row>& rows);
+
+    // Writes exported records back in one synced write, all or none: a user is created or
+    // overwritten; a key must belong to a user stored or earlier in `records`, and may not
+    // take a hash or key id another key holds. Writing the same records again changes nothing.
+    std::optional<record_error> restore_records(const std::vector<catalog_record>& records);
 
     const storage::data_dir& store() const noexcept { return store_; }
 

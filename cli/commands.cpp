@@ -12,6 +12,7 @@
 #include "cli/import_command.hpp"
 #include "cli/manual.hpp"
 #include "cli/output.hpp"
+#include "cli/records_command.hpp"
 #include "cli/session.hpp"
 #include "common/api_key.hpp"
 #include "common/time_text.hpp"
@@ -36,7 +37,7 @@ struct arguments {
     std::string server, token, data_dir;
     bool json_output = false;
     bool csv_output = false;
-    std::string name, user, key, key_id, label, expires, file, since, until, step;
+    std::string name, user, key, key_id, label, expires, file, since, until, step, output;
     std::uint32_t limit = 0;
     bool disable = false, enable = false;
     bool chart = false;
@@ -243,16 +244,72 @@ void add_import_command(CLI::App& app, arguments& a, action& chosen) {
     auto* bulk = app.add_subcommand(
         "import",
         "Bulk-add users and keys from lines user,key[,limit] (all or nothing if a line is "
-        "malformed; running it again changes nothing)");
-    bulk->add_option("FILE", a.file, "CSV file (- for stdin)")->required();
+        "malformed; running it again changes nothing), or read back rlctl export's JSON lines "
+        "(a .jsonl file or one starting with '{'; each chunk of 1000 records all or nothing)");
+    bulk->add_option("FILE", a.file, "CSV file, or JSON lines from rlctl export (- for stdin)")
+        ->required();
     bulk->callback([&] {
         chosen = [&](session& s) {
+            if (is_json_lines(a.file)) {
+                const json summary = import_records_file(s, a.file);
+                s.print(summary, [&] {
+                    return fmt::format("{}: {} records imported\n", a.file,
+                                       summary.at("records").get<std::size_t>());
+                });
+                return;
+            }
             const json summary = import_file(s, a.file);
             s.print(summary, [&] { return format_import_summary(summary); });
             const auto errors = summary.at("errors").get<std::size_t>();
             if (errors > 0)
                 throw cli_error(fmt::format("{} row{} of {} not imported", errors,
                                             errors == 1 ? "" : "s", a.file));
+        };
+    });
+}
+
+void add_copy_commands(CLI::App& app, arguments& a, action& chosen) {
+    auto* out = app.add_subcommand(
+        "export", "Write users and keys (hashes, never a secret) as JSON lines, for rlctl import");
+    out->add_option("--output,-o", a.output, "Write to this file instead of stdout");
+    out->callback([&] {
+        chosen = [&](session& s) {
+            const std::size_t n = export_records(s, a.output);
+            if (!a.output.empty() && a.output != "-")
+                std::cerr << fmt::format("exported {} records to {}\n", n, a.output);
+        };
+    });
+
+    auto* backup_cmd = app.add_subcommand(
+        "backup",
+        "Copy the whole database, consistently, while the server runs (or offline with "
+        "--data-dir); DIR is on the server's host and must not exist");
+    backup_cmd->add_option("DIR", a.file, "The new backup directory")->required();
+    backup_cmd->callback([&] {
+        chosen = [&](session& s) {
+            const json manifest = backup(s, a.file);
+            s.print(manifest, [&] {
+                return fmt::format(
+                    "backup in {} (schema version {}, taken {})\n", manifest.value("path", a.file),
+                    manifest.value("schema_version", 0), manifest.value("taken_at", ""));
+            });
+        };
+    });
+
+    auto* restore_cmd = app.add_subcommand(
+        "restore",
+        "Restore a backup into --data-dir, which must be empty or absent; DIR is only read");
+    restore_cmd->add_option("DIR", a.file, "A directory written by rlctl backup")->required();
+    restore_cmd->callback([&] {
+        chosen = [&](session& s) {
+            if (a.data_dir.empty())
+                throw usage_error("restore: give the new data directory with --data-dir");
+            const json restored = restore(a.file, a.data_dir);
+            s.print(restored, [&] {
+                return fmt::format("restored {} into {} (schema version {}, taken {})\n", a.file,
+                                   a.data_dir, restored.at("schema_version").get<int>(),
+                                   restored.at("taken_at").get<std::string>());
+            });
         };
     });
 }
@@ -347,6 +404,7 @@ int run(int argc, const char* const* argv) {
         add_user_commands(app, a, chosen);
         add_key_commands(app, a, chosen);
         add_import_command(app, a, chosen);
+        add_copy_commands(app, a, chosen);
         add_usage_command(app, a, chosen);
         add_top_command(app, a, chosen);
         app.parse(argc, argv);

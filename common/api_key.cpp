@@ -32,6 +32,22 @@ key_hash sha256(std::string_view data) noexcept {
     return out;
 }
 
+std::optional<key_hash> parse_key_hash(std::string_view hex) noexcept {
+    key_hash hash{};
+    if (hex.size() != hash.size() * 2) return std::nullopt;
+    auto digit = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        return -1;
+    };
+    for (std::size_t i = 0; i < hash.size(); ++i) {
+        const int high = digit(hex[2 * i]), low = digit(hex[2 * i + 1]);
+        if (high < 0 || low < 0) return std::nullopt;
+        hash[i] = static_cast<std::uint8_t>(high << 4 | low);
+    }
+    return hash;
+}
+
 std::string to_hex(const std::uint8_t* data, std::size_t size) {
     static constexpr char digits[] = "0123456789abcdef";
     std::string out(size * 2, '0');

@@ -15,6 +15,8 @@ using key_hash = std::array<std::uint8_t, 32>;
 key_hash sha256(std::string_view data) noexcept;
 
 std::string to_hex(const std::uint8_t* data, std::size_t size);
+// A key hash from 64 lowercase hex digits (what export writes), nullopt otherwise.
+std::optional<key_hash> parse_key_hash(std::string_view hex) noexcept;
 
 // Cryptographically random bytes from OpenSSL; throws std::runtime_error if the RNG fails.
 std::uint64_t random_u64();

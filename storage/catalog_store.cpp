@@ -168,6 +168,43 @@ void catalog_store::put_key(const key_record& key) {
     s.write_synced(batch, "write key");
 }
 
+namespace {
+
+// Up to `limit` decoded records of `f` strictly after `after` (from the first when empty).
+template <typename Record, typename Decode>
+std::vector<Record> page_of(const database::session& s, family f, std::string_view after,
+                            std::size_t limit, Decode decode, const char* what) {
+    std::vector<Record> page;
+    std::unique_ptr<rocksdb::Iterator> it(s.db().NewIterator(rocksdb::ReadOptions(), s.family(f)));
+    if (after.empty()) {
+        it->SeekToFirst();
+    } else {
+        it->Seek(rocksdb::Slice(after.data(), after.size()));
+        if (it->Valid() && it->key().ToStringView() == after) it->Next();
+    }
+    for (; it->Valid() && page.size() < limit; it->Next()) {
+        auto record = decode(it->key().ToStringView(), it->value().ToStringView());
+        if (!record) corrupt(what);
+        page.push_back(std::move(*record));
+    }
+    check(it->status(), std::string("page ") + what + "s");
+    return page;
+}
+
+}  // namespace
+
+std::vector<user_record> catalog_store::users_after(std::string_view after,
+                                                    std::size_t limit) const {
+    const auto s = db_.use();
+    return page_of<user_record>(s, family::users, after, limit, codec::decode_user, "user record");
+}
+
+std::vector<key_record> catalog_store::keys_after(const key_hash* after, std::size_t limit) const {
+    const auto s = db_.use();
+    return page_of<key_record>(s, family::api_keys, after ? view(*after) : std::string_view{},
+                               limit, codec::decode_key, "key record");
+}
+
 void catalog_store::write(const catalog_batch& changes) {
     const auto s = db_.use();
     rocksdb::WriteBatch batch;

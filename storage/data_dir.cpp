@@ -35,6 +35,10 @@ std::uint64_t data_dir::table_bytes() const {
     return db_->table_bytes();
 }
 
+backup_manifest data_dir::backup(const std::string& target) const {
+    return db_->backup(target);
+}
+
 const std::string& data_dir::directory() const noexcept {
     return db_->directory();
 }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "storage/backup.hpp"
 #include "storage/catalog_store.hpp"
 #include "storage/faulty_disk.hpp"
 #include "storage/storage_error.hpp"
@@ -50,6 +51,9 @@ public:
     // Bytes of table files (SST) under the directory, i.e. what the data costs on disk.
     std::uint64_t table_bytes() const;
     const std::string& directory() const noexcept;
+    // A consistent copy of the whole database into `target`, a path that must not exist yet,
+    // while reads and writes go on. Throws storage_error (code exists when `target` does).
+    backup_manifest backup(const std::string& target) const;
 
 private:
     explicit data_dir(std::unique_ptr<database> db);

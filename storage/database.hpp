@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "storage/backup.hpp"
 #include "storage/faulty_disk.hpp"
 #include "storage/records.hpp"
 #include "storage/schema.hpp"
@@ -82,6 +83,9 @@ public:
     void flush();    // the WAL fsynced
     void compact();  // memtables to files, everything compacted
     std::uint64_t table_bytes() const;
+    // A checkpoint of everything written so far into `target` (which must not exist), and its
+    // manifest. Sessions go on meanwhile. Throws storage_error.
+    backup_manifest backup(const std::string& target);
 
 private:
     explicit database(std::string directory);

@@ -11,6 +11,7 @@ enum class storage_errc {
     locked,           // another process holds the data directory
     schema_mismatch,  // written by an incompatible version
     corruption,       // a stored value does not decode
+    exists,           // a backup or restore target is already there (and is left alone)
 };
 
 class storage_error : public std::runtime_error {
