@@ -68,8 +68,9 @@ TEST_CASE("the read-only token reads GET routes and /metrics and is refused ever
                &st) == 0);
     REQUIRE((st.st_mode & 0777) == 0600);
 
-    for (const std::string path : {"/v1/users", "/v1/users/alice", "/v1/keys", "/v1/keys/" + key_id,
-                                   "/v1/usage", "/v1/usage/top"})
+    for (const std::string& path :
+         std::vector<std::string>{"/v1/users", "/v1/users/alice", "/v1/keys", "/v1/keys/" + key_id,
+                                  "/v1/usage", "/v1/usage/top"})
         CHECK(call(server, "GET", path, token).status == 200);
     const auto metrics = call(server, "GET", "/metrics", token);
     CHECK(metrics.status == 200);
