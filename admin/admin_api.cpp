@@ -515,7 +515,7 @@ api_response export_records(catalog& catalog, const call& c) {
     json records = json::array();
     std::optional<std::string> next;
     if (cursor.phase == 'u') {
-        for (const auto& user : store.users_after(cursor.after, limit)) {
+        for (const auto& user : store.list_users(cursor.after, limit)) {
             records.push_back(export_json(user));
             next = export_cursor_text('u', user.name);
         }

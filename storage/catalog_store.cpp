@@ -54,23 +54,6 @@ std::vector<user_record> catalog_store::list_users() const {
     return users;
 }
 
-std::vector<user_record> catalog_store::list_users(std::string_view after,
-                                                   std::size_t limit) const {
-    const auto s = db_.use();
-    std::vector<user_record> users;
-    std::unique_ptr<rocksdb::Iterator> it(
-        s.db().NewIterator(rocksdb::ReadOptions(), s.family(family::users)));
-    it->Seek(after);
-    if (it->Valid() && !after.empty() && it->key().ToStringView() == after) it->Next();
-    for (; it->Valid() && users.size() < limit; it->Next()) {
-        auto user = codec::decode_user(it->key().ToStringView(), it->value().ToStringView());
-        if (!user) corrupt("user record");
-        users.push_back(std::move(*user));
-    }
-    check(it->status(), "list users");
-    return users;
-}
-
 void catalog_store::put_user(const user_record& user) {
     const auto s = db_.use();
     rocksdb::WriteBatch batch;
@@ -193,8 +176,8 @@ std::vector<Record> page_of(const database::session& s, family f, std::string_vi
 
 }  // namespace
 
-std::vector<user_record> catalog_store::users_after(std::string_view after,
-                                                    std::size_t limit) const {
+std::vector<user_record> catalog_store::list_users(std::string_view after,
+                                                   std::size_t limit) const {
     const auto s = db_.use();
     return page_of<user_record>(s, family::users, after, limit, codec::decode_user, "user record");
 }

@@ -43,9 +43,8 @@ public:
                                       std::optional<std::string_view> user) const;
     void put_key(const key_record& key);
 
-    // Pages for export: at most `limit` records after the given one (from the first when
-    // empty or null), in name and hash order.
-    std::vector<user_record> users_after(std::string_view after, std::size_t limit) const;
+    // A page for export: at most `limit` keys after the given hash (from the first when null),
+    // in hash order.
     std::vector<key_record> keys_after(const key_hash* after, std::size_t limit) const;
 
     void write(const catalog_batch& batch);

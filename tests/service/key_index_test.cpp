@@ -162,11 +162,12 @@ TEST_CASE("load reads every user and live key from storage and reports each key"
 
     service::key_index index(10);
     int reported = 0;
-    index.load(store->catalog(), [&](const storage::key_record& k, const service::user_entry& entry) {
-        ++reported;
-        CHECK(k.user == "alice");
-        CHECK(entry.limit.load() == 4);
-    });
+    index.load(store->catalog(),
+               [&](const storage::key_record& k, const service::user_entry& entry) {
+                   ++reported;
+                   CHECK(k.user == "alice");
+                   CHECK(entry.limit.load() == 4);
+               });
     CHECK(reported == 1);
     CHECK(index.user_count() == 2);
     CHECK(index.key_count() == 1);
