@@ -5,7 +5,9 @@
 // Each part of a request on its own, then all of them together as the server runs them:
 //   sha256          the key's digest (every request with a well-formed key)
 //   key_lookup      digest -> key id and user in the in-memory index
-//   limiter_decide  one decision in the exact sliding window
+//   limiter_decide  one decision in the exact 1-s sliding window of the single-limit limiter
+//   policy_decide   one decision under a policy: one limit (1s:10) and three
+//                   (1s:10,1m:300,day:10000), side by side
 //   usage_record    one group-commit batch written to RocksDB's WAL (per request in the batch)
 //   render          the reply's status, headers and body
 //   request         decide + record + settle + render: everything but the socket
@@ -18,6 +20,8 @@
 #include <random>
 
 #include "admin/catalog.hpp"
+#include "limiter/policy_limiter.hpp"
+#include "limiter/sliding_window_limiter.hpp"
 #include "service/key_index.hpp"
 #include "service/public_replies.hpp"
 #include "storage/data_dir.hpp"
@@ -93,6 +97,7 @@ void key_lookup(benchmark::State& state) {
 BENCHMARK(key_lookup)->Threads(1)->Threads(2)->UseRealTime();
 
 // range(0): users cycled through; 100 = hot (mostly limited), 100000 = spread (mostly admitted).
+// The single 1-s window of the original limiter, and policies of one and of three limits.
 void limiter_decide(benchmark::State& state) {
     static limiter::sliding_window_limiter limiter;  // shared by the threads of a run
     const auto users = static_cast<std::size_t>(state.range(0));
@@ -107,6 +112,38 @@ void limiter_decide(benchmark::State& state) {
     }
 }
 BENCHMARK(limiter_decide)->Arg(100)->Arg(100'000)->Threads(1)->Threads(2)->UseRealTime();
+
+template <const char* Policy>
+void policy_decide(benchmark::State& state) {
+    static limiter::policy_limiter limiter;  // shared by the threads of a run
+    static const limiter::policy policy = *limiter::parse_policy(Policy).value;
+    const auto users = static_cast<std::size_t>(state.range(0));
+    const auto order = shuffled(users);
+    std::size_t i = static_cast<std::size_t>(state.thread_index()) * 7919 % users;
+    auto now = std::chrono::steady_clock::now();
+    auto wall = std::chrono::system_clock::now();
+    for (auto _ : state) {
+        now += std::chrono::microseconds(10);
+        wall += std::chrono::microseconds(10);
+        benchmark::DoNotOptimize(
+            limiter.decide(static_cast<limiter::user_id>(order[i] + 1), policy, now, wall));
+        if (++i == users) i = 0;
+    }
+}
+constexpr char one_limit[] = "1s:10";
+constexpr char three_limits[] = "1s:10,1m:300,day:10000";
+BENCHMARK_TEMPLATE(policy_decide, one_limit)
+    ->Arg(100)
+    ->Arg(100'000)
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime();
+BENCHMARK_TEMPLATE(policy_decide, three_limits)
+    ->Arg(100)
+    ->Arg(100'000)
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime();
 
 // range(0): requests per group-commit batch; one iteration is one request.
 void usage_record(benchmark::State& state) {
@@ -127,22 +164,31 @@ void usage_record(benchmark::State& state) {
 // Process CPU time: includes the RocksDB threads that flush and compact what the writes left.
 BENCHMARK(usage_record)->Arg(1)->Arg(16)->Arg(64)->MeasureProcessCPUTime()->UseRealTime();
 
+// range(0): limits in the policy (1: 1s:10; 3: 1s:10,1m:300,day:10000).
 void render(benchmark::State& state) {
+    service::terms_book book;
+    const auto* terms = book.get(
+        "free", *limiter::parse_policy(state.range(0) == 1 ? "1s:10" : "1s:10,1m:300,day:10000").value,
+        false);
     service::user_entry user;
     user.name = "u012345";
     service::limit_result result;
     result.outcome = service::limit_outcome::admitted;
-    result.decision = {true, 10, 9, std::chrono::milliseconds(1000)};
+    result.terms = terms;
+    result.decision.count = static_cast<std::uint8_t>(terms->policy.limits.size());
+    for (std::size_t i = 0; i < result.decision.count; ++i)
+        result.decision.limits[i] = {terms->policy.limits[i].quota - 1, std::chrono::seconds(1),
+                                     false};
     result.user = &user;
     for (auto _ : state) benchmark::DoNotOptimize(service::render(result));
 }
-BENCHMARK(render);
+BENCHMARK(render)->Arg(1)->Arg(3);
 
 // The whole request without the socket, one usage write per request (a batch of one: the
 // server's batches make the write cheaper per request, see usage_record).
 void request(benchmark::State& state) {
     world& w = world::get();
-    limiter::sliding_window_limiter limiter;
+    limiter::policy_limiter limiter;
     service::usage_recorder recorder(*w.store);
     service::metrics counters;
     std::atomic<bool> ready{true};
@@ -153,7 +199,8 @@ void request(benchmark::State& state) {
     auto now = std::chrono::steady_clock::now();
     for (auto _ : state) {
         now += std::chrono::microseconds(10);
-        const auto result = handler.check(w.plain_keys[order[i]], now, 1'800'000'000);
+        const auto result = handler.check(w.plain_keys[order[i]], now,
+                                          std::chrono::system_clock::now());
         benchmark::DoNotOptimize(service::render(result));
         if (++i == users) i = 0;
     }

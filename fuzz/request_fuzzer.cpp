@@ -30,7 +30,7 @@ struct world {
     std::string dir;
     std::unique_ptr<storage::data_dir> store;
     service::key_index keys{10};
-    limiter::sliding_window_limiter limiter;
+    limiter::policy_limiter limiter;
     std::unique_ptr<service::usage_recorder> usage;
     service::metrics counters;
     std::atomic<bool> ready{true};
@@ -117,7 +117,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             break;
         w.now += std::chrono::milliseconds(7);  // time moves on between requests
         service::public_answer answer =
-            service::answer_public(*w.handler, ctx.m_header, w.now, 1'800'000'000);
+            service::answer_public(*w.handler, ctx.m_header, w.now,
+                                  limiter::wall_time(std::chrono::seconds(1'800'000'000)));
         const service::http_reply reply =
             answer.reply ? *answer.reply
                          : service::render(

@@ -29,20 +29,40 @@ policy_decision policy_limiter::decide(user_id user, const policy& p, time_point
 
 void policy_limiter::reshape(user_id user, const policy& p, const seed& seed, time_point now,
                              wall_time wall) {
-    reshape(user, p, seed, false, now, wall);
+    reshape(user, p, seed, 0, now, wall);
 }
 
 void policy_limiter::restore(user_id user, const policy& p, const seed& seed, time_point now,
                              wall_time wall) {
-    reshape(user, p, seed, true, now, wall);
+    reshape(user, p, seed, ~std::uint32_t{0}, now, wall);
 }
 
-void policy_limiter::reshape(user_id user, const policy& p, const seed& seed, bool add,
-                             time_point now, wall_time wall) {
+void policy_limiter::adopt(user_id user, const policy& p, const policy& before, const seed& seed,
+                           time_point now, wall_time wall) {
+    std::uint32_t add_to = 0;
+    for (std::size_t i = 0; i < p.limits.size(); ++i) {
+        bool kept = false;
+        for (const limit& l : before.limits) kept = kept || same_window(l, p.limits[i]);
+        if (!kept) add_to |= std::uint32_t{1} << i;
+    }
+    const bool seeded = !seed.admits.empty() || seed.day > 0 || seed.month > 0;
+    shard& s = shard_of(user);
+    std::lock_guard lock(s.mutex);
+    const std::size_t index = user / shard_count;
+    const bool held = index < s.states.size() && static_cast<bool>(s.states[index]);
+    if (!held && !seeded) return;  // nothing to carry over: the first decision lays it out
+    change_locked(s, user, [&](user_state& state) {
+        state.reshape_adding(p, seed, add_to, now, wall);
+        return 0;
+    });
+}
+
+void policy_limiter::reshape(user_id user, const policy& p, const seed& seed,
+                             std::uint32_t add_to, time_point now, wall_time wall) {
     shard& s = shard_of(user);
     std::lock_guard lock(s.mutex);
     change_locked(s, user, [&](user_state& state) {
-        state.reshape(p, seed, add, now, wall);
+        state.reshape_adding(p, seed, add_to, now, wall);
         return 0;
     });
 }

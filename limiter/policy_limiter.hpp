@@ -35,6 +35,12 @@ public:
     // about the user: all recent seconds of all their keys, and their day and month counts.
     void restore(user_id user, const policy& p, const seed& s, time_point now, wall_time wall);
 
+    // A change of terms from `before` to `p`: as reshape, and windows of `p` that `before` lacks
+    // get `s` added even when the state already holds them (a decision made on `p` before this
+    // call creates them empty; `s`, read from usage after the change, covers what they missed).
+    void adopt(user_id user, const policy& p, const policy& before, const seed& s, time_point now,
+               wall_time wall);
+
     // Takes back an admit decided at `at` (its reply was refused after all), in every window.
     void refund(user_id user, time_point at, wall_time wall_at);
 
@@ -65,8 +71,8 @@ private:
     // Runs `change` on the user's state and keeps the shard's list of active users in step.
     template <typename Change>
     auto change_locked(shard& s, user_id user, Change&& change);
-    void reshape(user_id user, const policy& p, const seed& s, bool add, time_point now,
-                 wall_time wall);
+    void reshape(user_id user, const policy& p, const seed& s, std::uint32_t add_to,
+                 time_point now, wall_time wall);
 
     std::array<shard, shard_count> shards_;
 };

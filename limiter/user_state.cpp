@@ -524,7 +524,8 @@ std::size_t user_state::bytes() const noexcept {
     return static_cast<std::size_t>(end - data_);
 }
 
-void user_state::reshape(const policy& p, const seed& s, bool add, time_point now, wall_time wall) {
+void user_state::reshape_adding(const policy& p, const seed& s, std::uint32_t add_to,
+                                time_point now, wall_time wall) {
     const std::size_t n = std::min(p.limits.size(), max_limits);
     if (n == 0) {
         *this = user_state{};
@@ -592,7 +593,7 @@ void user_state::reshape(const policy& p, const seed& s, bool add, time_point no
     admit_runs runs;
     for (std::size_t i = 0; i < n; ++i) {
         const planned& to = plan[i];
-        const bool seeded = to.from < 0 || add;
+        const bool seeded = to.from < 0 || (add_to >> i & 1) != 0;
         runs.clear();
         if (to.from >= 0 && to.d.kind == window_kind::sliding)
             visit(old, old_regions[static_cast<std::size_t>(to.from)],

@@ -68,7 +68,13 @@ public:
     // threshold), one no longer in `p` is dropped, one new starts from `s`. With `add`, `s` is
     // added to the windows kept too (sliding: its admits; calendar: the larger of the counts).
     // A window never ends up holding more than the larger of its quota and what it held.
-    void reshape(const policy& p, const seed& s, bool add, time_point now, wall_time wall);
+    void reshape(const policy& p, const seed& s, bool add, time_point now, wall_time wall) {
+        reshape_adding(p, s, add ? ~std::uint32_t{0} : 0, now, wall);
+    }
+    // As reshape, adding `s` to the kept windows whose bit is set in `add_to` (bit i: limit i
+    // of `p`); windows new to the state start from `s` whatever their bit.
+    void reshape_adding(const policy& p, const seed& s, std::uint32_t add_to, time_point now,
+                        wall_time wall);
 
     // Takes back, in every window, the oldest admit at or after `at` (never a newer one).
     void refund(time_point at, wall_time wall_at) noexcept;

@@ -86,6 +86,7 @@ parse_outcome parse_config(int argc, const char* const* argv) {
     std::int64_t max_connections = static_cast<std::int64_t>(defaults::max_connections);
     std::string idle_timeout = common::duration_text(defaults::idle_timeout);
     std::string access_log;
+    bool shadow = false;
     std::string audit_log;
     std::string storage_error_mode = to_string(config{}.on_storage_error);
 
@@ -147,6 +148,11 @@ parse_outcome parse_config(int argc, const char* const* argv) {
                    "counts once storage recovers; 'closed' answers 503")
         ->envname("RL_ON_STORAGE_ERROR")
         ->capture_default_str();
+    app.add_flag("--shadow", shadow,
+                 "Shadow mode for every plan: a request over a limit is answered 200 with "
+                 "X-RateLimit-Shadow: limited, kept out of the windows and counted as "
+                 "shadow_limited")
+        ->envname("RL_SHADOW");
 
     try {
         app.parse(argc, argv);
@@ -160,6 +166,7 @@ parse_outcome parse_config(int argc, const char* const* argv) {
     read_old_env(keep_1h, {"RL_RETENTION_1H"}, retention_1h);
 
     config cfg;
+    cfg.shadow = shadow;
     cfg.listen = parse_endpoint(listen, "--listen");
     cfg.admin_listen = parse_endpoint(admin_listen, "--admin-listen");
     if (data_dir.empty()) throw config_error("--data-dir: must not be empty");

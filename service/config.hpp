@@ -50,6 +50,8 @@ struct config {
     std::optional<std::string> access_log;  // file or "-" (stdout); off when absent
     std::optional<std::string> audit_log;   // the same, for admin changes
     service::on_storage_error on_storage_error = service::on_storage_error::open;
+    // Every plan in shadow mode: limits decided and counted, never enforced.
+    bool shadow = false;
 };
 
 // Thrown for bad configuration; main prints `what()` on one line and exits 2.

@@ -1,5 +1,6 @@
 #include "service/key_index.hpp"
 
+#include <algorithm>
 #include <limits>
 #include <mutex>
 
@@ -17,7 +18,18 @@ std::uint64_t name_hash(std::string_view name) {
     return std::hash<std::string_view>{}(name);
 }
 
+constexpr std::string_view default_plan = "default";
+
+limiter::policy one_second(std::uint32_t quota) {
+    return limiter::policy{{limiter::sliding_limit(1, quota)}};
+}
+
 }  // namespace
+
+key_index::key_index(std::uint32_t default_limit)
+    : default_terms_(book_.get(std::string(default_plan), one_second(default_limit), false)) {
+    plans_.emplace(default_plan, default_terms_);
+}
 
 key_index::digest key_index::digest_of(const common::key_hash& hash) noexcept {
     digest d;
@@ -67,15 +79,42 @@ user_entry& key_index::user_locked(std::string_view name) {
     user_entry& user = users_.emplace_back();
     user.id = static_cast<limiter::user_id>(users_.size());
     user.name = name;
-    user.limit = default_limit_;
+    user.terms = default_terms_;
+    user.plan = default_plan;
     place_name_locked(user.id - 1);
     return user;
 }
 
-void key_index::apply_user_locked(const storage::user_record& user) {
+// A plan the index does not know (it cannot be stored so) or own limits that do not parse
+// (neither can they) fall back to the default plan rather than to no limit.
+const terms* key_index::terms_for_locked(const storage::user_record& user) {
+    if (!user.plan.empty()) {
+        const auto it = plans_.find(user.plan);
+        return it != plans_.end() ? it->second : default_terms_;
+    }
+    auto own = limiter::parse_policy(user.limits);
+    return own ? book_.get({}, *own.value, false) : default_terms_;
+}
+
+std::optional<terms_change> key_index::apply_user_locked(const storage::user_record& user) {
     user_entry& entry = user_locked(user.name);
-    entry.limit = admin::effective_limit(user, default_limit_);
+    const terms* before = entry.terms.load(std::memory_order_relaxed);
+    const terms* after = terms_for_locked(user);
+    entry.plan = user.plan;
+    entry.terms.store(after, std::memory_order_release);
     entry.disabled = user.disabled;
+    if (before->policy == after->policy) return std::nullopt;
+    return terms_change{entry.id, before, after};
+}
+
+void key_index::apply_plan_locked(const storage::plan_record& plan) {
+    auto policy = limiter::parse_policy(plan.limits);
+    if (!policy) return;  // the catalog stores only valid policies
+    plans_[plan.name] = book_.get(plan.name, *policy.value, plan.shadow);
+}
+
+void key_index::tell(const std::vector<terms_change>& changes) const {
+    if (listener_ && !changes.empty()) listener_(changes);
 }
 
 user_entry* key_index::apply_key_locked(const storage::key_record& key) {
@@ -95,8 +134,10 @@ user_entry* key_index::apply_key_locked(const storage::key_record& key) {
 void key_index::load(
     const storage::catalog_store& store,
     const std::function<void(const storage::key_record&, const user_entry&)>& on_key) {
+    const auto plans = store.list_plans({}, std::numeric_limits<std::size_t>::max());
     const auto users = store.list_users();
     std::unique_lock lock(mutex_);
+    for (const auto& plan : plans) apply_plan_locked(plan);
     // Sized up front: rehashing a million-entry table as it grows costs more than the load.
     user_slots_.assign(users.size() * 2 + 16, name_slot{});
     for (key_shard& shard : key_shards_) shard.keys.reserve(users.size() / key_shard_count + 16);
@@ -127,13 +168,64 @@ limiter::user_id key_index::last_user_id() const {
     return static_cast<limiter::user_id>(users_.size());
 }
 
+std::vector<std::pair<std::uint64_t, limiter::user_id>> key_index::keys_of(
+    const std::vector<limiter::user_id>& users) const {
+    std::vector<std::pair<std::uint64_t, limiter::user_id>> found;
+    if (users.empty()) return found;
+    const limiter::user_id last = *std::max_element(users.begin(), users.end());
+    std::vector<bool> wanted(last + 1, false);
+    for (limiter::user_id u : users) wanted[u] = true;
+    for (const key_shard& shard : key_shards_) {
+        std::shared_lock lock(shard.mutex);
+        shard.keys.for_each([&](const digest&, const key_entry& key) {
+            if (key.user->id <= last && wanted[key.user->id])
+                found.emplace_back(key.key_id, key.user->id);
+        });
+    }
+    return found;
+}
+
+const terms* key_index::terms_of(std::string_view user) const {
+    std::shared_lock lock(mutex_);
+    const user_entry* entry = const_cast<key_index*>(this)->find_user_locked(user);
+    return entry && !entry->deleted ? entry->terms.load() : nullptr;
+}
+
 void key_index::user_changed(const storage::user_record& user) {
+    std::vector<terms_change> changes;
+    {
+        std::unique_lock lock(mutex_);
+        const user_entry* known = find_user_locked(user.name);
+        // A user re-created after a delete gets their old entry back, and with it their window.
+        if (!known || known->deleted) ++live_users_;
+        if (auto change = apply_user_locked(user)) changes.push_back(*change);
+        find_user_locked(user.name)->deleted = false;
+    }
+    tell(changes);
+}
+
+void key_index::plan_changed(const storage::plan_record& plan) {
+    std::vector<terms_change> changes;
+    {
+        std::unique_lock lock(mutex_);
+        apply_plan_locked(plan);
+        const auto it = plans_.find(plan.name);
+        if (it == plans_.end()) return;
+        for (user_entry& user : users_) {
+            if (user.deleted || user.plan != plan.name) continue;
+            const terms* before = user.terms.load(std::memory_order_relaxed);
+            user.terms.store(it->second, std::memory_order_release);
+            if (before->policy != it->second->policy)
+                changes.push_back({user.id, before, it->second});
+        }
+    }
+    tell(changes);
+}
+
+void key_index::plan_deleted(std::string_view name) {
+    // Refused by the catalog while anyone follows the plan, so no user points at it.
     std::unique_lock lock(mutex_);
-    const user_entry* known = find_user_locked(user.name);
-    // A user re-created after a delete gets their old entry back, and with it their window.
-    if (!known || known->deleted) ++live_users_;
-    apply_user_locked(user);
-    find_user_locked(user.name)->deleted = false;
+    if (name != default_plan) plans_.erase(std::string(name));
 }
 
 void key_index::user_deleted(std::string_view name) {

@@ -7,22 +7,35 @@
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <shared_mutex>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "admin/catalog.hpp"
 #include "common/flat_map.hpp"
-#include "limiter/sliding_window_limiter.hpp"
+#include "limiter/clock.hpp"
+#include "service/terms.hpp"
 
 namespace rl::service {
 
 struct user_entry {
     limiter::user_id id = 0;  // process-local; names the user's window in the limiter
     std::string name;
-    std::atomic<std::uint32_t> limit{0};  // effective limit
+    std::atomic<const service::terms*> terms{nullptr};  // never null once the entry is made
     std::atomic<bool> disabled{false};
-    bool deleted = false;  // guarded by the index's lock; never read on the request path
+    // Guarded by the index's lock; never read on the request path.
+    std::string plan;  // the plan followed; empty with limits of their own
+    bool deleted = false;
+};
+
+// A user whose terms changed: what the limiter must reshape their windows for.
+struct terms_change {
+    limiter::user_id user = 0;
+    const terms* before = nullptr;
+    const terms* after = nullptr;
 };
 
 enum class key_status { valid, unknown, expired };
@@ -35,13 +48,25 @@ struct key_lookup {
 
 class key_index final : public admin::catalog_observer {
 public:
-    explicit key_index(std::uint32_t default_limit) : default_limit_(default_limit) {}
+    // Told, after the change is in the index, of every user whose policy changed.
+    using terms_listener = std::function<void(const std::vector<terms_change>&)>;
+
+    // `default_limit`: the built-in plan "default", that many per 1 s.
+    explicit key_index(std::uint32_t default_limit);
 
     key_lookup find(const common::key_hash& hash, common::unix_seconds now) const;
 
-    // Loads all users and live keys; `on_key` sees each loaded key with its user.
+    // Loads all plans, users and live keys; `on_key` sees each loaded key with its user.
     void load(const storage::catalog_store& store,
               const std::function<void(const storage::key_record&, const user_entry&)>& on_key);
+
+    void on_terms_changed(terms_listener listener) { listener_ = std::move(listener); }
+
+    // The live keys of these users, as (key id, user) pairs.
+    std::vector<std::pair<std::uint64_t, limiter::user_id>> keys_of(
+        const std::vector<limiter::user_id>& users) const;
+    // The terms of a user by name (null when unknown): for tests and the admin side.
+    const terms* terms_of(std::string_view user) const;
 
     std::size_t key_count() const;
     std::size_t user_count() const;
@@ -51,6 +76,8 @@ public:
     void user_changed(const storage::user_record& user) override;
     void user_deleted(std::string_view name) override;
     void key_changed(const storage::key_record& key) override;
+    void plan_changed(const storage::plan_record& plan) override;
+    void plan_deleted(std::string_view name) override;
 
 private:
     // The first 128 bits of the key's SHA-256: as unguessable as the key itself for lookups
@@ -82,12 +109,20 @@ private:
     user_entry& user_locked(std::string_view name);
     user_entry* find_user_locked(std::string_view name);
     void place_name_locked(std::uint32_t index);
-    void apply_user_locked(const storage::user_record& user);
+    // Sets the user's terms; returns the change, if their policy changed.
+    std::optional<terms_change> apply_user_locked(const storage::user_record& user);
+    void apply_plan_locked(const storage::plan_record& plan);
+    const terms* terms_for_locked(const storage::user_record& user);
+    void tell(const std::vector<terms_change>& changes) const;
     user_entry* apply_key_locked(const storage::key_record& key);  // null: not live
 
-    std::uint32_t default_limit_;
-    // Guards users_ and user_slots_, and serialises writers; taken before a key shard's lock.
+    terms_book book_;
+    const terms* default_terms_;
+    terms_listener listener_;
+    // Guards plans_, users_ and user_slots_, and serialises writers; taken before a key shard's
+    // lock.
     mutable std::shared_mutex mutex_;
+    std::unordered_map<std::string, const terms*> plans_;  // by name, "default" included
     // Kept compact because every key and user of a large install lives here (BENCHMARKS.md has
     // the footprint).
     // User entries are never freed while the process runs (deleted users keep theirs, emptied of

@@ -1,5 +1,6 @@
 #include "service/limit_handler.hpp"
 
+#include <thread>
 #include <vector>
 
 namespace rl::service {
@@ -7,16 +8,30 @@ namespace rl::service {
 namespace {
 
 // A result that is final at once (no usage to write).
-limit_result finish(metrics& m, limit_outcome outcome, const limiter::decision& d = {},
-                    const user_entry* user = nullptr, std::uint64_t key_id = 0) {
+limit_result finish(metrics& m, limit_outcome outcome, const user_entry* user = nullptr,
+                    std::uint64_t key_id = 0) {
     m.count(outcome);
-    return {outcome, d, user, usage_event{key_id, 0, false}};
+    limit_result result;
+    result.outcome = outcome;
+    result.user = user;
+    result.usage.key_id = key_id;
+    return result;
+}
+
+usage_kind kind_of(limit_outcome outcome) {
+    switch (outcome) {
+        case limit_outcome::admitted: return usage_kind::admitted;
+        case limit_outcome::shadow_limited: return usage_kind::shadow_limited;
+        default: return usage_kind::limited;
+    }
 }
 
 }  // namespace
 
 limit_result limit_handler::decide(std::optional<std::string_view> api_key, limiter::time_point now,
-                                   common::unix_seconds wall_now) {
+                                   limiter::wall_time wall) {
+    const common::unix_seconds wall_now =
+        std::chrono::floor<std::chrono::seconds>(wall.time_since_epoch()).count();
     if (!api_key || api_key->empty()) return finish(metrics_, limit_outcome::missing_key);
     if (!common::is_well_formed_key(*api_key)) return finish(metrics_, limit_outcome::invalid_key);
     if (!ready_.load(std::memory_order_acquire)) return finish(metrics_, limit_outcome::not_ready);
@@ -24,16 +39,27 @@ limit_result limit_handler::decide(std::optional<std::string_view> api_key, limi
     const key_lookup found = keys_.find(common::sha256(*api_key), wall_now);
     if (found.status == key_status::unknown) return finish(metrics_, limit_outcome::invalid_key);
     if (found.status == key_status::expired)
-        return finish(metrics_, limit_outcome::expired_key, {}, nullptr, found.key_id);
+        return finish(metrics_, limit_outcome::expired_key, nullptr, found.key_id);
     const user_entry& user = *found.user;
     if (user.disabled.load(std::memory_order_relaxed))
-        return finish(metrics_, limit_outcome::user_disabled, {}, &user, found.key_id);
+        return finish(metrics_, limit_outcome::user_disabled, &user, found.key_id);
 
-    const limiter::decision d =
-        limiter_.decide(user.id, user.limit.load(std::memory_order_relaxed), now);
-    if (!d.admitted) metrics_.count(limit_outcome::limited);
-    return limit_result{d.admitted ? limit_outcome::admitted : limit_outcome::limited, d, &user,
-                        usage_event{found.key_id, wall_now, d.admitted}, now};
+    limit_result result;
+    result.terms = user.terms.load(std::memory_order_acquire);
+    result.user = &user;
+    // A rejected request enters no window, so a shadowed one needs nothing taken back.
+    result.decision = limiter_.decide(user.id, result.terms->policy, now, wall);
+    result.outcome = result.decision.admitted                   ? limit_outcome::admitted
+                     : (result.terms->shadow || shadow_all_) ? limit_outcome::shadow_limited
+                                                             : limit_outcome::limited;
+    result.usage = usage_event{found.key_id, wall_now, kind_of(result.outcome)};
+    result.decided_at = now;
+    result.decided_wall = wall;
+    if (result.waits_for_usage())
+        admits_decided_.fetch_add(1, std::memory_order_acq_rel);
+    else
+        metrics_.count(result.outcome);
+    return result;
 }
 
 limit_result limit_handler::refuse_repeated_key() {
@@ -42,17 +68,26 @@ limit_result limit_handler::refuse_repeated_key() {
 
 limit_result limit_handler::settle(limit_result result, usage_write usage) {
     if (!result.waits_for_usage()) return result;
+    admits_settled_.fetch_add(1, std::memory_order_acq_rel);
     if (usage == usage_write::refused) {
-        limiter_.refund(result.user->id, result.decided_at);
+        limiter_.refund(result.user->id, result.decided_at, result.decided_wall);
         result.outcome = limit_outcome::storage_unavailable;
     }
     metrics_.count(result.outcome);
     return result;
 }
 
+void limit_handler::wait_for_admits_in_flight(std::chrono::milliseconds at_most) const {
+    const std::uint64_t decided = admits_decided_.load(std::memory_order_acquire);
+    const auto until = std::chrono::steady_clock::now() + at_most;
+    while (admits_settled_.load(std::memory_order_acquire) < decided &&
+           std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+}
+
 limit_result limit_handler::check(std::optional<std::string_view> api_key, limiter::time_point now,
-                                  common::unix_seconds wall_now) {
-    limit_result result = decide(api_key, now, wall_now);
+                                  limiter::wall_time wall) {
+    limit_result result = decide(api_key, now, wall);
     if (!result.needs_usage()) return result;
     thread_local std::vector<usage_event> one(1);
     one[0] = result.usage;

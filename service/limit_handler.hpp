@@ -3,10 +3,11 @@
 // What the caller is answered is service/public_replies.hpp's business.
 
 #include <atomic>
+#include <chrono>
 #include <optional>
 #include <string_view>
 
-#include "limiter/sliding_window_limiter.hpp"
+#include "limiter/policy_limiter.hpp"
 #include "service/key_index.hpp"
 #include "service/limit_outcome.hpp"
 #include "service/metrics.hpp"
@@ -16,11 +17,13 @@ namespace rl::service {
 
 struct limit_result {
     limit_outcome outcome = limit_outcome::missing_key;
-    limiter::decision decision;
+    limiter::policy_decision decision;
     const user_entry* user = nullptr;
+    const terms* terms = nullptr;  // the user's terms the decision was made on
     usage_event usage;  // what to count, when the outcome is admitted or limited; its key_id
                         // is set whenever the key was found (also expired and disabled)
     limiter::time_point decided_at{};  // when the limiter decided (to refund a refused admit)
+    limiter::wall_time decided_wall{};
 
     // Admitted and limited answers are counted in usage.
     bool needs_usage() const noexcept {
@@ -37,15 +40,21 @@ enum class readiness { loading, ready, storage_failing };
 
 class limit_handler {
 public:
-    limit_handler(const key_index& keys, limiter::sliding_window_limiter& limiter,
-                  usage_recorder& usage, metrics& metrics, const std::atomic<bool>& ready)
-        : keys_(keys), limiter_(limiter), usage_(usage), metrics_(metrics), ready_(ready) {}
+    // `shadow_all`: every plan in shadow mode (--shadow).
+    limit_handler(const key_index& keys, limiter::policy_limiter& limiter, usage_recorder& usage,
+                  metrics& metrics, const std::atomic<bool>& ready, bool shadow_all = false)
+        : keys_(keys),
+          limiter_(limiter),
+          usage_(usage),
+          metrics_(metrics),
+          ready_(ready),
+          shadow_all_(shadow_all) {}
 
     // Everything but the usage write. `api_key` is the X-API-KEY header, absent when the
     // request had none. A result that waits_for_usage() is final only after settle(); any other
     // is final (and counted in the metrics) at once.
     limit_result decide(std::optional<std::string_view> api_key, limiter::time_point now,
-                        common::unix_seconds wall_now);
+                        limiter::wall_time wall);
 
     // A request with more than one X-API-KEY field: refused (400) before any lookup.
     limit_result refuse_repeated_key();
@@ -57,7 +66,12 @@ public:
 
     // decide, write the one count, settle: a whole request on its own (tests, benchmarks).
     limit_result check(std::optional<std::string_view> api_key, limiter::time_point now,
-                       common::unix_seconds wall_now);
+                       limiter::wall_time wall);
+
+    // Returns once every admit decided before the call has been settled (its count written,
+    // held or refused), or after `at_most`: what a change of terms waits for before it reads
+    // usage, so the counts it reads miss no admit.
+    void wait_for_admits_in_flight(std::chrono::milliseconds at_most) const;
 
     readiness ready() const noexcept {
         if (!ready_.load(std::memory_order_acquire)) return readiness::loading;
@@ -66,10 +80,13 @@ public:
 
 private:
     const key_index& keys_;
-    limiter::sliding_window_limiter& limiter_;
+    limiter::policy_limiter& limiter_;
     usage_recorder& usage_;
     metrics& metrics_;
     const std::atomic<bool>& ready_;
+    const bool shadow_all_;
+    std::atomic<std::uint64_t> admits_decided_{0};
+    std::atomic<std::uint64_t> admits_settled_{0};
 };
 
 }  // namespace rl::service

@@ -2,12 +2,12 @@
 
 namespace rl::service {
 
-maintenance::maintenance(limiter::sliding_window_limiter& limiter, usage_upkeep& usage,
+maintenance::maintenance(limiter::policy_limiter& limiter, usage_upkeep& usage,
                          log_line log)
     : limiter_(limiter), usage_(usage), log_(std::move(log)), worker_(period, [this] { tick(); }) {}
 
 void maintenance::tick() {
-    limiter_.forget_idle(std::chrono::steady_clock::now());
+    limiter_.forget_idle(std::chrono::steady_clock::now(), std::chrono::system_clock::now());
     try {
         usage_.fold(common::wall_now());
         usage_.expire(common::wall_now());

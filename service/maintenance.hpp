@@ -7,7 +7,7 @@
 #include <string>
 
 #include "common/periodic_worker.hpp"
-#include "limiter/sliding_window_limiter.hpp"
+#include "limiter/policy_limiter.hpp"
 #include "service/usage_upkeep.hpp"
 
 namespace rl::service {
@@ -17,12 +17,12 @@ public:
     using log_line = std::function<void(const std::string&)>;
     static constexpr std::chrono::seconds period{1};
 
-    maintenance(limiter::sliding_window_limiter& limiter, usage_upkeep& usage, log_line log);
+    maintenance(limiter::policy_limiter& limiter, usage_upkeep& usage, log_line log);
 
 private:
     void tick();
 
-    limiter::sliding_window_limiter& limiter_;
+    limiter::policy_limiter& limiter_;
     usage_upkeep& usage_;
     const log_line log_;
     // While storage fails a tick fails every second: one line a minute is enough (the storage

@@ -46,12 +46,39 @@ private:
     std::string out_;
 };
 
-void add_ratelimit_headers(http_reply& reply, const limiter::decision& d) {
-    reply.headers.emplace_back("RateLimit-Policy",
-                               (text(32) << "\"default\";q=" << d.limit << ";w=1").take());
-    reply.headers.emplace_back("RateLimit", (text(32) << "\"default\";r=" << d.remaining
-                                                      << ";t=" << seconds_until(d.reset_after))
-                                                .take());
+// RateLimit-Policy lists every limit; RateLimit gives each limit's remaining quota and the
+// seconds until it frees some (draft-ietf-httpapi-ratelimit-headers-11), closest to
+// exhaustion first.
+void add_ratelimit_headers(http_reply& reply, const terms& t, const limiter::policy_decision& d) {
+    reply.headers.emplace_back("RateLimit-Policy", t.policy_field);
+    text field(24 * d.count);
+    const auto item = [&](std::size_t i) {
+        const limiter::limit_reading& r = d.limits[i];
+        field << "\"" << limit_name(t.policy, i) << "\";r=" << static_cast<long long>(r.remaining)
+              << ";t=" << seconds_until(r.reset_after);
+    };
+    item(d.closest);
+    for (std::size_t i = 0; i < d.count; ++i) {
+        if (i == d.closest) continue;
+        field << ", ";
+        item(i);
+    }
+    reply.headers.emplace_back("RateLimit", field.take());
+}
+
+// The 200 body: the limit closest to exhaustion, as the one-limit body always gave it.
+void set_admitted(http_reply& reply, const limit_result& result) {
+    const limiter::limit_reading& closest = result.decision.limits[result.decision.closest];
+    reply.status = 200;
+    reply.content_type = "application/json";
+    reply.body =
+        (text(64 + result.user->name.size())
+         << R"({"admitted":true,"user":")" << result.user->name << R"(","limit":)"
+         << static_cast<long long>(result.terms->policy.limits[result.decision.closest].quota)
+         << R"(,"remaining":)" << static_cast<long long>(closest.remaining) << "}")
+            .take();
+    add_ratelimit_headers(reply, *result.terms, result.decision);
+    reply.headers.emplace_back("X-RateLimit-User", result.user->name);
 }
 
 const std::pair<std::string, std::string> www_authenticate{"WWW-Authenticate",
@@ -72,33 +99,45 @@ void set_problem(http_reply& reply, const problem& p) {
     set_problem(reply, p.status, p.type, p.title, p.detail);
 }
 
+// A 429: Retry-After is when every violated limit has room again, and the body names them
+// (violated-policies, as the RateLimit fields name them).
+void set_limited(http_reply& reply, const limit_result& result) {
+    const limiter::policy_decision& d = result.decision;
+    const limiter::policy& p = result.terms->policy;
+    const long long retry = std::max(1LL, seconds_until(d.retry_after));
+    text detail(64), violated(32);
+    detail << "limit reached: ";
+    bool first = true;
+    for (std::size_t i = 0; i < d.count; ++i) {
+        if (!d.limits[i].violated) continue;
+        const std::string name = limit_name(p, i);
+        detail << (first ? "" : ", ") << static_cast<long long>(p.limits[i].quota)
+               << " requests per " << (name == "default" ? std::string("second") : name);
+        violated << (first ? "\"" : ",\"") << name << "\"";
+        first = false;
+    }
+    detail << "; retry in " << retry << " s";
+    set_problem(reply, 429, "rate-limited", "Too many requests", detail.take());
+    reply.body.pop_back();  // the closing brace: violated-policies goes in before it
+    reply.body += R"(,"violated-policies":[)";
+    reply.body += violated.take();
+    reply.body += "]}";
+    reply.headers.emplace_back("Retry-After", std::to_string(retry));
+    add_ratelimit_headers(reply, *result.terms, d);
+}
+
 }  // namespace
 
 http_reply render(const limit_result& result) {
-    const limiter::decision& d = result.decision;
     http_reply reply;
     reply.headers.reserve(5);  // the most any outcome adds: one allocation, not one per header
     switch (result.outcome) {
-        case limit_outcome::admitted:
-            reply.status = 200;
-            reply.content_type = "application/json";
-            reply.body = (text(64 + result.user->name.size())
-                          << R"({"admitted":true,"user":")" << result.user->name << R"(","limit":)"
-                          << d.limit << R"(,"remaining":)" << d.remaining << "}")
-                             .take();
-            add_ratelimit_headers(reply, d);
-            reply.headers.emplace_back("X-RateLimit-User", result.user->name);
+        case limit_outcome::admitted: set_admitted(reply, result); break;
+        case limit_outcome::shadow_limited:
+            set_admitted(reply, result);
+            reply.headers.emplace_back("X-RateLimit-Shadow", "limited");
             break;
-        case limit_outcome::limited: {
-            const long long retry = std::max(1LL, seconds_until(d.reset_after));
-            set_problem(reply, 429, "rate-limited", "Too many requests",
-                        (text(64) << "limit of " << d.limit
-                                  << " requests per second reached; retry in " << retry << " s")
-                            .take());
-            reply.headers.emplace_back("Retry-After", std::to_string(retry));
-            add_ratelimit_headers(reply, d);
-            break;
-        }
+        case limit_outcome::limited: set_limited(reply, result); break;
         case limit_outcome::missing_key:
             set_problem(reply, 401, "missing-api-key", "Missing API key",
                         "send the API key in the X-API-KEY header");

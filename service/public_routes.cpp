@@ -25,12 +25,12 @@ api_key_field find_api_key(const restinio::http_request_header_t& request) {
 }  // namespace
 
 public_answer answer_public(limit_handler& limit, const restinio::http_request_header_t& request,
-                            limiter::time_point now, common::unix_seconds wall_now) {
+                            limiter::time_point now, limiter::wall_time wall) {
     const auto path = request.path();
     if (path == "/limit" || (path.size() > 7 && path.substr(0, 7) == "/limit/")) {
         const api_key_field key = find_api_key(request);
         const limit_result result =
-            key.repeated ? limit.refuse_repeated_key() : limit.decide(key.value, now, wall_now);
+            key.repeated ? limit.refuse_repeated_key() : limit.decide(key.value, now, wall);
         if (!result.waits_for_usage()) return {render(result), true, result};
         return {std::nullopt, true, result};
     }

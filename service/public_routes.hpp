@@ -23,6 +23,6 @@ struct public_answer {
 // rather than one of them being picked: a proxy and a client disagreeing on the key is a bug to
 // surface, and "first one wins" would let whoever adds a header choose whose quota is spent.
 public_answer answer_public(limit_handler& limit, const restinio::http_request_header_t& request,
-                            limiter::time_point now, common::unix_seconds wall_now);
+                            limiter::time_point now, limiter::wall_time wall);
 
 }  // namespace rl::service

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <future>
 #include <thread>
+#include <unordered_map>
 
 #include "admin/admin_api.hpp"
 #include "admin/catalog.hpp"
@@ -24,7 +25,8 @@
 #include "service/listeners.hpp"
 #include "service/maintenance.hpp"
 #include "service/metrics.hpp"
-#include "service/restart_restore.hpp"
+#include "service/terms_follower.hpp"
+#include "service/usage_seeds.hpp"
 #include "service/storage_recovery.hpp"
 #include "service/systemd_notify.hpp"
 #include "service/usage_recorder.hpp"
@@ -90,13 +92,16 @@ int serve(const config& cfg, storage::data_dir& store,
 
     const auto log_line = [](const std::string& line) { log("{}", line); };
     key_index keys(cfg.default_limit);
-    limiter::sliding_window_limiter limiter;
+    limiter::policy_limiter limiter;
     usage_recorder usage(store, cfg.on_storage_error, log_line);
     metrics counters;
     std::atomic<bool> ready{false};
     admin::catalog catalog(store, cfg.default_limit, &keys);
     admin::admin_api api(catalog);
-    limit_handler limit(keys, limiter, usage, counters, ready);
+    limit_handler limit(keys, limiter, usage, counters, ready, cfg.shadow);
+    terms_follower follower(keys, limiter, limit, store, log_line);
+    keys.on_terms_changed(
+        [&follower](const std::vector<terms_change>& changes) { follower.changed(changes); });
     std::unique_ptr<access_log> requests_log;
     std::unique_ptr<audit_log> changes_log;
     try {
@@ -152,14 +157,20 @@ int serve(const config& cfg, storage::data_dir& store,
 
     log("loading users and keys from {}", cfg.data_dir);
     try {
-        restart_restore recent(std::chrono::system_clock::now(), std::chrono::steady_clock::now());
-        store.usage().scan({storage::usage_resolution::second, recent.from(), recent.until()},
-                           [&](const storage::usage_bucket& b) {
-                               recent.add({b.key_id, b.start, b.count.admitted});
-                           });
+        // Keys first, then their usage: every window starts from what usage holds in it.
+        std::unordered_map<std::uint64_t, limiter::user_id> owners;
+        std::unordered_map<limiter::user_id, const terms*> terms_of;
+        seed_needs needs;
         keys.load(store.catalog(), [&](const storage::key_record& key, const user_entry& user) {
-            recent.restore(key.key_id, user.id, user.limit.load(), limiter);
+            owners.emplace(key.key_id, user.id);
+            const terms* t = user.terms.load();
+            if (terms_of.emplace(user.id, t).second) needs.add(t->policy);
         });
+        const auto wall = std::chrono::system_clock::now();
+        const auto now = std::chrono::steady_clock::now();
+        const seed_builder seeds = read_seeds(store, owners, needs, wall, true);
+        for (const auto& [user, seed] : seeds.seeds())
+            limiter.restore(user, terms_of.at(user)->policy, seed, now, wall);
         limiter.reserve(keys.last_user_id());  // every user's window, allocated once
     } catch (const storage::storage_error& e) {
         log("cannot load keys: {}", e.what());
