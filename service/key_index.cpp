@@ -80,7 +80,6 @@ user_entry& key_index::user_locked(std::string_view name) {
     user.id = static_cast<limiter::user_id>(users_.size());
     user.name = name;
     user.terms = default_terms_;
-    user.plan = default_plan;
     place_name_locked(user.id - 1);
     return user;
 }
@@ -100,7 +99,6 @@ std::optional<terms_change> key_index::apply_user_locked(const storage::user_rec
     user_entry& entry = user_locked(user.name);
     const terms* before = entry.terms.load(std::memory_order_relaxed);
     const terms* after = terms_for_locked(user);
-    entry.plan = user.plan;
     entry.terms.store(after, std::memory_order_release);
     entry.disabled = user.disabled;
     if (before->policy == after->policy) return std::nullopt;
@@ -212,8 +210,8 @@ void key_index::plan_changed(const storage::plan_record& plan) {
         const auto it = plans_.find(plan.name);
         if (it == plans_.end()) return;
         for (user_entry& user : users_) {
-            if (user.deleted || user.plan != plan.name) continue;
             const terms* before = user.terms.load(std::memory_order_relaxed);
+            if (user.deleted || before->plan != plan.name) continue;
             user.terms.store(it->second, std::memory_order_release);
             if (before->policy != it->second->policy)
                 changes.push_back({user.id, before, it->second});

@@ -24,11 +24,10 @@ namespace rl::service {
 struct user_entry {
     limiter::user_id id = 0;  // process-local; names the user's window in the limiter
     std::string name;
-    std::atomic<const service::terms*> terms{nullptr};  // never null once the entry is made
+    // Never null once the entry is made; its `plan` names the plan the user follows.
+    std::atomic<const service::terms*> terms{nullptr};
     std::atomic<bool> disabled{false};
-    // Guarded by the index's lock; never read on the request path.
-    std::string plan;  // the plan followed; empty with limits of their own
-    bool deleted = false;
+    bool deleted = false;  // guarded by the index's lock; never read on the request path
 };
 
 // A user whose terms changed: what the limiter must reshape their windows for.

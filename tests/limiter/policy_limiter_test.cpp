@@ -498,6 +498,25 @@ TEST_CASE("a plan change keeps what every window holds", "[policy_limiter]") {
         CHECK(admitted_count(limiter, 1, exact, clock.at(91000), 100) == 60);
         CHECK(admitted_count(limiter, 1, exact, clock.at(91001), 1) == 0);
     }
+    SECTION("adopt seeds windows new to the terms, even when a decision already made them") {
+        const policy before = make("1s:50");
+        REQUIRE(admitted_count(limiter, 1, before, clock.at(0), 10) == 10);
+        const policy after = make("1s:50,1m:14,day:30");
+        // The change is visible to requests first: one decision lays the new windows out empty.
+        REQUIRE(admitted_count(limiter, 1, after, clock.at(100), 1) == 1);
+        // Usage read after the change holds all 11 admits, today's count 25.
+        const std::int64_t now_s = (clock.wall0 + 200) / second_ms;
+        seed s;
+        s.admits = {{now_s, 11}};
+        s.day = 25;
+        const auto m = clock.at(200);
+        limiter.adopt(1, after, before, s, m.steady, m.wall);
+        // The 1 s window kept its 11 (not 22); the minute has the 11 admits plus the one it
+        // recorded itself (counted twice, so stricter: 2 left, not 3); the day starts from 25.
+        CHECK(admitted_count(limiter, 1, after, clock.at(300), 10) == 2);
+        // A minute on, the day's 27 leave three.
+        CHECK(admitted_count(limiter, 1, after, clock.at(61000), 10) == 3);
+    }
     SECTION("a calendar quota keeps its count across a plan change") {
         REQUIRE(admitted_count(limiter, 1, make("day:10"), clock.at(0), 10) == 10);
         CHECK(admitted_count(limiter, 1, make("day:15"), clock.at(10), 10) == 5);
