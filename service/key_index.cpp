@@ -74,7 +74,16 @@ user_entry& key_index::user_locked(std::string_view name) {
 
 void key_index::apply_user_locked(const storage::user_record& user) {
     user_entry& entry = user_locked(user.name);
-    entry.limit = admin::effective_limit(user, default_limit_);
+    // One limit per user until the request path enforces whole policies: own limits, else the
+    // plan's, else the default.
+    std::uint32_t limit = default_limit_;
+    if (!user.limits.empty()) {
+        if (auto own = admin::stored_policy(user.limits)) limit = admin::single_limit(*own);
+    } else if (auto it = plan_limits_.find(user.plan); it != plan_limits_.end()) {
+        limit = it->second;
+    }
+    entry.limit = limit;
+    entry.plan = user.plan;
     entry.disabled = user.disabled;
 }
 
@@ -95,8 +104,18 @@ user_entry* key_index::apply_key_locked(const storage::key_record& key) {
 void key_index::load(
     const storage::catalog_store& store,
     const std::function<void(const storage::key_record&, const user_entry&)>& on_key) {
+    std::vector<storage::plan_record> plans;
+    for (std::string after;;) {
+        auto page = store.list_plans(after, 1000);
+        if (page.empty()) break;
+        after = page.back().name;
+        for (auto& plan : page) plans.push_back(std::move(plan));
+    }
     const auto users = store.list_users();
     std::unique_lock lock(mutex_);
+    for (const auto& plan : plans)
+        if (auto policy = admin::stored_policy(plan.limits))
+            plan_limits_[plan.name] = admin::single_limit(*policy);
     // Sized up front: rehashing a million-entry table as it grows costs more than the load.
     user_slots_.assign(users.size() * 2 + 16, name_slot{});
     for (key_shard& shard : key_shards_) shard.keys.reserve(users.size() / key_shard_count + 16);
@@ -147,6 +166,21 @@ void key_index::user_deleted(std::string_view name) {
         shard.keys.erase_if(
             [user](const digest&, const key_entry& key) { return key.user == user; });
     }
+}
+
+void key_index::plan_changed(const storage::plan_record& plan) {
+    const auto policy = admin::stored_policy(plan.limits);
+    if (!policy) return;
+    const std::uint32_t limit = admin::single_limit(*policy);
+    std::unique_lock lock(mutex_);
+    plan_limits_[plan.name] = limit;
+    for (user_entry& user : users_)
+        if (user.plan == plan.name) user.limit = limit;
+}
+
+void key_index::plan_deleted(std::string_view name) {
+    std::unique_lock lock(mutex_);
+    plan_limits_.erase(std::string(name));  // refused while followed: no user points at it
 }
 
 void key_index::key_changed(const storage::key_record& key) {

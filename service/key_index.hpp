@@ -9,6 +9,7 @@
 #include <functional>
 #include <shared_mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "admin/catalog.hpp"
@@ -20,7 +21,10 @@ namespace rl::service {
 struct user_entry {
     limiter::user_id id = 0;  // process-local; names the user's window in the limiter
     std::string name;
-    std::atomic<std::uint32_t> limit{0};  // effective limit
+    std::atomic<std::uint32_t> limit{0};  // the effective policy as one limit (single_limit)
+    // The user's terms, guarded by the index's lock; never read on the request path.
+    std::string plan;  // empty: own limits
+
     std::atomic<bool> disabled{false};
     bool deleted = false;  // guarded by the index's lock; never read on the request path
 };
@@ -51,6 +55,8 @@ public:
     void user_changed(const storage::user_record& user) override;
     void user_deleted(std::string_view name) override;
     void key_changed(const storage::key_record& key) override;
+    void plan_changed(const storage::plan_record& plan) override;
+    void plan_deleted(std::string_view name) override;
 
 private:
     // The first 128 bits of the key's SHA-256: as unguessable as the key itself for lookups
@@ -86,6 +92,8 @@ private:
     user_entry* apply_key_locked(const storage::key_record& key);  // null: not live
 
     std::uint32_t default_limit_;
+    // Stored plans as one limit each (single_limit of their policy), guarded by mutex_.
+    std::unordered_map<std::string, std::uint32_t> plan_limits_;
     // Guards users_ and user_slots_, and serialises writers; taken before a key shard's lock.
     mutable std::shared_mutex mutex_;
     // Kept compact because every key and user of a large install lives here (BENCHMARKS.md has
