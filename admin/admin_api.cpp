@@ -71,6 +71,49 @@ std::optional<std::uint32_t> limit_field(const json& body, const char* name = "l
     return it->get<std::uint32_t>();
 }
 
+// A policy given as an array of limits (["1s:10","1m:300"]) or as text ("1s:10,1m:300");
+// nullopt when the field is absent.
+std::optional<limiter::policy> limits_field(const json& body, const char* name = "limits") {
+    auto it = body.find(name);
+    if (it == body.end() || it->is_null()) return std::nullopt;
+    limiter::parsed<limiter::policy> parsed;
+    if (it->is_string()) {
+        parsed = limiter::parse_policy(it->get<std::string>());
+    } else if (it->is_array()) {
+        std::vector<std::string> texts;
+        for (const auto& one : *it) {
+            if (!one.is_string())
+                throw bad_request{fmt::format("field '{}': each limit is a string like \"1m:300\"", name)};
+            texts.push_back(one.get<std::string>());
+        }
+        parsed = policy_of(texts);
+    } else {
+        throw bad_request{fmt::format(
+            "field '{}' must be an array of limits like [\"1s:10\",\"1m:300\"] or text like "
+            "\"1s:10,1m:300\"",
+            name)};
+    }
+    if (!parsed) throw bad_request{fmt::format("{}: {}", name, parsed.error)};
+    return std::move(*parsed.value);
+}
+
+// A user's terms from `plan`, `limits` or `limit` (N: own 1s:N), at most one of them.
+std::optional<user_terms> terms_field(const json& body) {
+    const std::string plan = string_field(body, "plan");
+    auto limits = limits_field(body);
+    const auto limit = limit_field(body);
+    if (int(!plan.empty()) + int(limits.has_value()) + int(limit.has_value()) > 1)
+        throw bad_request{"give one of plan, limits and limit"};
+    if (!plan.empty()) return user_terms::follow(plan);
+    if (limits) return user_terms::own(std::move(*limits));
+    if (limit) {
+        if (*limit < 1 || *limit > max_limit)
+            throw bad_request{fmt::format("limit must be between 1 and {}", max_limit)};
+        return user_terms::own({{limiter::sliding_limit(1, *limit)}});
+    }
+    return std::nullopt;
+}
+
 std::optional<bool> bool_field(const json& body, const char* name) {
     auto it = body.find(name);
     if (it == body.end() || it->is_null()) return std::nullopt;
@@ -195,10 +238,36 @@ json problem(int status, std::string_view type, std::string_view title, std::str
                 {"detail", detail}};
 }
 
+json limits_json(const limiter::policy& policy) {
+    json out = json::array();
+    for (const auto& l : policy.limits) out.push_back(limiter::to_string(l));
+    return out;
+}
+
+json limits_json(std::string_view text) {
+    auto policy = stored_policy(text);
+    return policy ? limits_json(*policy) : json::array();
+}
+
+json to_json(const plan_record& plan, std::optional<std::size_t> users) {
+    json out{{"name", plan.name},
+             {"limits", limits_json(plan.limits)},
+             {"shadow", plan.shadow},
+             {"builtin", plan.name == default_plan},
+             {"created_at", rfc3339_or_null(plan.created_at)},
+             {"updated_at", rfc3339_or_null(plan.updated_at)}};
+    if (users) out["users"] = *users;
+    return out;
+}
+
 json to_json(const user_record& user, const catalog& catalog) {
+    const auto policy = catalog.effective_policy(user);
+    const auto per_second = per_second_quota(policy);
     return json{{"name", user.name},
-                {"limit", catalog.effective_limit(user)},
-                {"default_limit", user.limit == 0},
+                {"plan", user.plan.empty() ? json(nullptr) : json(user.plan)},
+                {"limits", limits_json(policy)},
+                {"limit", per_second ? json(*per_second) : json(nullptr)},
+                {"default_limit", user.plan == default_plan},
                 {"disabled", user.disabled},
                 {"route", common::route_of(user.name)},
                 {"created_at", common::format_rfc3339(user.created_at)}};
@@ -268,7 +337,8 @@ api_response list_users(catalog& catalog, const call& c) {
 
 api_response create_user(catalog& catalog, const call& c) {
     const json body = parse_body(c.request);
-    auto r = catalog.create_user(string_field(body, "name", true), limit_field(body));
+    auto r = catalog.create_user(string_field(body, "name", true),
+                                 terms_field(body).value_or(user_terms::follow(default_plan)));
     if (auto f = failure(r)) return *f;
     return {201, to_json(*r.value, catalog)};
 }
@@ -282,7 +352,8 @@ api_response show_user(catalog& catalog, const call& c) {
 
 api_response update_user(catalog& catalog, const call& c) {
     const json body = parse_body(c.request);
-    auto r = catalog.update_user(c.params[0], limit_field(body), bool_field(body, "disabled"));
+    auto r = catalog.update_user(c.params[0],
+                                 user_change{terms_field(body), bool_field(body, "disabled")});
     if (auto f = failure(r)) return *f;
     return {200, to_json(*r.value, catalog)};
 }
@@ -291,6 +362,59 @@ api_response delete_user(catalog& catalog, const call& c) {
     auto r = catalog.delete_user(c.params[0]);
     if (auto f = failure(r)) return *f;
     return {200, to_json(*r.value, catalog)};
+}
+
+// Position of the built-in plan in a plans cursor: before every name a plan can have.
+const std::string builtin_position(1, '\0');
+
+api_response list_plans(catalog& catalog, const call& c) {
+    return paged(
+        c, "plans",
+        [&](const std::string& after, std::size_t n) {
+            // The built-in plan comes first, then the stored ones in name order.
+            std::vector<plan_record> page;
+            if (after.empty()) page.push_back(catalog.builtin_plan());
+            auto stored = catalog.list_plans(after.empty() ? builtin_position : after,
+                                             n - page.size());
+            for (auto& plan : stored) page.push_back(std::move(plan));
+            return page;
+        },
+        [](const plan_record& plan) {
+            return plan.name == default_plan ? builtin_position : plan.name;
+        },
+        [](const plan_record& plan) { return to_json(plan); });
+}
+
+api_response create_plan(catalog& catalog, const call& c) {
+    const json body = parse_body(c.request);
+    const std::string name = string_field(body, "name", true);
+    auto limits = limits_field(body);
+    if (!limits) throw bad_request{"missing field 'limits'"};
+    auto r = catalog.create_plan(name, *limits, bool_field(body, "shadow").value_or(false));
+    if (auto f = failure(r)) return *f;
+    return {201, to_json(*r.value, std::size_t{0})};
+}
+
+api_response show_plan(catalog& catalog, const call& c) {
+    const std::string& name = c.params[0];
+    auto plan = catalog.find_plan(name);
+    if (!plan) return not_found(fmt::format("no plan '{}'", name));
+    return {200, to_json(*plan, catalog.followers(name))};
+}
+
+api_response update_plan(catalog& catalog, const call& c) {
+    const json body = parse_body(c.request);
+    auto limits = limits_field(body);
+    const auto shadow = bool_field(body, "shadow");
+    auto r = catalog.update_plan(c.params[0], std::move(limits), shadow);
+    if (auto f = failure(r)) return *f;
+    return {200, to_json(*r.value, catalog.followers(c.params[0]))};
+}
+
+api_response delete_plan(catalog& catalog, const call& c) {
+    auto r = catalog.delete_plan(c.params[0]);
+    if (auto f = failure(r)) return *f;
+    return {200, to_json(*r.value)};
 }
 
 api_response list_keys(catalog& catalog, const call& c) {
@@ -339,13 +463,13 @@ api_response revoke_key(catalog& catalog, const call& c) {
 
 api_response import_rows(catalog& catalog, const call& c) {
     const json body = parse_body(c.request);
-    const json& rows_in = array_field(body, "rows", "{user, key, limit?}");
+    const json& rows_in = array_field(body, "rows", "{user, key, limit?, limits?, plan?}");
     std::vector<import_row> rows;
     rows.reserve(rows_in.size());
     for (const auto& row : rows_in) {
         if (!row.is_object()) throw bad_request{"every row must be an object"};
-        rows.push_back(
-            {string_field(row, "user", true), string_field(row, "key", true), limit_field(row)});
+        rows.push_back({string_field(row, "user", true), string_field(row, "key", true),
+                        limit_field(row), limits_field(row), string_field(row, "plan")});
     }
     const auto summary = catalog.import(rows);
     json errors = json::array();
@@ -413,12 +537,22 @@ api_response usage_top(catalog& catalog, const call& c) {
     return {200, out};
 }
 
-// Export and import: one object per record with a "type", as stored (the user's own limit, 0
-// written as null for the default; a key's SHA-256 and id, never a secret).
+// Export and import: one object per record with a "type", as stored (a user's plan, or their
+// own limits, plan null; a key's SHA-256 and id, never a secret). Plans come before users.
+json export_json(const plan_record& plan) {
+    return json{{"type", "plan"},
+                {"name", plan.name},
+                {"limits", plan.limits},
+                {"shadow", plan.shadow},
+                {"created_at", common::format_rfc3339(plan.created_at)},
+                {"updated_at", common::format_rfc3339(plan.updated_at)}};
+}
+
 json export_json(const user_record& user) {
     return json{{"type", "user"},
                 {"name", user.name},
-                {"limit", user.limit == 0 ? json(nullptr) : json(user.limit)},
+                {"plan", user.plan.empty() ? json(nullptr) : json(user.plan)},
+                {"limits", user.limits.empty() ? json(nullptr) : json(user.limits)},
                 {"disabled", user.disabled},
                 {"created_at", common::format_rfc3339(user.created_at)}};
 }
@@ -445,13 +579,33 @@ common::unix_seconds time_field(const json& record, const char* name, bool requi
 catalog_record record_of(const json& record) {
     if (!record.is_object()) throw bad_request{"a record must be a JSON object"};
     const std::string type = string_field(record, "type", true);
-    if (type == "user") {
-        auto limit = limit_field(record);
-        return user_record{string_field(record, "name", true), limit.value_or(0),
-                           bool_field(record, "disabled").value_or(false),
-                           time_field(record, "created_at", true)};
+    if (type == "plan") {
+        auto limits = limits_field(record);
+        if (!limits) throw bad_request{"missing field 'limits'"};
+        return plan_record{string_field(record, "name", true), limiter::to_string(*limits),
+                           bool_field(record, "shadow").value_or(false),
+                           time_field(record, "created_at", true),
+                           time_field(record, "updated_at", false)};
     }
-    // Plans are exported between users and keys; their record type is read here too.
+    if (type == "user") {
+        // Exports before plans held a single `limit` (null: the default).
+        user_record user{string_field(record, "name", true), string_field(record, "plan"), {},
+                         bool_field(record, "disabled").value_or(false),
+                         time_field(record, "created_at", true)};
+        auto limits = limits_field(record);
+        const auto limit = limit_field(record);
+        if (limits && limit) throw bad_request{"give limits or limit, not both"};
+        if (limit) {
+            if (*limit < 1 || *limit > max_limit)
+                throw bad_request{fmt::format("limit must be between 1 and {}", max_limit)};
+            limits = limiter::policy{{limiter::sliding_limit(1, *limit)}};
+        }
+        if (limits) {
+            if (!user.plan.empty()) throw bad_request{"give a plan or limits, not both"};
+            user.limits = limiter::to_string(*limits);
+        }
+        return user;
+    }
     if (type == "key") {
         auto hash = common::parse_key_hash(string_field(record, "sha256", true));
         if (!hash) throw bad_request{"field 'sha256' must be 64 lowercase hex digits"};
@@ -463,7 +617,7 @@ catalog_record record_of(const json& record) {
                           time_field(record, "expires_at", false),
                           time_field(record, "revoked_at", false)};
     }
-    throw bad_request{fmt::format("unknown record type '{}': expected user or key", type)};
+    throw bad_request{fmt::format("unknown record type '{}': expected plan, user or key", type)};
 }
 
 std::size_t page_limit(const api_request& request, std::size_t fallback) {
@@ -476,10 +630,10 @@ std::size_t page_limit(const api_request& request, std::size_t fallback) {
     return static_cast<std::size_t>(n);
 }
 
-// An export cursor names the last record sent: 'u' or 'k' and the hex of its stored key, so
+// An export cursor names the last record sent: 'p', 'u' or 'k' and the hex of its stored key, so
 // a page goes on after it even when records were added or removed meanwhile.
 struct export_cursor {
-    char phase = 'u';
+    char phase = 'p';
     std::string after;  // stored key bytes; empty: from the phase's first record
 };
 
@@ -493,7 +647,8 @@ export_cursor parse_export_cursor(const api_request& request) {
                : ch >= 'a' && ch <= 'f'                     ? ch - 'a' + 10
                                                             : -1;
     };
-    bool ok = (cursor.phase == 'u' || cursor.phase == 'k') && t.size() % 2 == 1;
+    bool ok = (cursor.phase == 'p' || cursor.phase == 'u' || cursor.phase == 'k') &&
+              t.size() % 2 == 1;
     for (std::size_t i = 1; ok && i < t.size(); i += 2) {
         const int high = digit(t[i]), low = digit(t[i + 1]);
         ok = high >= 0 && low >= 0;
@@ -514,8 +669,15 @@ api_response export_records(catalog& catalog, const call& c) {
     const auto& store = catalog.store().catalog();
     json records = json::array();
     std::optional<std::string> next;
-    if (cursor.phase == 'u') {
-        for (const auto& user : store.list_users(cursor.after, limit)) {
+    if (cursor.phase == 'p') {
+        for (const auto& plan : store.list_plans(cursor.after, limit)) {
+            records.push_back(export_json(plan));
+            next = export_cursor_text('p', plan.name);
+        }
+        if (records.size() < limit) cursor = {'u', {}};  // plans done: users follow
+    }
+    if (cursor.phase == 'u' && records.size() < limit) {
+        for (const auto& user : store.list_users(cursor.after, limit - records.size())) {
             records.push_back(export_json(user));
             next = export_cursor_text('u', user.name);
         }
@@ -597,6 +759,11 @@ constexpr route routes[] = {
     {"GET",    "/v1/users/{name}",         show_user},
     {"PATCH",  "/v1/users/{name}",         update_user},
     {"DELETE", "/v1/users/{name}",         delete_user},
+    {"GET",    "/v1/plans",                list_plans},
+    {"POST",   "/v1/plans",                create_plan},
+    {"GET",    "/v1/plans/{name}",         show_plan},
+    {"PATCH",  "/v1/plans/{name}",         update_plan},
+    {"DELETE", "/v1/plans/{name}",         delete_plan},
     {"GET",    "/v1/keys",                 list_keys},
     {"POST",   "/v1/keys",                 create_key},
     {"POST",   "/v1/keys/import",          import_key},
@@ -653,6 +820,14 @@ json admin_api::record_of(const api_request& request) const noexcept {
         if (user) {
             const auto found = catalog_.find_user(*user);
             return found ? to_json(*found, catalog_) : json(nullptr);
+        }
+        std::optional<std::string> plan;
+        if (auto p = match("/v1/plans/{name}", parts)) plan = (*p)[0];
+        if (request.method == "POST" && match("/v1/plans", parts))
+            plan = string_field(parse_body(request), "name");
+        if (plan) {
+            const auto found = catalog_.find_plan(*plan);
+            return found ? to_json(*found, catalog_.followers(*plan)) : json(nullptr);
         }
         auto key = match("/v1/keys/{key_id}", parts);
         if (!key) key = match("/v1/keys/{key_id}/revoke", parts);

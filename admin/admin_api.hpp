@@ -34,6 +34,9 @@ nlohmann::json problem(int status, std::string_view type, std::string_view title
                        std::string_view detail);
 
 nlohmann::json to_json(const user_record& user, const catalog& catalog);
+// A plan: name, limits (array of strings), shadow, builtin, created_at, updated_at; `users`
+// (how many follow it) when given.
+nlohmann::json to_json(const plan_record& plan, std::optional<std::size_t> users = std::nullopt);
 nlohmann::json to_json(const key_record& key, common::unix_seconds now);
 
 class admin_api {

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <limits>
 #include <unordered_map>
 
@@ -17,6 +18,15 @@ result<T> fail(outcome status, std::string message) {
 std::string bad_name(std::string_view name) {
     return fmt::format("invalid user name '{}': use 1-64 of A-Z a-z 0-9 . _ @ -",
                        name.substr(0, 64));
+}
+
+std::string bad_plan_name(std::string_view name) {
+    return fmt::format("invalid plan name '{}': use 1-64 of A-Z a-z 0-9 . _ @ -",
+                       name.substr(0, 64));
+}
+
+std::string builtin_refused() {
+    return fmt::format("the built-in plan '{}' is set by --default-limit", default_plan);
 }
 
 bool label_ok(std::string_view label) {
@@ -40,6 +50,45 @@ std::optional<std::uint32_t> parse_limit(std::string_view text) noexcept {
     return value;
 }
 
+limiter::policy default_policy(std::uint32_t default_limit) {
+    return limiter::policy{{limiter::sliding_limit(1, default_limit)}};
+}
+
+std::optional<limiter::policy> stored_policy(std::string_view text) {
+    auto parsed = limiter::parse_policy(text);
+    return parsed.value;
+}
+
+std::optional<std::uint32_t> per_second_quota(const limiter::policy& policy) noexcept {
+    for (const auto& l : policy.limits)
+        if (l.kind == limiter::window_kind::sliding && l.seconds == 1) return l.quota;
+    return std::nullopt;
+}
+
+std::uint32_t single_limit(const limiter::policy& policy) noexcept {
+    if (auto q = per_second_quota(policy)) return std::min(*q, max_limit);
+    std::optional<std::uint32_t> tightest;
+    for (const auto& l : policy.limits) {
+        if (l.kind != limiter::window_kind::sliding) continue;
+        const std::uint32_t rate = std::max<std::uint32_t>(1, l.quota / l.seconds);
+        tightest = std::min(tightest.value_or(rate), rate);
+    }
+    if (tightest) return std::min(*tightest, max_limit);
+    std::uint32_t smallest = max_limit;
+    for (const auto& l : policy.limits) smallest = std::min(smallest, l.quota);
+    return std::max<std::uint32_t>(1, smallest);
+}
+
+limiter::parsed<limiter::policy> policy_of(const std::vector<std::string>& limits) {
+    std::vector<limiter::limit> parsed;
+    for (const auto& text : limits) {
+        auto one = limiter::parse_limit(text);
+        if (!one) return {std::nullopt, one.error};
+        parsed.push_back(*one.value);
+    }
+    return limiter::make_policy(std::move(parsed));
+}
+
 catalog::catalog(storage::data_dir& store, std::uint32_t default_limit, catalog_observer* observer)
     : store_(store), default_limit_(default_limit), observer_(observer) {}
 
@@ -57,32 +106,160 @@ void catalog::notify(const key_record& key) {
     if (observer_) observer_->key_changed(key);
 }
 
-result<user_record> catalog::create_user(std::string_view name,
-                                         std::optional<std::uint32_t> limit) {
+plan_record catalog::builtin_plan() const {
+    return plan_record{std::string(default_plan), limiter::to_string(default_policy(default_limit_)),
+                       false, 0, 0};
+}
+
+limiter::policy catalog::effective_policy(const user_record& user) const {
+    if (!user.limits.empty()) {
+        if (auto own = stored_policy(user.limits)) return *own;
+    } else if (!user.plan.empty() && user.plan != default_plan) {
+        if (auto plan = store_.catalog().find_plan(user.plan))
+            if (auto limits = stored_policy(plan->limits)) return *limits;
+    }
+    return default_policy(default_limit_);
+}
+
+result<plan_record> catalog::create_plan(std::string_view name, std::string_view limits,
+                                         bool shadow) {
+    auto parsed = limiter::parse_policy(limits);
+    if (!parsed) return fail<plan_record>(outcome::invalid, "limits: " + parsed.error);
+    return create_plan(name, *parsed.value, shadow);
+}
+
+result<plan_record> catalog::create_plan(std::string_view name, const limiter::policy& limits,
+                                         bool shadow) {
+    if (name == default_plan) return fail<plan_record>(outcome::conflict, builtin_refused());
+    if (!common::is_valid_user_name(name))
+        return fail<plan_record>(outcome::invalid, bad_plan_name(name));
+    // A policy built by hand gets the same checks as parsed text.
+    auto checked = limiter::make_policy(limits.limits);
+    if (!checked) return fail<plan_record>(outcome::invalid, "limits: " + checked.error);
+    std::lock_guard lock(write_mutex_);
+    if (store_.catalog().find_plan(name))
+        return fail<plan_record>(outcome::already_exists,
+                                 fmt::format("plan '{}' already exists", name));
+    const auto now = common::wall_now();
+    plan_record plan{std::string(name), limiter::to_string(*checked.value), shadow, now, now};
+    store_.catalog().put_plan(plan);
+    if (observer_) observer_->plan_changed(plan);
+    return {outcome::created, plan, {}};
+}
+
+result<plan_record> catalog::update_plan(std::string_view name,
+                                         std::optional<limiter::policy> limits,
+                                         std::optional<bool> shadow) {
+    if (name == default_plan) return fail<plan_record>(outcome::conflict, builtin_refused());
+    std::optional<limiter::policy> checked;
+    if (limits) {
+        auto made = limiter::make_policy(limits->limits);
+        if (!made) return fail<plan_record>(outcome::invalid, "limits: " + made.error);
+        checked = std::move(made.value);
+    }
+    std::lock_guard lock(write_mutex_);
+    auto plan = store_.catalog().find_plan(name);
+    if (!plan) return fail<plan_record>(outcome::not_found, fmt::format("no plan '{}'", name));
+    if (checked) plan->limits = limiter::to_string(*checked);
+    if (shadow) plan->shadow = *shadow;
+    plan->updated_at = common::wall_now();
+    store_.catalog().put_plan(*plan);
+    if (observer_) observer_->plan_changed(*plan);
+    return {outcome::ok, plan, {}};
+}
+
+result<plan_record> catalog::delete_plan(std::string_view name) {
+    if (name == default_plan) return fail<plan_record>(outcome::conflict, builtin_refused());
+    std::lock_guard lock(write_mutex_);
+    auto plan = store_.catalog().find_plan(name);
+    if (!plan) return fail<plan_record>(outcome::not_found, fmt::format("no plan '{}'", name));
+    if (const auto n = store_.catalog().count_followers(name); n > 0)
+        return fail<plan_record>(outcome::conflict,
+                                 fmt::format("plan '{}' is followed by {} user{}; move them first",
+                                             name, n, n == 1 ? "" : "s"));
+    store_.catalog().delete_plan(name);
+    if (observer_) observer_->plan_deleted(name);
+    return {outcome::ok, plan, {}};
+}
+
+std::optional<plan_record> catalog::find_plan(std::string_view name) const {
+    if (name == default_plan) return builtin_plan();
+    return store_.catalog().find_plan(name);
+}
+
+std::vector<plan_record> catalog::list_plans(std::string_view after, std::size_t limit) const {
+    return store_.catalog().list_plans(after, limit);
+}
+
+std::size_t catalog::followers(std::string_view plan) const {
+    return store_.catalog().count_followers(plan);
+}
+
+std::optional<result<user_record>> catalog::check_terms_locked(const user_terms& terms) const {
+    if (!terms.plan.empty() && terms.limits)
+        return fail<user_record>(outcome::invalid, "give a plan or limits of the user's own, not both");
+    if (terms.limits) {
+        if (auto made = limiter::make_policy(terms.limits->limits); !made)
+            return fail<user_record>(outcome::invalid, "limits: " + made.error);
+    }
+    if (!terms.plan.empty() && terms.plan != default_plan &&
+        !store_.catalog().find_plan(terms.plan))
+        return fail<user_record>(outcome::invalid, fmt::format("no plan '{}'", terms.plan));
+    return std::nullopt;
+}
+
+void catalog::apply_terms(user_record& user, const user_terms& terms) const {
+    if (terms.limits) {
+        user.plan.clear();
+        user.limits = limiter::to_string(*limiter::make_policy(terms.limits->limits).value);
+    } else {
+        user.plan = terms.plan.empty() ? std::string(default_plan) : terms.plan;
+        user.limits.clear();
+    }
+}
+
+result<user_record> catalog::create_user(std::string_view name, const user_terms& terms) {
     if (!common::is_valid_user_name(name))
         return fail<user_record>(outcome::invalid, bad_name(name));
-    if (auto why = check_limit(limit)) return fail<user_record>(outcome::invalid, *why);
     std::lock_guard lock(write_mutex_);
+    if (auto refused = check_terms_locked(terms)) return *refused;
     if (store_.catalog().find_user(name))
         return fail<user_record>(outcome::already_exists,
                                  fmt::format("user '{}' already exists", name));
-    user_record user{std::string(name), limit.value_or(0), false, common::wall_now()};
+    user_record user{std::string(name), {}, {}, false, common::wall_now()};
+    apply_terms(user, terms);
     store_.catalog().put_user(user);
     notify(user);
     return {outcome::created, user, {}};
 }
 
-result<user_record> catalog::update_user(std::string_view name, std::optional<std::uint32_t> limit,
-                                         std::optional<bool> disabled) {
+result<user_record> catalog::create_user(std::string_view name,
+                                         std::optional<std::uint32_t> limit) {
     if (auto why = check_limit(limit)) return fail<user_record>(outcome::invalid, *why);
+    return create_user(name, limit ? user_terms::own({{limiter::sliding_limit(1, *limit)}})
+                                   : user_terms::follow(default_plan));
+}
+
+result<user_record> catalog::update_user(std::string_view name, const user_change& change) {
     std::lock_guard lock(write_mutex_);
+    if (change.terms)
+        if (auto refused = check_terms_locked(*change.terms)) return *refused;
     auto user = store_.catalog().find_user(name);
     if (!user) return fail<user_record>(outcome::not_found, fmt::format("no user '{}'", name));
-    if (limit) user->limit = *limit;
-    if (disabled) user->disabled = *disabled;
+    if (change.terms) apply_terms(*user, *change.terms);
+    if (change.disabled) user->disabled = *change.disabled;
     store_.catalog().put_user(*user);
     notify(*user);
     return {outcome::ok, user, {}};
+}
+
+result<user_record> catalog::update_user(std::string_view name, std::optional<std::uint32_t> limit,
+                                         std::optional<bool> disabled) {
+    if (auto why = check_limit(limit)) return fail<user_record>(outcome::invalid, *why);
+    user_change change;
+    if (limit) change.terms = user_terms::own({{limiter::sliding_limit(1, *limit)}});
+    change.disabled = disabled;
+    return update_user(name, change);
 }
 
 result<user_record> catalog::delete_user(std::string_view name) {
@@ -210,6 +387,21 @@ import_summary catalog::import(const std::vector<import_row>& rows) {
             summary.errors.emplace_back(i, *why);
             continue;
         }
+        // The row's terms, if it gives any: a plan, its own limits, or a limit N (own 1s:N).
+        std::optional<user_terms> terms;
+        if (!row.plan.empty() && (row.limit || row.limits)) {
+            summary.errors.emplace_back(i, "give a plan or limits, not both");
+            continue;
+        }
+        if (!row.plan.empty()) terms = user_terms::follow(row.plan);
+        if (row.limits) terms = user_terms::own(*row.limits);
+        if (row.limit) terms = user_terms::own({{limiter::sliding_limit(1, *row.limit)}});
+        if (terms) {
+            if (auto refused = check_terms_locked(*terms)) {
+                summary.errors.emplace_back(i, refused->message);
+                continue;
+            }
+        }
         const auto hash = common::sha256(row.key);
         const std::string hash_bytes(reinterpret_cast<const char*>(hash.data()), hash.size());
         std::optional<std::string> owner;
@@ -222,20 +414,31 @@ import_summary catalog::import(const std::vector<import_row>& rows) {
             continue;
         }
 
+        auto same_terms = [](const user_record& a, const user_record& b) {
+            return a.plan == b.plan && a.limits == b.limits;
+        };
         auto pending = batch_users.find(row.user);
         if (pending == batch_users.end()) {
             auto stored = store_.catalog().find_user(row.user);
             const bool create = !stored;
-            const bool update = stored && row.limit && stored->limit != *row.limit;
-            if (create) stored = user_record{row.user, row.limit.value_or(0), false, now};
-            if (update) stored->limit = *row.limit;
+            if (create) {
+                stored = user_record{row.user, {}, {}, false, now};
+                apply_terms(*stored, terms.value_or(user_terms::follow(default_plan)));
+            }
+            bool update = false;
+            if (!create && terms) {
+                user_record changed = *stored;
+                apply_terms(changed, *terms);
+                update = !same_terms(changed, *stored);
+                *stored = std::move(changed);
+            }
             if (create || update) {
                 pending = batch_users.emplace(row.user, batch.users.size()).first;
                 batch.users.push_back(*stored);
                 ++(create ? summary.users_created : summary.users_updated);
             }
-        } else if (row.limit && batch.users[pending->second].limit != *row.limit) {
-            batch.users[pending->second].limit = *row.limit;  // the last row for a user wins
+        } else if (terms) {
+            apply_terms(batch.users[pending->second], *terms);  // the last row for a user wins
         }
 
         if (owner) {
@@ -257,19 +460,48 @@ import_summary catalog::import(const std::vector<import_row>& rows) {
 std::optional<record_error> catalog::restore_records(const std::vector<catalog_record>& records) {
     storage::catalog_batch batch;
     std::unordered_map<std::string, bool> batch_users;
+    std::unordered_map<std::string, bool> batch_plans;
     std::unordered_map<std::uint64_t, common::key_hash> batch_ids;
     std::unordered_map<std::string, std::uint64_t> batch_hashes;  // hash bytes -> key id
 
     std::lock_guard lock(write_mutex_);
     for (std::size_t i = 0; i < records.size(); ++i) {
+        if (const auto* plan = std::get_if<plan_record>(&records[i])) {
+            if (plan->name == default_plan) return record_error{i, builtin_refused()};
+            if (!common::is_valid_user_name(plan->name))
+                return record_error{i, bad_plan_name(plan->name)};
+            auto limits = limiter::parse_policy(plan->limits);
+            if (!limits)
+                return record_error{i, fmt::format("plan '{}': {}", plan->name, limits.error)};
+            plan_record canonical = *plan;
+            canonical.limits = limiter::to_string(*limits.value);
+            batch_plans[plan->name] = true;
+            batch.plans.push_back(std::move(canonical));
+            continue;
+        }
         if (const auto* user = std::get_if<user_record>(&records[i])) {
             if (!common::is_valid_user_name(user->name))
                 return record_error{i, bad_name(user->name)};
-            if (user->limit != 0) {
-                if (auto why = check_limit(user->limit)) return record_error{i, *why};
+            user_record canonical = *user;
+            if (!user->plan.empty() && !user->limits.empty())
+                return record_error{
+                    i, fmt::format("user '{}': a plan or limits, not both", user->name)};
+            if (!user->limits.empty()) {
+                auto limits = limiter::parse_policy(user->limits);
+                if (!limits)
+                    return record_error{i, fmt::format("user '{}': {}", user->name, limits.error)};
+                canonical.limits = limiter::to_string(*limits.value);
+            } else if (user->plan.empty()) {
+                canonical.plan = std::string(default_plan);
+            } else if (user->plan != default_plan && !batch_plans.count(user->plan) &&
+                       !store_.catalog().find_plan(user->plan)) {
+                return record_error{
+                    i, fmt::format("user '{}' follows plan '{}', which is neither in the file "
+                                   "before it nor stored",
+                                   user->name, user->plan)};
             }
             batch_users[user->name] = true;
-            batch.users.push_back(*user);
+            batch.users.push_back(std::move(canonical));
             continue;
         }
         const auto& key = std::get<key_record>(records[i]);
@@ -302,8 +534,10 @@ std::optional<record_error> catalog::restore_records(const std::vector<catalog_r
         batch_ids[key.key_id] = key.hash;
         batch.keys.push_back(key);
     }
-    if (batch.users.empty() && batch.keys.empty()) return std::nullopt;
+    if (batch.plans.empty() && batch.users.empty() && batch.keys.empty()) return std::nullopt;
     store_.catalog().write(batch);
+    if (observer_)
+        for (const auto& plan : batch.plans) observer_->plan_changed(plan);
     for (const auto& user : batch.users) notify(user);
     for (const auto& key : batch.keys) notify(key);
     return std::nullopt;

@@ -1,5 +1,6 @@
 #pragma once
-// Users and API keys as the admin sees them: validation, key generation, idempotent import.
+// Plans, users and API keys as the admin sees them: validation, key generation, idempotent
+// import.
 // Answers in domain outcomes; only the transports (HTTP, rlctl) turn them into statuses.
 
 #include <cstdint>
@@ -10,12 +11,17 @@
 #include <variant>
 #include <vector>
 
+#include "limiter/policy.hpp"
 #include "storage/data_dir.hpp"
 
 namespace rl::admin {
 
 using storage::key_record;
+using storage::plan_record;
 using storage::user_record;
+
+// The built-in plan: `1s:<--default-limit>`, never stored, never changed through the catalog.
+inline constexpr std::string_view default_plan = "default";
 
 enum class outcome { ok, created, not_found, already_exists, conflict, invalid };
 
@@ -34,10 +40,21 @@ struct created_key {
     std::string key;
 };
 
+// What a user is held to: a plan (stored, or "default"), or limits of their own.
+struct user_terms {
+    std::string plan;                       // empty: `limits`
+    std::optional<limiter::policy> limits;  // the user's own
+
+    static user_terms follow(std::string_view plan) { return {std::string(plan), std::nullopt}; }
+    static user_terms own(limiter::policy limits) { return {{}, std::move(limits)}; }
+};
+
 struct import_row {
     std::string user;
     std::string key;
-    std::optional<std::uint32_t> limit;
+    std::optional<std::uint32_t> limit;     // own 1s:N
+    std::optional<limiter::policy> limits;  // own limits (instead of `limit`)
+    std::string plan;                       // follow this plan (instead of limits)
 };
 
 struct import_summary {
@@ -49,7 +66,7 @@ struct import_summary {
 };
 
 // One record of an export, as it is stored (key ids and hashes kept).
-using catalog_record = std::variant<user_record, key_record>;
+using catalog_record = std::variant<plan_record, user_record, key_record>;
 
 // Why a chunk of records was refused as a whole: the first record at fault.
 struct record_error {
@@ -64,6 +81,8 @@ public:
     virtual void user_changed(const user_record& user) = 0;
     virtual void user_deleted(std::string_view name) = 0;
     virtual void key_changed(const key_record& key) = 0;
+    virtual void plan_changed(const plan_record& plan) = 0;
+    virtual void plan_deleted(std::string_view name) = 0;
 };
 
 inline constexpr std::uint32_t max_limit = 100000;
@@ -72,11 +91,28 @@ inline constexpr std::uint32_t max_limit = 100000;
 // max_limit; "+5" and "5.0" are more likely typos than limits.
 std::optional<std::uint32_t> parse_limit(std::string_view text) noexcept;
 
-// The limit that applies to a user: their own, or the default (stored as 0).
-constexpr std::uint32_t effective_limit(const user_record& user,
-                                        std::uint32_t default_limit) noexcept {
-    return user.limit != 0 ? user.limit : default_limit;
-}
+// The policy of the built-in plan.
+limiter::policy default_policy(std::uint32_t default_limit);
+
+// Stored policy text read back; nullopt when it does not parse (a corrupt record).
+std::optional<limiter::policy> stored_policy(std::string_view text);
+
+// The quota of the policy's 1s limit, if it has one (the `limit` field of a user's JSON).
+std::optional<std::uint32_t> per_second_quota(const limiter::policy& policy) noexcept;
+
+// One limit per sliding second standing for a whole policy, for a request path that enforces a
+// single limit: the 1s quota; else the tightest sliding limit's rate per second (at least 1);
+// else (calendar quotas only) the smallest quota, at most max_limit.
+std::uint32_t single_limit(const limiter::policy& policy) noexcept;
+
+// A policy from the strings of a JSON array or rlctl's repeated --limit ("N" = "1s:N").
+limiter::parsed<limiter::policy> policy_of(const std::vector<std::string>& limits);
+
+// A change to a user: new terms, enabled or disabled; what is absent stays.
+struct user_change {
+    std::optional<user_terms> terms;
+    std::optional<bool> disabled;
+};
 
 class catalog {
 public:
@@ -84,11 +120,33 @@ public:
             catalog_observer* observer = nullptr);
 
     std::uint32_t default_limit() const noexcept { return default_limit_; }
-    std::uint32_t effective_limit(const user_record& user) const noexcept {
-        return admin::effective_limit(user, default_limit_);
-    }
+    // The built-in plan "default" as a record (never stored; times 0).
+    plan_record builtin_plan() const;
 
+    // The user's own limits, else their plan's, else the built-in default's.
+    limiter::policy effective_policy(const user_record& user) const;
+
+    // Plans. Names follow the user-name rule; "default" is refused (conflict).
+    result<plan_record> create_plan(std::string_view name, const limiter::policy& limits,
+                                    bool shadow);
+    result<plan_record> create_plan(std::string_view name, std::string_view limits, bool shadow);
+    result<plan_record> update_plan(std::string_view name, std::optional<limiter::policy> limits,
+                                    std::optional<bool> shadow);
+    // Refused (conflict) while any user follows the plan.
+    result<plan_record> delete_plan(std::string_view name);
+    // A stored plan, or the built-in default.
+    std::optional<plan_record> find_plan(std::string_view name) const;
+    // A page of stored plans (the built-in one is not among them), in name order.
+    std::vector<plan_record> list_plans(std::string_view after, std::size_t limit) const;
+    // How many users follow the plan (a scan of every user).
+    std::size_t followers(std::string_view plan) const;
+
+    // A new user with `terms` (default: the built-in plan).
+    result<user_record> create_user(std::string_view name, const user_terms& terms);
+    // The single-limit form: own 1s:N, or the built-in plan when absent.
     result<user_record> create_user(std::string_view name, std::optional<std::uint32_t> limit);
+    result<user_record> update_user(std::string_view name, const user_change& change);
+    // The single-limit form: own 1s:N when given.
     result<user_record> update_user(std::string_view name, std::optional<std::uint32_t> limit,
                                     std::optional<bool> disabled);
     result<user_record> delete_user(std::string_view name);
@@ -113,8 +171,8 @@ public:
     // Bulk import in one synced write; rows that fail are reported and skipped.
     import_summary import(const std::vector<import_row>& rows);
 
-    // Writes exported records back in one synced write, all or none: a user is created or
-    // overwritten; a key must belong to a user stored or earlier in `records`, and may not
+    // Writes exported records back in one synced write, all or none: a plan or a user is
+    // created or overwritten (a user's plan must be stored or earlier in `records`); a key must belong to a user stored or earlier in `records`, and may not
     // take a hash or key id another key holds. Writing the same records again changes nothing.
     std::optional<record_error> restore_records(const std::vector<catalog_record>& records);
 
@@ -122,6 +180,9 @@ public:
 
 private:
     static std::optional<std::string> check_limit(std::optional<std::uint32_t> limit);
+    // Why the terms cannot be given (a missing plan, say); call with write_mutex_ held.
+    std::optional<result<user_record>> check_terms_locked(const user_terms& terms) const;
+    void apply_terms(user_record& user, const user_terms& terms) const;
     void notify(const user_record& user);
     void notify(const key_record& key);
 

@@ -8,6 +8,7 @@
 
 #include "admin/catalog.hpp"
 #include "admin/paging.hpp"
+#include "limiter/policy.hpp"
 #include "cli/admin_client.hpp"
 #include "cli/import_command.hpp"
 #include "cli/manual.hpp"
@@ -38,7 +39,9 @@ struct arguments {
     bool json_output = false;
     bool csv_output = false;
     std::string name, user, key, key_id, label, expires, file, since, until, step, output;
-    std::uint32_t limit = 0;
+    std::vector<std::string> limits;  // each N (= 1s:N) or WINDOW:Q
+    std::string plan;
+    bool shadow = false, no_shadow = false;
     bool disable = false, enable = false;
     bool chart = false;
     bool prints_csv = false;  // set by the commands that can
@@ -66,6 +69,10 @@ std::string with_query(std::string path,
         separator = '&';
     }
     return path;
+}
+
+std::string plans_path(const std::string& name) {
+    return "/v1/plans/" + url_encode(name);
 }
 
 std::string one_user(const json& user) {
@@ -101,9 +108,32 @@ const CLI::Validator step_text = checked(
     },
     "use a duration like 1s, 1m, 1h or 1d");
 
-CLI::Option* add_limit(CLI::App* command, arguments& a) {
-    return command->add_option("--limit", a.limit, "Requests per sliding second")
-        ->check(CLI::Range(std::uint32_t{1}, admin::max_limit));
+const CLI::Validator limit_text = checked(
+    "N|WINDOW:Q", [](const std::string& t) { return limiter::parse_limit(t).value.has_value(); },
+    "a limit is N (per second) or WINDOW:Q like 1s:10, 1m:300, 1h:5000, day:10000, month:100000");
+
+CLI::Option* add_limits(CLI::App* command, arguments& a) {
+    return command
+        ->add_option("--limit", a.limits,
+                     "A limit: N requests per sliding second, or WINDOW:Q (1s:10, 1m:300, "
+                     "day:10000, month:100000); repeat for several")
+        ->check(limit_text);
+}
+
+// The --limit options as the API's `limits` array, checked as a whole (no window twice, at
+// most 8) before anything is sent.
+json limits_body(const std::vector<std::string>& limits) {
+    auto policy = admin::policy_of(limits);
+    if (!policy) throw usage_error("--limit: " + policy.error);
+    json out = json::array();
+    for (const auto& l : policy.value->limits) out.push_back(limiter::to_string(l));
+    return out;
+}
+
+// A user's terms from --plan or --limit, into the request body.
+void add_terms(json& body, const arguments& a) {
+    if (!a.plan.empty()) body["plan"] = a.plan;
+    if (!a.limits.empty()) body["limits"] = limits_body(a.limits);
 }
 
 void add_user_commands(CLI::App& app, arguments& a, action& chosen) {
@@ -111,11 +141,13 @@ void add_user_commands(CLI::App& app, arguments& a, action& chosen) {
 
     auto* create = user->add_subcommand("create", "Create a user");
     create->add_option("NAME", a.name, "1-64 of A-Z a-z 0-9 . _ @ -")->required();
-    auto* create_limit = add_limit(create, a);
-    create->callback([&, create_limit] {
-        chosen = [&, create_limit](session& s) {
+    auto* create_limit = add_limits(create, a);
+    create->add_option("--plan", a.plan, "Follow this plan (default: the built-in 'default')")
+        ->excludes(create_limit);
+    create->callback([&] {
+        chosen = [&](session& s) {
             json body{{"name", a.name}};
-            if (create_limit->count() > 0) body["limit"] = a.limit;
+            add_terms(body, a);
             const json created = s.request("POST", "/v1/users", body);
             s.print(created, [&] { return one_user(created); });
         };
@@ -140,19 +172,22 @@ void add_user_commands(CLI::App& app, arguments& a, action& chosen) {
         };
     });
 
-    auto* update = user->add_subcommand("update", "Change a user's limit or enable/disable them");
+    auto* update =
+        user->add_subcommand("update", "Change a user's plan or limits, or enable/disable them");
     update->add_option("NAME", a.name)->required();
-    auto* update_limit = add_limit(update, a);
+    auto* update_limit = add_limits(update, a);
+    update->add_option("--plan", a.plan, "Follow this plan instead")->excludes(update_limit);
     auto* disable =
         update->add_flag("--disable", a.disable, "Reject all of the user's requests (403)");
     auto* enable = update->add_flag("--enable", a.enable, "Admit the user's requests again");
     disable->excludes(enable);
-    update->callback([&, update_limit] {
-        chosen = [&, update_limit](session& s) {
+    update->callback([&] {
+        chosen = [&](session& s) {
             json body = json::object();
-            if (update_limit->count() > 0) body["limit"] = a.limit;
+            add_terms(body, a);
             if (a.disable || a.enable) body["disabled"] = a.disable;
-            if (body.empty()) throw usage_error("user update: give --limit, --disable or --enable");
+            if (body.empty())
+                throw usage_error("user update: give --plan, --limit, --disable or --enable");
             const json updated = s.request("PATCH", users_path(a.name), body);
             s.print(updated, [&] { return one_user(updated); });
         };
@@ -165,6 +200,72 @@ void add_user_commands(CLI::App& app, arguments& a, action& chosen) {
             const json deleted = s.request("DELETE", users_path(a.name));
             s.print(deleted,
                     [&] { return fmt::format("deleted user {} and all of their keys\n", a.name); });
+        };
+    });
+}
+
+void add_plan_commands(CLI::App& app, arguments& a, action& chosen) {
+    auto* plan = app.add_subcommand(
+        "plan", "Create, list, change and delete plans (named policies that users follow)");
+
+    auto* create = plan->add_subcommand("create", "Create a plan");
+    create->add_option("NAME", a.name, "1-64 of A-Z a-z 0-9 . _ @ -")->required();
+    add_limits(create, a)->required();
+    create->add_flag("--shadow", a.shadow,
+                     "Decide and count, but never limit (answers say what would have happened)");
+    create->callback([&] {
+        chosen = [&](session& s) {
+            json body{{"name", a.name}, {"limits", limits_body(a.limits)}, {"shadow", a.shadow}};
+            const json created = s.request("POST", "/v1/plans", body);
+            s.print(created, [&] { return format_plan(created); });
+        };
+    });
+
+    auto* update = plan->add_subcommand(
+        "update", "Change a plan's limits or shadow mode; its users follow at once");
+    update->add_option("NAME", a.name)->required();
+    add_limits(update, a);
+    auto* shadow = update->add_flag("--shadow", a.shadow, "Count but never limit");
+    auto* enforce = update->add_flag("--no-shadow", a.no_shadow, "Enforce the limits again");
+    shadow->excludes(enforce);
+    update->callback([&] {
+        chosen = [&](session& s) {
+            json body = json::object();
+            if (!a.limits.empty()) body["limits"] = limits_body(a.limits);
+            if (a.shadow || a.no_shadow) body["shadow"] = a.shadow;
+            if (body.empty())
+                throw usage_error("plan update: give --limit, --shadow or --no-shadow");
+            const json updated = s.request("PATCH", plans_path(a.name), body);
+            s.print(updated, [&] { return format_plan(updated); });
+        };
+    });
+
+    auto* list = plan->add_subcommand("list", "List the plans, the built-in 'default' first");
+    add_page_size(list, a);
+    list->callback([&] {
+        chosen = [&](session& s) {
+            s.print_pages("/v1/plans", "plans", a.page_size, [](const json& plans, paged_table& t) {
+                return format_plans(plans, &t);
+            });
+        };
+    });
+
+    auto* show = plan->add_subcommand("show", "Show one plan and how many users follow it");
+    show->add_option("NAME", a.name)->required();
+    show->callback([&] {
+        chosen = [&](session& s) {
+            const json found = s.request("GET", plans_path(a.name));
+            s.print(found, [&] { return format_plan(found); });
+        };
+    });
+
+    auto* remove =
+        plan->add_subcommand("delete", "Delete a plan (refused while any user follows it)");
+    remove->add_option("NAME", a.name)->required();
+    remove->callback([&] {
+        chosen = [&](session& s) {
+            const json deleted = s.request("DELETE", plans_path(a.name));
+            s.print(deleted, [&] { return fmt::format("deleted plan {}\n", a.name); });
         };
     });
 }
@@ -243,7 +344,8 @@ void add_key_commands(CLI::App& app, arguments& a, action& chosen) {
 void add_import_command(CLI::App& app, arguments& a, action& chosen) {
     auto* bulk = app.add_subcommand(
         "import",
-        "Bulk-add users and keys from lines user,key[,limit] (all or nothing if a line is "
+        "Bulk-add users and keys from lines user,key[,limit[,plan]] (a limit is N or limits "
+        "joined by ';' like 1s:5;1m:100; all or nothing if a line is "
         "malformed; running it again changes nothing), or read back rlctl export's JSON lines "
         "(a .jsonl file or one starting with '{'; each chunk of 1000 records all or nothing)");
     bulk->add_option("FILE", a.file, "CSV file, or JSON lines from rlctl export (- for stdin)")
@@ -270,7 +372,8 @@ void add_import_command(CLI::App& app, arguments& a, action& chosen) {
 
 void add_copy_commands(CLI::App& app, arguments& a, action& chosen) {
     auto* out = app.add_subcommand(
-        "export", "Write users and keys (hashes, never a secret) as JSON lines, for rlctl import");
+        "export",
+        "Write plans, users and keys (hashes, never a secret) as JSON lines, for rlctl import");
     out->add_option("--output,-o", a.output, "Write to this file instead of stdout");
     out->callback([&] {
         chosen = [&](session& s) {
@@ -381,7 +484,7 @@ void add_top_command(CLI::App& app, arguments& a, action& chosen) {
 int run(int argc, const char* const* argv) {
     arguments a;
     action chosen;
-    CLI::App app{"rlctl: manage ratelimitd users, API keys and usage", "rlctl"};
+    CLI::App app{"rlctl: manage ratelimitd users, plans, API keys and usage", "rlctl"};
     try {
         app.set_version_flag("--version", common::version_line("rlctl"));
         app.formatter(std::make_shared<common::man_page_formatter>(rlctl_manual()));
@@ -402,6 +505,7 @@ int run(int argc, const char* const* argv) {
                      "Print CSV with a header row (usage and top), for spreadsheets")
             ->excludes(json_flag);
         add_user_commands(app, a, chosen);
+        add_plan_commands(app, a, chosen);
         add_key_commands(app, a, chosen);
         add_import_command(app, a, chosen);
         add_copy_commands(app, a, chosen);

@@ -4,6 +4,7 @@
 
 #include "admin/catalog.hpp"
 #include "common/api_key.hpp"
+#include "limiter/policy.hpp"
 #include "common/text.hpp"
 
 namespace rl::cli {
@@ -62,9 +63,10 @@ std::optional<std::vector<std::string>> split_fields(std::string_view line, std:
 }
 
 bool is_header(const std::vector<std::string>& fields) {
-    return (fields.size() == 2 || fields.size() == 3) && equals_lowercase(fields[0], "user") &&
+    return fields.size() >= 2 && fields.size() <= 4 && equals_lowercase(fields[0], "user") &&
            equals_lowercase(fields[1], "key") &&
-           (fields.size() == 2 || equals_lowercase(fields[2], "limit"));
+           (fields.size() < 3 || equals_lowercase(fields[2], "limit")) &&
+           (fields.size() < 4 || equals_lowercase(fields[3], "plan"));
 }
 
 }  // namespace
@@ -85,8 +87,9 @@ void csv_scanner::feed(std::string_view line, csv_result& out) {
     auto fields = split_fields(content, why);
     if (!fields) return fail(why);
     if (first_content && is_header(*fields)) return;
-    if (fields->size() != 2 && fields->size() != 3)
-        return fail(fmt::format("expected user,key[,limit] but found {} fields", fields->size()));
+    if (fields->size() < 2 || fields->size() > 4)
+        return fail(
+            fmt::format("expected user,key[,limit[,plan]] but found {} fields", fields->size()));
 
     csv_row row;
     row.line = line_;
@@ -99,8 +102,39 @@ void csv_scanner::feed(std::string_view line, csv_result& out) {
     if (!common::is_well_formed_key(row.key))
         return fail(fmt::format("the key must be 1-{} visible ASCII characters (no spaces)",
                                 common::max_key_length));
-    if (fields->size() == 3 && !(*fields)[2].empty()) {
-        row.limit = admin::parse_limit((*fields)[2]);
+    const std::string& limit = fields->size() >= 3 ? (*fields)[2] : std::string();
+    if (fields->size() == 4) {
+        row.plan = (*fields)[3];
+        if (!row.plan.empty() && !common::is_valid_user_name(row.plan))
+            return fail("invalid plan name: use 1-64 of A-Z a-z 0-9 . _ @ -");
+        if (!row.plan.empty() && !limit.empty())
+            return fail("give a limit or a plan, not both");
+    }
+    if (limit.find(':') != std::string::npos || limit.find(';') != std::string::npos) {
+        std::vector<std::string> parts;
+        for (std::size_t start = 0;;) {
+            const std::size_t end = limit.find(';', start);
+            parts.emplace_back(common::trim(
+                std::string_view(limit).substr(start, end == std::string::npos ? end : end - start),
+                blanks));
+            if (end == std::string::npos) break;
+            start = end + 1;
+        }
+        std::vector<limiter::limit> limits;
+        for (const auto& part : parts) {
+            auto one = limiter::parse_limit(part);
+            // The text is not quoted back: a swapped column would put a key on the terminal.
+            if (!one)
+                return fail(fmt::format(
+                    "limit {} of the line is not N or WINDOW:Q (1s:5, 1m:100, day:1000, ...)",
+                    limits.size() + 1));
+            limits.push_back(*one.value);
+        }
+        auto policy = limiter::make_policy(std::move(limits));
+        if (!policy) return fail("the limits: " + policy.error);
+        row.limits = limiter::to_string(*policy.value);
+    } else if (!limit.empty()) {
+        row.limit = admin::parse_limit(limit);
         if (!row.limit)
             return fail(
                 fmt::format("the limit must be a whole number from 1 to {}", admin::max_limit));

@@ -1,5 +1,5 @@
 #pragma once
-// The bulk import file of `rlctl import`: lines `user,key[,limit]`, read line by line so a file of
+// The bulk import file of `rlctl import`: lines `user,key[,limit[,plan]]`, read line by line so a file of
 // millions of lines is never held in memory. Parsing is pure, so it can be tested and fuzzed.
 
 #include <cstddef>
@@ -17,7 +17,9 @@ struct csv_row {
     std::size_t line = 0;  // 1-based, for messages that point into the file
     std::string user;
     std::string key;
-    std::optional<std::uint32_t> limit;  // absent: the user keeps (or gets) the default
+    std::optional<std::uint32_t> limit;  // a bare N: own 1s:N
+    std::string limits;  // own limits written WINDOW:Q joined by ';' (canonical, ','-joined here)
+    std::string plan;    // follow this plan; all three empty: the user keeps (or gets) the default
 };
 
 // Messages never quote a field: a swapped column would put a secret key on the terminal.
@@ -31,10 +33,12 @@ struct csv_result {
     std::vector<csv_error> errors;
 };
 
-// Rules: blank lines and lines starting with '#' are skipped; so is a header `user,key[,limit]`
-// as the first line with content. Fields are trimmed and may be double-quoted as in RFC 4180.
-// A line must have a valid user name, a well-formed key and, if present, a limit from 1 to
-// admin::max_limit; anything else is an error naming the line.
+// Rules: blank lines and lines starting with '#' are skipped; so is a header
+// `user,key[,limit[,plan]]` as the first line with content. Fields are trimmed and may be
+// double-quoted as in RFC 4180. A line must have a valid user name, a well-formed key and, if
+// present, a limit: N from 1 to admin::max_limit, or limits like `1s:5;1m:100` (';' between
+// them); or a plan name instead (the limit then empty); anything else is an error naming the
+// line.
 class csv_scanner {
 public:
     // Takes the next line of the file (a trailing "\r" or "\n" is ignored) and adds the row or

@@ -77,6 +77,8 @@ private:
         for (auto& row : rows) {
             json item{{"user", std::move(row.user)}, {"key", std::move(row.key)}};
             if (row.limit) item["limit"] = *row.limit;
+            if (!row.limits.empty()) item["limits"] = std::move(row.limits);
+            if (!row.plan.empty()) item["plan"] = std::move(row.plan);
             batch.push_back(std::move(item));
         }
         const client_response response = session_.send("POST", "/v1/import", json{{"rows", batch}});

@@ -11,7 +11,7 @@ common::man_page rlctl_manual() {
     using common::admin_token_file;
     using common::admin_url_file;
     return {
-        "rlctl - manage ratelimitd users, API keys and usage",
+        "rlctl - manage ratelimitd users, plans, API keys and usage",
         "rlctl [--server URL] [--token T] [--data-dir DIR] [--json] COMMAND [ARGS]\n"
         "rlctl COMMAND --help\n"
         "rlctl --help | --version",
@@ -37,7 +37,19 @@ common::man_page rlctl_manual() {
             {"FILES", fmt::format("<data-dir>/{}  the token a server on this host generated\n"
                                   "<data-dir>/{}    where that server's admin API listens",
                                   admin_token_file, admin_url_file)},
+            {"PLANS",
+             "A plan is a named policy many users follow: up to 8 limits, each N requests per\n"
+             "sliding window (1s to 1h: 1s:10, 90s:50, 1m:300, 1h:5000) or per UTC day or month\n"
+             "(day:10000, month:100000). Every user follows a plan or has limits of their own.\n"
+             "The built-in plan 'default' is --default-limit per 1s and cannot be changed here.\n"
+             "A plan cannot be deleted while any user follows it.\n"
+             "  plan create NAME --limit WINDOW:Q [--limit ...] [--shadow]\n"
+             "  plan update NAME [--limit ...] [--shadow | --no-shadow]\n"
+             "  plan list | plan show NAME | plan delete NAME\n"
+             "  user create|update NAME [--plan PLAN | --limit SPEC ...]  (--limit N = 1s:N)"},
             {"EXAMPLES",
+             "rlctl plan create free --limit 1s:5 --limit day:1000\n"
+             "rlctl user create bob --plan free\n"
              "rlctl user create alice --limit 20\n"
              "rlctl --json key create alice --label ci --expires 90d\n"
              "rlctl key list alice\n"

@@ -67,9 +67,18 @@ std::vector<std::vector<std::string>> top_rows(const json& ranking) {
 constexpr std::pair<const char*, const char*> rankings[] = {{"by_admitted", "admitted"},
                                                             {"by_rejected", "rejected"}};
 
-std::string limit_cell(const json& user) {
-    const std::string limit = cell(user, "limit");
-    return user.value("default_limit", false) ? limit + " (default)" : limit;
+// The limits of a user or plan, comma-joined: "1s:10,1m:300".
+std::string limits_cell(const json& object) {
+    const auto it = object.find("limits");
+    if (it == object.end() || !it->is_array() || it->empty()) return "-";
+    std::string out;
+    for (const auto& l : *it) out += (out.empty() ? "" : ",") + l.get<std::string>();
+    return out;
+}
+
+// The plan a user follows, or "(own)" for limits of their own.
+std::string plan_cell(const json& user) {
+    return cell(user, "plan", "(own)");
 }
 
 }  // namespace
@@ -122,9 +131,28 @@ std::string format_import_summary(const json& summary) {
 std::string format_users(const json& users, paged_table* paging) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& user : users)
-        rows.push_back({cell(user, "name"), limit_cell(user), cell(user, "disabled"),
-                        cell(user, "created_at")});
-    return format_table({{"NAME"}, {"LIMIT"}, {"DISABLED"}, {"CREATED"}}, rows, paging);
+        rows.push_back({cell(user, "name"), plan_cell(user), limits_cell(user),
+                        cell(user, "disabled"), cell(user, "created_at")});
+    return format_table({{"NAME"}, {"PLAN"}, {"LIMITS"}, {"DISABLED"}, {"CREATED"}}, rows, paging);
+}
+
+std::string format_plans(const json& plans, paged_table* paging) {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& plan : plans)
+        rows.push_back({cell(plan, "name"), limits_cell(plan), cell(plan, "shadow"),
+                        plan.value("builtin", false) ? "built-in" : cell(plan, "updated_at")});
+    return format_table({{"NAME"}, {"LIMITS"}, {"SHADOW"}, {"UPDATED"}}, rows, paging);
+}
+
+std::string format_plan(const json& plan) {
+    std::string out = fmt::format("plan     {}{}\nlimits   {}\nshadow   {}\n", cell(plan, "name"),
+                                  plan.value("builtin", false) ? " (built-in, --default-limit)" : "",
+                                  limits_cell(plan), cell(plan, "shadow"));
+    if (plan.contains("users")) out += fmt::format("users    {}\n", cell(plan, "users"));
+    if (!plan.value("builtin", false))
+        out += fmt::format("created  {}\nupdated  {}\n", cell(plan, "created_at"),
+                           cell(plan, "updated_at"));
+    return out;
 }
 
 std::string format_keys(const json& keys, paged_table* paging) {

@@ -29,8 +29,11 @@ std::string format_table(const std::vector<column>& columns,
 // One JSON document, indented, with a final newline.
 std::string format_json(const nlohmann::json& document);
 
-// Tables of the admin API's user and key objects (arrays of them).
+// Tables of the admin API's user, plan and key objects (arrays of them).
 std::string format_users(const nlohmann::json& users, paged_table* paging = nullptr);
+std::string format_plans(const nlohmann::json& plans, paged_table* paging = nullptr);
+// One plan, field by field (with how many users follow it, when given).
+std::string format_plan(const nlohmann::json& plan);
 std::string format_keys(const nlohmann::json& keys, paged_table* paging = nullptr);
 
 // A freshly created key: the key on a line of its own, then what identifies it.

@@ -134,7 +134,7 @@ json import_records_file(session& s, const std::string& path) {
         if (!record.is_object() || !record.contains("type") || !record["type"].is_string())
             refuse(line_number, "a record is a JSON object with a \"type\"");
         const std::string type = record["type"];
-        if (type != "user" && type != "key")  // plans join here
+        if (type != "plan" && type != "user" && type != "key")
             refuse(line_number, fmt::format("unknown record type '{}'", type));
         chunk.push_back(std::move(record));
         lines.push_back(line_number);

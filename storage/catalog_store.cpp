@@ -76,6 +76,45 @@ void catalog_store::delete_user(std::string_view name) {
     s.write_synced(batch, "delete user");
 }
 
+std::optional<plan_record> catalog_store::find_plan(std::string_view name) const {
+    const auto s = db_.use();
+    std::string bytes;
+    const auto status = s.db().Get(rocksdb::ReadOptions(), s.family(family::plans), name, &bytes);
+    if (status.IsNotFound()) return std::nullopt;
+    check(status, "read plan");
+    auto plan = codec::decode_plan(name, bytes);
+    if (!plan) corrupt("plan record");
+    return plan;
+}
+
+void catalog_store::put_plan(const plan_record& plan) {
+    const auto s = db_.use();
+    rocksdb::WriteBatch batch;
+    batch.Put(s.family(family::plans), plan.name, codec::encode_plan(plan));
+    s.write_synced(batch, "write plan");
+}
+
+void catalog_store::delete_plan(std::string_view name) {
+    const auto s = db_.use();
+    rocksdb::WriteBatch batch;
+    batch.Delete(s.family(family::plans), name);
+    s.write_synced(batch, "delete plan");
+}
+
+std::size_t catalog_store::count_followers(std::string_view plan) const {
+    const auto s = db_.use();
+    std::size_t n = 0;
+    std::unique_ptr<rocksdb::Iterator> it(
+        s.db().NewIterator(rocksdb::ReadOptions(), s.family(family::users)));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        auto user = codec::decode_user(it->key().ToStringView(), it->value().ToStringView());
+        if (!user) corrupt("user record");
+        if (user->plan == plan) ++n;
+    }
+    check(it->status(), "count plan followers");
+    return n;
+}
+
 std::optional<key_record> catalog_store::find_key(const key_hash& hash) const {
     const auto s = db_.use();
     std::string bytes;
@@ -182,6 +221,12 @@ std::vector<user_record> catalog_store::list_users(std::string_view after,
     return page_of<user_record>(s, family::users, after, limit, codec::decode_user, "user record");
 }
 
+std::vector<plan_record> catalog_store::list_plans(std::string_view after,
+                                                   std::size_t limit) const {
+    const auto s = db_.use();
+    return page_of<plan_record>(s, family::plans, after, limit, codec::decode_plan, "plan record");
+}
+
 std::vector<key_record> catalog_store::keys_after(const key_hash* after, std::size_t limit) const {
     const auto s = db_.use();
     return page_of<key_record>(s, family::api_keys, after ? view(*after) : std::string_view{},
@@ -191,6 +236,8 @@ std::vector<key_record> catalog_store::keys_after(const key_hash* after, std::si
 void catalog_store::write(const catalog_batch& changes) {
     const auto s = db_.use();
     rocksdb::WriteBatch batch;
+    for (const auto& plan : changes.plans)
+        batch.Put(s.family(family::plans), plan.name, codec::encode_plan(plan));
     for (const auto& user : changes.users) stage_user(s, batch, user);
     for (const auto& key : changes.keys) stage_key(s, batch, key);
     s.write_synced(batch, "write batch");

@@ -1,5 +1,5 @@
 #pragma once
-// Users and their API keys (as SHA-256 only). Every write is synced before it returns; errors
+// Plans, users and their API keys (as SHA-256 only). Every write is synced before it returns; errors
 // are storage_error.
 
 #include <cstdint>
@@ -15,8 +15,9 @@ namespace rl::storage {
 
 class database;
 
-// Users and keys written together in one atomic, synced write (bulk import).
+// Plans, users and keys written together in one atomic, synced write (bulk import, restore).
 struct catalog_batch {
+    std::vector<plan_record> plans;
     std::vector<user_record> users;
     std::vector<key_record> keys;
 };
@@ -33,6 +34,15 @@ public:
     void put_user(const user_record& user);
     // Deletes the user and every key of theirs in one atomic write.
     void delete_user(std::string_view name);
+
+    // Stored plans only: the built-in "default" is the catalog's, never stored.
+    std::optional<plan_record> find_plan(std::string_view name) const;
+    // Up to `limit` plans whose names sort after `after` (from the start when empty).
+    std::vector<plan_record> list_plans(std::string_view after, std::size_t limit) const;
+    void put_plan(const plan_record& plan);
+    void delete_plan(std::string_view name);
+    // How many users follow the plan (a scan of every user).
+    std::size_t count_followers(std::string_view plan) const;
 
     std::optional<key_record> find_key(const key_hash& hash) const;
     std::optional<key_record> find_key_by_id(std::uint64_t key_id) const;

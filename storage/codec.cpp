@@ -7,7 +7,11 @@ namespace rl::storage::codec {
 namespace {
 
 // Record values start with a format byte so later versions can add fields.
-constexpr std::uint8_t user_format = 1;
+constexpr std::uint8_t user_format_1 = 1;  // schema 1: le64 limit
+constexpr std::uint8_t user_format = 2;
+constexpr std::uint8_t plan_format = 1;
+// The name of the built-in plan a schema-1 user with limit 0 followed.
+constexpr std::string_view default_plan_name = "default";
 constexpr std::uint8_t key_format = 1;
 
 void put_be64(std::string& out, std::uint64_t v) {
@@ -72,28 +76,77 @@ private:
 std::string encode_user(const user_record& user) {
     std::string out;
     out.push_back(static_cast<char>(user_format));
-    put_le64(out, user.limit);
+    put_string(out, user.plan);
+    put_string(out, user.limits);
     out.push_back(user.disabled ? 1 : 0);
     put_le64(out, static_cast<std::uint64_t>(user.created_at));
     return out;
 }
 
+std::string encode_user_format1(std::uint32_t limit, bool disabled, unix_seconds created_at) {
+    std::string out;
+    out.push_back(static_cast<char>(user_format_1));
+    put_le64(out, limit);
+    out.push_back(disabled ? 1 : 0);
+    put_le64(out, static_cast<std::uint64_t>(created_at));
+    return out;
+}
+
 std::optional<user_record> decode_user(std::string_view name, std::string_view bytes) noexcept {
-    reader r(bytes);
-    user_record user;
-    std::uint8_t format = 0, disabled = 0;
-    std::uint64_t limit = 0;
-    if (!r.byte(format) || format != user_format || !r.le64(limit) || limit > UINT32_MAX ||
-        !r.byte(disabled) || disabled > 1 || !r.i64(user.created_at) || !r.done())
-        return std::nullopt;
     try {
+        reader r(bytes);
+        user_record user;
+        std::uint8_t format = 0, disabled = 0;
+        if (!r.byte(format)) return std::nullopt;
+        if (format == user_format_1) {
+            std::uint64_t limit = 0;
+            if (!r.le64(limit) || limit > UINT32_MAX) return std::nullopt;
+            if (limit == 0)
+                user.plan = default_plan_name;
+            else
+                user.limits = "1s:" + std::to_string(limit);
+        } else if (format == user_format) {
+            if (!r.string(user.plan) || !r.string(user.limits)) return std::nullopt;
+            // Exactly one of the two: a plan, or limits of the user's own.
+            if (user.plan.empty() == user.limits.empty()) return std::nullopt;
+        } else {
+            return std::nullopt;
+        }
+        if (!r.byte(disabled) || disabled > 1 || !r.i64(user.created_at) || !r.done())
+            return std::nullopt;
         user.name.assign(name);
+        user.disabled = disabled == 1;
+        return user;
+    } catch (...) {  // allocation failure on a corrupt length
+        return std::nullopt;
+    }
+}
+
+std::string encode_plan(const plan_record& plan) {
+    std::string out;
+    out.push_back(static_cast<char>(plan_format));
+    put_string(out, plan.limits);
+    out.push_back(plan.shadow ? 1 : 0);
+    put_le64(out, static_cast<std::uint64_t>(plan.created_at));
+    put_le64(out, static_cast<std::uint64_t>(plan.updated_at));
+    return out;
+}
+
+std::optional<plan_record> decode_plan(std::string_view name, std::string_view bytes) noexcept {
+    try {
+        reader r(bytes);
+        plan_record plan;
+        std::uint8_t format = 0, shadow = 0;
+        if (!r.byte(format) || format != plan_format || !r.string(plan.limits) ||
+            plan.limits.empty() || !r.byte(shadow) || shadow > 1 || !r.i64(plan.created_at) ||
+            !r.i64(plan.updated_at) || !r.done())
+            return std::nullopt;
+        plan.name.assign(name);
+        plan.shadow = shadow == 1;
+        return plan;
     } catch (...) {
         return std::nullopt;
     }
-    user.limit = static_cast<std::uint32_t>(limit);
-    user.disabled = disabled == 1;
-    return user;
 }
 
 std::string encode_key(const key_record& key) {

@@ -14,8 +14,15 @@ namespace rl::storage::codec {
 inline constexpr std::size_t usage_key_size = 16;    // be64 period start, be64 key_id
 inline constexpr std::size_t usage_value_size = 16;  // le64 admitted, le64 limited
 
+// Users are written in format 2; format 1 (schema 1) is still read: limit 0 as plan
+// "default", limit N as limits "1s:N".
 std::string encode_user(const user_record& user);
 std::optional<user_record> decode_user(std::string_view name, std::string_view bytes) noexcept;
+// A schema-1 user value (tests and the migration's own checks only write this).
+std::string encode_user_format1(std::uint32_t limit, bool disabled, unix_seconds created_at);
+
+std::string encode_plan(const plan_record& plan);
+std::optional<plan_record> decode_plan(std::string_view name, std::string_view bytes) noexcept;
 
 std::string encode_key(const key_record& key);
 std::optional<key_record> decode_key(std::string_view hash, std::string_view bytes) noexcept;

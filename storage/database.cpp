@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "storage/faulty_file_system.hpp"
+#include "storage/migration.hpp"
 #include "storage/rocksdb_log.hpp"
 #include "storage/usage_merge_operator.hpp"
 
@@ -59,7 +60,8 @@ rocksdb::ColumnFamilyOptions options_for(schema::family family) {
         case schema::family::meta: return rocksdb::ColumnFamilyOptions();
         case schema::family::users:
         case schema::family::api_keys:
-        case schema::family::api_key_ids: return catalog_options();
+        case schema::family::api_key_ids:
+        case schema::family::plans: return catalog_options();
         case schema::family::usage_1s:
         case schema::family::usage_1m:
         case schema::family::usage_1h: break;
@@ -134,10 +136,15 @@ void database::check_schema(bool fresh) {
         check(db_->Put(synced_, meta, key, std::to_string(schema_version)), "write schema version");
     } else if (!status.ok() && !status.IsNotFound()) {
         fail(status, "read schema version");
+    } else if (version == "1") {
+        static_assert(schema_version == 2 && oldest_upgradable_schema == 1);
+        migrate_schema_1_to_2(*db_, handles_, synced_);
     } else if (version != std::to_string(schema_version)) {
         throw storage_error(storage_errc::schema_mismatch,
                             directory_ + " has schema version '" + version +
-                                "', this build reads version " + std::to_string(schema_version));
+                                "', this build reads versions " +
+                                std::to_string(oldest_upgradable_schema) + " to " +
+                                std::to_string(schema_version));
     }
 }
 

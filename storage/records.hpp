@@ -12,9 +12,19 @@ namespace rl::storage {
 using common::key_hash;
 using common::unix_seconds;
 
+// A named policy that many users follow.
+struct plan_record {
+    std::string name;     // 1-64 of A-Z a-z 0-9 . _ @ - (same rule as user names)
+    std::string limits;   // canonical policy text: limiter::to_string(policy), e.g. "1s:10,1m:300"
+    bool shadow = false;  // decisions made and counted, never enforced
+    unix_seconds created_at = 0;
+    unix_seconds updated_at = 0;
+};
+
 struct user_record {
     std::string name;
-    std::uint32_t limit = 0;
+    std::string plan;    // the plan followed; empty when the user has limits of their own
+    std::string limits;  // the user's own policy text (canonical), when plan is empty
     bool disabled = false;
     unix_seconds created_at = 0;
 };

@@ -13,7 +13,9 @@
 namespace rl::storage {
 
 // Written to meta at creation; a directory with any other value is refused.
-inline constexpr int schema_version = 1;
+inline constexpr int schema_version = 2;
+// The oldest version open() upgrades (see migration.hpp); anything older or newer is refused.
+inline constexpr int oldest_upgradable_schema = 1;
 
 namespace schema {
 
@@ -21,11 +23,13 @@ namespace schema {
 enum class family : std::size_t {
     // meta: decimal text under the meta keys below.
     meta,
-    // users: user name -> u8 format (1), le64 limit, u8 disabled, le64 created_at.
+    // users: user name -> u8 format (2), string plan, string limits, u8 disabled,
+    //   le64 created_at (plan empty: the user's own limits; a string is le64 length, then its
+    //   bytes). Format 1 (schema 1, still read): u8 1, le64 limit, u8 disabled, le64 created_at;
+    //   limit 0 reads as plan "default", limit N as limits "1s:N".
     users,
     // api_keys: sha256(key), 32 bytes -> u8 format (1), le64 key_id, string user,
-    //   string label, le64 created_at, le64 expires_at, le64 revoked_at
-    //   (a string is le64 length, then its bytes).
+    //   string label, le64 created_at, le64 expires_at, le64 revoked_at.
     api_keys,
     // api_key_ids: be64 key_id -> sha256(key), 32 bytes; finds a key by id.
     api_key_ids,
@@ -35,13 +39,16 @@ enum class family : std::size_t {
     usage_1s,
     usage_1m,
     usage_1h,
+    // plans (schema 2): plan name -> u8 format (1), string limits, u8 shadow, le64 created_at,
+    //   le64 updated_at. The built-in plan "default" is never stored.
+    plans,
 };
 
-inline constexpr std::size_t family_count = 7;
+inline constexpr std::size_t family_count = 8;
 
 // On-disk names, indexed by family. "default" is RocksDB's own family, used for meta.
 inline constexpr std::array<std::string_view, family_count> family_names = {
-    "default", "users", "api_keys", "api_key_ids", "usage_1s", "usage_1m", "usage_1h",
+    "default", "users", "api_keys", "api_key_ids", "usage_1s", "usage_1m", "usage_1h", "plans",
 };
 
 constexpr std::string_view name_of(family f) noexcept {
