@@ -10,7 +10,7 @@ namespace {
 limit_result finish(metrics& m, limit_outcome outcome, const limiter::decision& d = {},
                     const user_entry* user = nullptr, std::uint64_t key_id = 0) {
     m.count(outcome);
-    return {outcome, d, user, usage_event{key_id, 0, false}};
+    return {outcome, d, user, usage_event{key_id}};
 }
 
 }  // namespace
@@ -31,9 +31,10 @@ limit_result limit_handler::decide(std::optional<std::string_view> api_key, limi
 
     const limiter::decision d =
         limiter_.decide(user.id, user.limit.load(std::memory_order_relaxed), now);
-    if (!d.admitted) metrics_.count(limit_outcome::limited);
-    return limit_result{d.admitted ? limit_outcome::admitted : limit_outcome::limited, d, &user,
-                        usage_event{found.key_id, wall_now, d.admitted}, now};
+    const limit_outcome outcome = d.admitted ? limit_outcome::admitted : limit_outcome::limited;
+    if (outcome != limit_outcome::admitted) metrics_.count(outcome);
+    return limit_result{outcome, d, &user,
+                        usage_event{found.key_id, wall_now, usage_kind_of(outcome)}, now};
 }
 
 limit_result limit_handler::refuse_repeated_key() {

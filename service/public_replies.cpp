@@ -80,6 +80,7 @@ http_reply render(const limit_result& result) {
     reply.headers.reserve(5);  // the most any outcome adds: one allocation, not one per header
     switch (result.outcome) {
         case limit_outcome::admitted:
+        case limit_outcome::shadow_limited:
             reply.status = 200;
             reply.content_type = "application/json";
             reply.body = (text(64 + result.user->name.size())
@@ -88,6 +89,9 @@ http_reply render(const limit_result& result) {
                              .take();
             add_ratelimit_headers(reply, d);
             reply.headers.emplace_back("X-RateLimit-User", result.user->name);
+            // The one difference shadow mode makes to the reply: enforcement would have limited.
+            if (result.outcome == limit_outcome::shadow_limited)
+                reply.headers.emplace_back("X-RateLimit-Shadow", "limited");
             break;
         case limit_outcome::limited: {
             const long long retry = std::max(1LL, seconds_until(d.reset_after));

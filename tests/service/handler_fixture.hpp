@@ -39,6 +39,15 @@ struct handler_fixture {
         REQUIRE(catalog.create_user(user, limit).succeeded());
         return catalog.create_key(user, "", 0).value->key;
     }
+
+    // A limited result as limit_handler answers it under terms in shadow mode: the decision
+    // stands, the outcome and its usage count are shadow_limited.
+    static service::limit_result as_shadow(service::limit_result limited) {
+        REQUIRE(limited.outcome == service::limit_outcome::limited);
+        limited.outcome = service::limit_outcome::shadow_limited;
+        limited.usage.kind = service::usage_kind_of(limited.outcome);
+        return limited;
+    }
 };
 
 }  // namespace rl::testing
