@@ -186,8 +186,16 @@ std::uint64_t rejected_of(const storage::usage_count& count) {
     return count.limited;
 }
 
+std::uint64_t shadow_limited_of(const storage::usage_count& count) {
+    return count.shadow_limited;
+}
+
+// "allowed" and "rejected" are the names scripts already read; shadow_limited requests were
+// answered 200 in shadow mode and are in neither.
 json counts_json(const storage::usage_count& count) {
-    return json{{"allowed", admitted_of(count)}, {"rejected", rejected_of(count)}};
+    return json{{"allowed", admitted_of(count)},
+                {"rejected", rejected_of(count)},
+                {"shadow_limited", shadow_limited_of(count)}};
 }
 
 // The first `limit` users with some of `of`, most first (ties: more admitted, then by name).
@@ -521,8 +529,8 @@ api_response usage_top(catalog& catalog, const call& c) {
         limit = static_cast<std::size_t>(n);
     }
     const std::string by = query_param(c.request, "by").value_or("");
-    if (!by.empty() && by != "admitted" && by != "rejected")
-        throw bad_request{"by: admitted or rejected"};
+    if (!by.empty() && by != "admitted" && by != "rejected" && by != "shadow")
+        throw bad_request{"by: admitted, rejected or shadow"};
     // No steps here, so any resolution will do: a day is a whole number of each.
     const usage_plan plan = plan_or_throw(catalog.store(), c.request, c.now, 86400);
     auto users = usage_by_user(catalog.store(), plan);
@@ -532,8 +540,11 @@ api_response usage_top(catalog& catalog, const call& c) {
              {"until", common::format_rfc3339(plan.until - 1)},
              {"limit", limit},
              {"total", counts_json(total)}};
-    if (by != "rejected") out["by_admitted"] = heaviest(users, limit, admitted_of);
-    if (by != "admitted") out["by_rejected"] = heaviest(users, limit, rejected_of);
+    if (by.empty() || by == "admitted") out["by_admitted"] = heaviest(users, limit, admitted_of);
+    if (by.empty() || by == "rejected") out["by_rejected"] = heaviest(users, limit, rejected_of);
+    // Without `by`, the shadow ranking only where shadow mode counted something.
+    if (by == "shadow" || (by.empty() && total.shadow_limited > 0))
+        out["by_shadow"] = heaviest(users, limit, shadow_limited_of);
     return {200, out};
 }
 

@@ -155,7 +155,7 @@ void usage_record(benchmark::State& state) {
     common::unix_seconds second = 1'800'000'000;
     for (auto _ : state) {
         // Filling the batch is part of the timing: a few ns per event next to the write.
-        for (auto& e : events) e = {++key % user_count + 1, second, true};
+        for (auto& e : events) e = {++key % user_count + 1, second, service::usage_kind::admitted};
         if (key % 100'000 < batch) ++second;
         benchmark::DoNotOptimize(recorder.record(events));
     }

@@ -455,15 +455,17 @@ void add_usage_command(CLI::App& app, arguments& a, action& chosen) {
 
 void add_top_command(CLI::App& app, arguments& a, action& chosen) {
     auto* top =
-        app.add_subcommand("top", "The heaviest users by admitted and by rejected requests");
+        app.add_subcommand("top",
+                           "The heaviest users by admitted, by rejected and (where shadow mode "
+                           "counted any) by shadow-limited requests");
     top->add_option("--since", a.since, "Start: a duration before now or a time (default 1h)")
         ->check(time_text);
     top->add_option("--until", a.until, "End: now, a duration before now or a time")
         ->check(time_text);
     top->add_option("--limit", a.top_limit, "How many users per ranking (default 10)")
         ->check(CLI::Range(1, 10000));
-    top->add_option("--by", a.by, "Only one ranking: admitted or rejected")
-        ->check(CLI::IsMember({"admitted", "rejected"}));
+    top->add_option("--by", a.by, "Only one ranking: admitted, rejected or shadow")
+        ->check(CLI::IsMember({"admitted", "rejected", "shadow"}));
     top->callback([&] {
         a.prints_csv = true;
         chosen = [&](session& s) {

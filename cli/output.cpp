@@ -42,11 +42,22 @@ std::string format_csv(const std::vector<std::string>& header,
     return out;
 }
 
-// The (start, allowed, rejected) cells of a usage report's buckets.
-std::vector<std::vector<std::string>> usage_rows(const json& report) {
+// Whether a usage report or ranking counted any shadow-limited requests: only then do tables and
+// CSV get a shadow column, so output without shadow mode stays as it was.
+bool shows_shadow(const json& document) {
+    const auto total = document.find("total");
+    if (total == document.end() || !total->is_object()) return false;
+    const auto shadow = total->find("shadow_limited");
+    return shadow != total->end() && shadow->is_number() && shadow->get<double>() > 0;
+}
+
+// The (start, allowed, rejected[, shadow_limited]) cells of a usage report's buckets.
+std::vector<std::vector<std::string>> usage_rows(const json& report, bool shadow) {
     std::vector<std::vector<std::string>> rows;
-    for (const auto& bucket : report.at("buckets"))
+    for (const auto& bucket : report.at("buckets")) {
         rows.push_back({cell(bucket, "start"), cell(bucket, "allowed"), cell(bucket, "rejected")});
+        if (shadow) rows.back().push_back(cell(bucket, "shadow_limited", "0"));
+    }
     return rows;
 }
 
@@ -55,17 +66,27 @@ std::string usage_title(const json& report, const std::string& scope) {
                        cell(report, "until"), format_step(report.value("step", std::int64_t{0})));
 }
 
-// One ranking of GET /v1/usage/top as rows: rank, user, allowed, rejected.
-std::vector<std::vector<std::string>> top_rows(const json& ranking) {
+// One ranking of GET /v1/usage/top as rows: rank, user, allowed, rejected[, shadow_limited].
+std::vector<std::vector<std::string>> top_rows(const json& ranking, bool shadow) {
     std::vector<std::vector<std::string>> rows;
-    for (const auto& user : ranking)
+    for (const auto& user : ranking) {
         rows.push_back({std::to_string(rows.size() + 1), cell(user, "user"), cell(user, "allowed"),
                         cell(user, "rejected")});
+        if (shadow) rows.back().push_back(cell(user, "shadow_limited", "0"));
+    }
     return rows;
 }
 
-constexpr std::pair<const char*, const char*> rankings[] = {{"by_admitted", "admitted"},
-                                                            {"by_rejected", "rejected"}};
+// The rankings GET /v1/usage/top may hold: its field, the word `--by` and CSV use, and what
+// the table's title ranks by.
+struct ranking_kind {
+    const char* field;
+    const char* by;
+    const char* title;
+};
+constexpr ranking_kind rankings[] = {{"by_admitted", "admitted", "admitted"},
+                                     {"by_rejected", "rejected", "rejected"},
+                                     {"by_shadow", "shadow", "shadow-limited"}};
 
 // The limits of a user or plan, comma-joined: "1s:10,1m:300".
 std::string limits_cell(const json& object) {
@@ -173,15 +194,23 @@ std::string format_created_key(const json& created) {
 }
 
 std::string format_usage(const json& report, const std::string& scope) {
-    auto rows = usage_rows(report);
+    const bool shadow = shows_shadow(report);
+    auto rows = usage_rows(report, shadow);
     const json& total = report.at("total");
     rows.push_back({"TOTAL", cell(total, "allowed"), cell(total, "rejected")});
-    return usage_title(report, scope) +
-           format_table({{"START"}, {"ALLOWED", true}, {"REJECTED", true}}, rows);
+    std::vector<column> columns = {{"START"}, {"ALLOWED", true}, {"REJECTED", true}};
+    if (shadow) {
+        rows.back().push_back(cell(total, "shadow_limited", "0"));
+        columns.push_back({"SHADOW", true});
+    }
+    return usage_title(report, scope) + format_table(columns, rows);
 }
 
 std::string format_usage_csv(const json& report) {
-    return format_csv({"start", "allowed", "rejected"}, usage_rows(report));
+    const bool shadow = shows_shadow(report);
+    std::vector<std::string> header = {"start", "allowed", "rejected"};
+    if (shadow) header.push_back("shadow_limited");
+    return format_csv(header, usage_rows(report, shadow));
 }
 
 std::string format_usage_chart(const json& report, const std::string& scope,
@@ -248,30 +277,35 @@ std::string format_usage_chart(const json& report, const std::string& scope,
 }
 
 std::string format_top(const json& top) {
+    const bool shadow = shows_shadow(top);
+    std::vector<column> columns = {{"RANK", true}, {"USER"}, {"ALLOWED", true}, {"REJECTED", true}};
+    if (shadow) columns.push_back({"SHADOW", true});
     std::string out;
-    for (const auto& [field, word] : rankings) {
-        if (!top.contains(field)) continue;
+    for (const ranking_kind& ranking : rankings) {
+        if (!top.contains(ranking.field)) continue;
         if (!out.empty()) out += '\n';
-        out += fmt::format("heaviest users by {} from {} to {}\n", word, cell(top, "since"),
-                           cell(top, "until"));
-        out += top.at(field).empty()
+        out += fmt::format("heaviest users by {} from {} to {}\n", ranking.title,
+                           cell(top, "since"), cell(top, "until"));
+        out += top.at(ranking.field).empty()
                    ? std::string("(none)\n")
-                   : format_table({{"RANK", true}, {"USER"}, {"ALLOWED", true}, {"REJECTED", true}},
-                                  top_rows(top.at(field)));
+                   : format_table(columns, top_rows(top.at(ranking.field), shadow));
     }
     return out;
 }
 
 std::string format_top_csv(const json& top) {
+    const bool shadow = shows_shadow(top);
     std::vector<std::vector<std::string>> rows;
-    for (const auto& [field, word] : rankings) {
-        if (!top.contains(field)) continue;
-        for (auto& row : top_rows(top.at(field))) {
-            row.insert(row.begin(), word);
+    for (const ranking_kind& ranking : rankings) {
+        if (!top.contains(ranking.field)) continue;
+        for (auto& row : top_rows(top.at(ranking.field), shadow)) {
+            row.insert(row.begin(), ranking.by);
             rows.push_back(std::move(row));
         }
     }
-    return format_csv({"by", "rank", "user", "allowed", "rejected"}, rows);
+    std::vector<std::string> header = {"by", "rank", "user", "allowed", "rejected"};
+    if (shadow) header.push_back("shadow_limited");
+    return format_csv(header, rows);
 }
 
 std::string format_step(std::int64_t seconds) {

@@ -39,7 +39,8 @@ std::string format_keys(const nlohmann::json& keys, paged_table* paging = nullpt
 // A freshly created key: the key on a line of its own, then what identifies it.
 std::string format_created_key(const nlohmann::json& created);
 
-// A usage report (the body of GET /v1/usage) under a line saying what it covers.
+// A usage report (the body of GET /v1/usage) under a line saying what it covers. Tables and CSV
+// (usage and top alike) get a shadow-limited column only when the total has some.
 std::string format_usage(const nlohmann::json& report, const std::string& scope);
 
 // The same report as CSV: a header row, then one row per step with requests (RFC 3339 start).
@@ -47,7 +48,8 @@ std::string format_usage_csv(const nlohmann::json& report);
 
 // The same report as a bar chart of every step in the range (empty ones too), at most
 // `max_columns` wide (steps are merged when there are more), `height` rows tall: allowed as full
-// blocks, rejected stacked above them as light shade, the peak on the axis, no colour.
+// blocks, rejected stacked above them as light shade, the peak on the axis, no colour
+// (shadow-limited requests are not charted).
 std::string format_usage_chart(const nlohmann::json& report, const std::string& scope,
                                std::size_t max_columns = 64, std::size_t height = 10);
 

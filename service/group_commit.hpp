@@ -1,7 +1,7 @@
 #pragma once
 // Group commit for /limit: requests decided close together share one usage write, and each
-// admit is answered only once the write that counts it is in the WAL. A 429 is answered at once;
-// its count rides in the next write.
+// admit is answered only once the write that counts it is in the WAL. A 429 or a shadow-limited
+// 200 is answered at once; its count rides in the next write.
 
 #include <chrono>
 #include <functional>
@@ -33,7 +33,8 @@ public:
     void submit(restinio::request_handle_t request, const limit_result& result,
                 clock::time_point started);
 
-    // Queues the count of a request already answered (a 429) for the next flush.
+    // Queues the count of a request already answered (a 429, a shadow-limited 200) for the next
+    // flush.
     void count(const usage_event& usage);
 
     // Once the event loop has stopped: writes the counts of answered requests still queued.

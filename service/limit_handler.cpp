@@ -18,13 +18,6 @@ limit_result finish(metrics& m, limit_outcome outcome, const user_entry* user = 
     return result;
 }
 
-usage_kind kind_of(limit_outcome outcome) {
-    switch (outcome) {
-        case limit_outcome::admitted: return usage_kind::admitted;
-        case limit_outcome::shadow_limited: return usage_kind::shadow_limited;
-        default: return usage_kind::limited;
-    }
-}
 
 }  // namespace
 
@@ -52,7 +45,7 @@ limit_result limit_handler::decide(std::optional<std::string_view> api_key, limi
     result.outcome = result.decision.admitted                   ? limit_outcome::admitted
                      : (result.terms->shadow || shadow_all_) ? limit_outcome::shadow_limited
                                                              : limit_outcome::limited;
-    result.usage = usage_event{found.key_id, wall_now, kind_of(result.outcome)};
+    result.usage = usage_event{found.key_id, wall_now, usage_kind_of(result.outcome)};
     result.decided_at = now;
     result.decided_wall = wall;
     if (result.waits_for_usage())

@@ -19,20 +19,29 @@ struct limit_result {
     limit_outcome outcome = limit_outcome::missing_key;
     limiter::policy_decision decision;
     const user_entry* user = nullptr;
-    const terms* terms = nullptr;  // the user's terms the decision was made on
-    usage_event usage;  // what to count, when the outcome is admitted or limited; its key_id
-                        // is set whenever the key was found (also expired and disabled)
+    const service::terms* terms = nullptr;  // the user's terms the decision was made on
+    usage_event usage;  // what to count, when needs_usage(); its key_id is set whenever the
+                        // key was found (also expired and disabled)
     limiter::time_point decided_at{};  // when the limiter decided (to refund a refused admit)
     limiter::wall_time decided_wall{};
 
-    // Admitted and limited answers are counted in usage.
+    // Decisions are counted in usage: admitted, limited and shadow-limited answers.
     bool needs_usage() const noexcept {
-        return outcome == limit_outcome::admitted || outcome == limit_outcome::limited;
+        return outcome == limit_outcome::admitted || outcome == limit_outcome::limited ||
+               outcome == limit_outcome::shadow_limited;
     }
-    // Only an admit waits until its count is in the WAL: a 429 hands out nothing a crash could
-    // give again, so it is answered at once and its count goes into the next batch.
+    // Only an admit waits until its count is in the WAL: a 429, like a shadow-limited 200 (which
+    // never entered the windows), hands out nothing a crash could give again, so it is answered
+    // at once and its count goes into the next batch.
     bool waits_for_usage() const noexcept { return outcome == limit_outcome::admitted; }
 };
+
+// The usage count a decided outcome adds to (meaningful where needs_usage()).
+constexpr usage_kind usage_kind_of(limit_outcome outcome) noexcept {
+    return outcome == limit_outcome::limited          ? usage_kind::limited
+           : outcome == limit_outcome::shadow_limited ? usage_kind::shadow_limited
+                                                      : usage_kind::admitted;
+}
 
 // What /readyz reports: the key store loading (no /limit answered yet), ready, or storage
 // failing (limits still enforced from memory, but a load balancer should prefer another instance).

@@ -11,6 +11,7 @@ namespace rl::service {
 enum class limit_outcome : std::uint8_t {
     admitted,
     limited,
+    shadow_limited,  // would have been limited, but the user's terms are in shadow mode: a 200
     missing_key,
     invalid_key,
     expired_key,
@@ -19,6 +20,6 @@ enum class limit_outcome : std::uint8_t {
     storage_unavailable,
     repeated_key,  // two or more X-API-KEY fields: 400
 };
-inline constexpr std::size_t limit_outcome_count = 9;
+inline constexpr std::size_t limit_outcome_count = 10;
 
 }  // namespace rl::service

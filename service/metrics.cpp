@@ -23,19 +23,25 @@ void sample(out_buffer& out, std::string_view name, std::string_view type, std::
     fmt::format_to(std::back_inserter(out), "{} {}\n", name, value);
 }
 
-// In limit_outcome order. `outcome` is what operators graph: the four answers a client can get
-// from a decision, plus "unavailable" for the 503s and "bad_request" for the 400s, which are not
-// decisions and are counted apart.
+// In limit_outcome order. `outcome` is what operators graph: the five answers a client can get
+// from a decision (shadow_limited: a 200 that enforcement would have made a 429), plus
+// "unavailable" for the 503s and "bad_request" for the 400s, which are not decisions and are
+// counted apart.
 constexpr outcome_names names[limit_outcome_count] = {
-    {"admitted", nullptr},           {"limited", nullptr},
-    {"unauthorized", "missing_key"}, {"unauthorized", "invalid_key"},
-    {"unauthorized", "expired_key"}, {"forbidden", "user_disabled"},
-    {"unavailable", "not_ready"},    {"unavailable", "storage_error"},
+    {"admitted", nullptr},
+    {"limited", nullptr},
+    {"shadow_limited", nullptr},
+    {"unauthorized", "missing_key"},
+    {"unauthorized", "invalid_key"},
+    {"unauthorized", "expired_key"},
+    {"forbidden", "user_disabled"},
+    {"unavailable", "not_ready"},
+    {"unavailable", "storage_error"},
     {"bad_request", "repeated_key"},
 };
 
-constexpr std::string_view decision_outcomes[] = {"admitted", "limited", "unauthorized",
-                                                  "forbidden"};
+constexpr std::string_view decision_outcomes[] = {"admitted", "limited", "shadow_limited",
+                                                  "unauthorized", "forbidden"};
 
 // A counter family with one sample per reason of the outcome `of`.
 void reasons(out_buffer& out, std::string_view name, std::string_view help, std::string_view of,
@@ -76,8 +82,8 @@ std::string metrics::render(const gauges& now) const {
         counts[i] = decisions(static_cast<limit_outcome>(i));
 
     family(out, "ratelimitd_decisions_total", "counter",
-           "Decisions /limit answered, by outcome: admitted (200), limited (429), unauthorized "
-           "(401), forbidden (403).");
+           "Decisions /limit answered, by outcome: admitted (200), limited (429), shadow_limited "
+           "(200 in shadow mode, would have been 429), unauthorized (401), forbidden (403).");
     for (const std::string_view outcome : decision_outcomes) {
         std::uint64_t sum = 0;
         for (std::size_t i = 0; i < limit_outcome_count; ++i)

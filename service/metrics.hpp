@@ -12,8 +12,9 @@
 
 namespace rl::service {
 
-// How metrics and the access log name an outcome: `outcome` is admitted, limited, unauthorized,
-// forbidden or unavailable (503); `reason` says which kind of 401, 403 or 503 (null otherwise).
+// How metrics and the access log name an outcome: `outcome` is admitted, limited,
+// shadow_limited, unauthorized, forbidden, unavailable (503) or bad_request (400); `reason` says
+// which kind of 401, 403 or 503 (null otherwise).
 struct outcome_names {
     std::string_view outcome;
     const char* reason;

@@ -134,6 +134,7 @@ http_reply render(const limit_result& result) {
     switch (result.outcome) {
         case limit_outcome::admitted: set_admitted(reply, result); break;
         case limit_outcome::shadow_limited:
+            // The one difference shadow mode makes to the reply: enforcement would have limited.
             set_admitted(reply, result);
             reply.headers.emplace_back("X-RateLimit-Shadow", "limited");
             break;

@@ -15,7 +15,8 @@ struct public_answer {
     std::optional<http_reply> reply;  // the answer, when it is final at once
     bool is_limit = false;  // /limit: timed in the histogram, logged, auth-request mode applies
     limit_result decision;  // /limit's; with no reply yet it waits for its usage write, with one
-                            // it may still have a count to queue (needs_usage(): a 429)
+                            // it may still have a count to queue (needs_usage(): a 429 or a
+                            // shadow-limited 200)
 };
 
 // Routes /limit (and /limit/<anything>: Envoy's ext_authz appends the original path to its

@@ -12,8 +12,7 @@ namespace {
 void sum_per_bucket(const std::vector<usage_event>& events,
                     std::vector<storage::usage_bucket>& buckets) {
     buckets.clear();
-    for (const usage_event& e : events)
-        buckets.push_back({e.second, e.key_id, {e.admitted ? 1u : 0u, e.admitted ? 0u : 1u}});
+    for (const usage_event& e : events) buckets.push_back({e.second, e.key_id, count_of(e.kind)});
     std::sort(buckets.begin(), buckets.end(), [](const auto& a, const auto& b) {
         return a.start != b.start ? a.start < b.start : a.key_id < b.key_id;
     });

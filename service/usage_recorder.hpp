@@ -18,11 +18,25 @@
 
 namespace rl::service {
 
+// Which count of a usage bucket a decision adds to (storage::usage_count's three fields).
+enum class usage_kind : std::uint8_t { admitted, limited, shadow_limited };
+
 struct usage_event {
     std::uint64_t key_id = 0;
     common::unix_seconds second = 0;
-    bool admitted = false;
+    usage_kind kind = usage_kind::admitted;
 };
+
+// One request of the given kind.
+constexpr storage::usage_count count_of(usage_kind kind) noexcept {
+    storage::usage_count c;
+    switch (kind) {
+        case usage_kind::admitted: c.admitted = 1; break;
+        case usage_kind::limited: c.limited = 1; break;
+        case usage_kind::shadow_limited: c.shadow_limited = 1; break;
+    }
+    return c;
+}
 
 // What became of a batch of events.
 enum class usage_write {

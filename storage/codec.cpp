@@ -218,6 +218,7 @@ void encode_usage_value(const usage_count& count, char (&out)[usage_value_size])
     for (int i = 0; i < 8; ++i) {
         out[i] = static_cast<char>(count.admitted >> (8 * i));
         out[8 + i] = static_cast<char>(count.limited >> (8 * i));
+        out[16 + i] = static_cast<char>(count.shadow_limited >> (8 * i));
     }
 }
 
@@ -230,7 +231,9 @@ std::string encode_usage_value(const usage_count& count) {
 std::optional<usage_count> decode_usage_value(std::string_view bytes) noexcept {
     reader r(bytes);
     usage_count count;
-    if (!r.le64(count.admitted) || !r.le64(count.limited) || !r.done()) return std::nullopt;
+    if (!r.le64(count.admitted) || !r.le64(count.limited)) return std::nullopt;
+    if (bytes.size() == usage_value_size_v1) return count;
+    if (!r.le64(count.shadow_limited) || !r.done()) return std::nullopt;
     return count;
 }
 

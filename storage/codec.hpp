@@ -11,8 +11,11 @@
 
 namespace rl::storage::codec {
 
-inline constexpr std::size_t usage_key_size = 16;    // be64 period start, be64 key_id
-inline constexpr std::size_t usage_value_size = 16;  // le64 admitted, le64 limited
+inline constexpr std::size_t usage_key_size = 16;  // be64 period start, be64 key_id
+// le64 admitted, le64 limited, le64 shadow_limited. Every write has all three; the decoder
+// also reads values written before shadow mode (the first two only: shadow_limited 0).
+inline constexpr std::size_t usage_value_size = 24;
+inline constexpr std::size_t usage_value_size_v1 = 16;
 
 // Users are written in format 2; format 1 (schema 1) is still read: limit 0 as plan
 // "default", limit N as limits "1s:N".

@@ -39,14 +39,17 @@ struct key_record {
     unix_seconds revoked_at = 0;
 };
 
-// Requests decided: admitted within the limit, or limited (answered 429).
+// Requests decided: admitted within the limit, limited (answered 429), or shadow-limited
+// (answered 200 in shadow mode where enforcement would have limited them).
 struct usage_count {
     std::uint64_t admitted = 0;
     std::uint64_t limited = 0;
+    std::uint64_t shadow_limited = 0;
 
     usage_count& operator+=(const usage_count& other) noexcept {
         admitted += other.admitted;
         limited += other.limited;
+        shadow_limited += other.shadow_limited;
         return *this;
     }
 };

@@ -34,8 +34,10 @@ enum class family : std::size_t {
     // api_key_ids: be64 key_id -> sha256(key), 32 bytes; finds a key by id.
     api_key_ids,
     // usage_1s, usage_1m, usage_1h: be64 period start, be64 key_id -> le64 admitted,
-    //   le64 limited. Per second as written (merged: values add up), and rolled up per minute
-    //   and per hour (Put: a fold replaces a period's sums). Big-endian keys sort by time.
+    //   le64 limited, le64 shadow_limited (values written before shadow mode have only the
+    //   first two and read as shadow_limited 0; merges and roll-ups write all three). Per
+    //   second as written (merged: values add up), and rolled up per minute and per hour (Put:
+    //   a fold replaces a period's sums). Big-endian keys sort by time.
     usage_1s,
     usage_1m,
     usage_1h,

@@ -1,5 +1,7 @@
 #pragma once
-// Adds (admitted, limited) pairs so usage is counted with blind writes, no read-modify-write.
+// Adds usage counts (admitted, limited, shadow_limited) so usage is counted with blind writes,
+// no read-modify-write. Old 16-byte operands count as shadow_limited 0; the sum is always
+// written in the current 24-byte layout.
 // Internal to storage/: only storage/*.cpp and the storage tests include it.
 
 #include <rocksdb/merge_operator.h>

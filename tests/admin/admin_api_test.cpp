@@ -349,17 +349,55 @@ TEST_CASE_METHOD(api_fixture, "GET /v1/usage reports buckets and totals for a ra
     CHECK(all.body["until"] == "2026-11-27T21:01:59Z");
     CHECK(all.body["step"] == 60);
     CHECK(all.body["buckets"] == json::parse(R"([
-        {"start": "2026-11-27T21:00:00Z", "allowed": 2, "rejected": 1},
-        {"start": "2026-11-27T21:01:00Z", "allowed": 8, "rejected": 5}])"));
-    CHECK(all.body["total"] == json{{"allowed", 10}, {"rejected", 6}});
+        {"start": "2026-11-27T21:00:00Z", "allowed": 2, "rejected": 1, "shadow_limited": 0},
+        {"start": "2026-11-27T21:01:00Z", "allowed": 8, "rejected": 5, "shadow_limited": 0}])"));
+    CHECK(all.body["total"] == json{{"allowed", 10}, {"rejected", 6}, {"shadow_limited", 0}});
 
     auto for_alice = range;
     for_alice["user"] = "alice";
-    CHECK(usage(for_alice).body["total"] == json{{"allowed", 5}, {"rejected", 1}});
+    CHECK(usage(for_alice).body["total"] ==
+          json{{"allowed", 5}, {"rejected", 1}, {"shadow_limited", 0}});
 
     auto for_key = range;
     for_key["key_id"] = rl::common::format_key_id(bobs);
-    CHECK(usage(for_key).body["total"] == json{{"allowed", 5}, {"rejected", 5}});
+    CHECK(usage(for_key).body["total"] ==
+          json{{"allowed", 5}, {"rejected", 5}, {"shadow_limited", 0}});
+}
+
+TEST_CASE_METHOD(api_fixture, "GET /v1/usage reports shadow-limited requests beside the others",
+                 "[admin_api]") {
+    make_user("alice");
+    make_user("bob");
+    const auto alices = make_key("alice").record.key_id;
+    const auto bobs = make_key("bob").record.key_id;
+    constexpr rl::common::unix_seconds hour = 1795813200;  // 2026-11-27T21:00:00Z
+    REQUIRE(db->usage().add({{hour + 1, alices, {2, 0, 4}},
+                             {hour + 2, alices, {1, 0, 3}},
+                             {hour + 61, alices, {3, 1, 0}},
+                             {hour + 62, bobs, {0, 0, 6}}}));
+    const std::map<std::string, std::string> range = {
+        {"since", format_rfc3339(hour)}, {"until", format_rfc3339(hour + 119)}, {"step", "1m"}};
+
+    const auto all = usage(range);
+    REQUIRE(all.status == 200);
+    CHECK(all.body["buckets"] == json::parse(R"([
+        {"start": "2026-11-27T21:00:00Z", "allowed": 3, "rejected": 0, "shadow_limited": 7},
+        {"start": "2026-11-27T21:01:00Z", "allowed": 3, "rejected": 1, "shadow_limited": 6}])"));
+    CHECK(all.body["total"] ==
+          json::parse(R"({"allowed": 6, "rejected": 1, "shadow_limited": 13})"));
+
+    auto for_bob = range;
+    for_bob["user"] = "bob";
+    CHECK(usage(for_bob).body["buckets"] == json::parse(R"([
+        {"start": "2026-11-27T21:01:00Z", "allowed": 0, "rejected": 0, "shadow_limited": 6}])"));
+
+    // The same from the roll-ups once the minutes are folded.
+    REQUIRE(db->usage().fold(rl::storage::usage_resolution::minute, hour + 120) == 2);
+    db->usage().expire(rl::storage::usage_resolution::second, hour + 120);
+    const auto folded = usage(range);
+    REQUIRE(folded.status == 200);
+    CHECK(folded.body["buckets"] == all.body["buckets"]);
+    CHECK(folded.body["total"] == all.body["total"]);
 }
 
 TEST_CASE_METHOD(api_fixture, "GET /v1/usage defaults to the last hour", "[admin_api]") {
@@ -407,19 +445,63 @@ TEST_CASE_METHOD(api_fixture, "GET /v1/usage/top ranks users by admitted and by 
     const auto top = call("GET", "/v1/usage/top", "", {{"since", "5m"}, {"limit", "2"}});
     REQUIRE(top.status == 200);
     CHECK(top.body["by_admitted"] == json::parse(R"([
-        {"user": "ann", "allowed": 30, "rejected": 0},
-        {"user": "cid", "allowed": 20, "rejected": 2}])"));
+        {"user": "ann", "allowed": 30, "rejected": 0, "shadow_limited": 0},
+        {"user": "cid", "allowed": 20, "rejected": 2, "shadow_limited": 0}])"));
     CHECK(top.body["by_rejected"] == json::parse(R"([
-        {"user": "dan", "allowed": 0, "rejected": 9},
-        {"user": "bea", "allowed": 10, "rejected": 7}])"));
-    CHECK(top.body["total"] == json{{"allowed", 60}, {"rejected", 18}});
+        {"user": "dan", "allowed": 0, "rejected": 9, "shadow_limited": 0},
+        {"user": "bea", "allowed": 10, "rejected": 7, "shadow_limited": 0}])"));
+    CHECK(top.body["total"] == json{{"allowed", 60}, {"rejected", 18}, {"shadow_limited", 0}});
+    CHECK_FALSE(top.body.contains("by_shadow"));  // nothing was counted in shadow mode
 
     const auto rejected = call("GET", "/v1/usage/top", "", {{"since", "5m"}, {"by", "rejected"}});
     CHECK_FALSE(rejected.body.contains("by_admitted"));
+    CHECK_FALSE(rejected.body.contains("by_shadow"));
     CHECK(rejected.body["by_rejected"].size() == 3);  // ann rejected nothing
+    const auto shadow = call("GET", "/v1/usage/top", "", {{"since", "5m"}, {"by", "shadow"}});
+    REQUIRE(shadow.status == 200);
+    CHECK(shadow.body["by_shadow"] == json::array());
     for (const auto& q : std::vector<std::map<std::string, std::string>>{
              {{"limit", "0"}}, {{"limit", "x"}}, {{"by", "weight"}}, {{"since", "soon"}}})
         check_problem(call("GET", "/v1/usage/top", "", q), 400);
+}
+
+TEST_CASE_METHOD(api_fixture, "GET /v1/usage/top ranks users by shadow-limited requests",
+                 "[admin_api]") {
+    const auto now = wall_now();
+    std::vector<rl::storage::usage_bucket> buckets;
+    for (const auto& [name, allowed, rejected, shadow] :
+         std::vector<std::tuple<std::string, std::uint64_t, std::uint64_t, std::uint64_t>>{
+             {"ann", 30, 0, 0}, {"bea", 10, 7, 5}, {"cid", 20, 0, 12}, {"dan", 1, 0, 5}}) {
+        make_user(name);
+        const auto first = make_key(name).record.key_id;
+        const auto second = make_key(name).record.key_id;
+        buckets.push_back({now - 100, first, {allowed, rejected, shadow / 2}});
+        buckets.push_back({now - 30, second, {0, 0, shadow - shadow / 2}});
+    }
+    buckets.push_back({now - 4000, buckets.front().key_id, {0, 0, 1000}});  // before the range
+    REQUIRE(db->usage().add(buckets));
+
+    const auto top = call("GET", "/v1/usage/top", "", {{"since", "5m"}, {"by", "shadow"}});
+    REQUIRE(top.status == 200);
+    CHECK_FALSE(top.body.contains("by_admitted"));
+    CHECK_FALSE(top.body.contains("by_rejected"));
+    // Most first; bea and dan tie on 5 and keep the order of the admitted ranking (bea first).
+    CHECK(top.body["by_shadow"] == json::parse(R"([
+        {"user": "cid", "allowed": 20, "rejected": 0, "shadow_limited": 12},
+        {"user": "bea", "allowed": 10, "rejected": 7, "shadow_limited": 5},
+        {"user": "dan", "allowed": 1, "rejected": 0, "shadow_limited": 5}])"));
+    CHECK(top.body["total"] == json{{"allowed", 61}, {"rejected", 7}, {"shadow_limited", 22}});
+
+    const auto two =
+        call("GET", "/v1/usage/top", "", {{"since", "5m"}, {"by", "shadow"}, {"limit", "2"}});
+    CHECK(two.body["by_shadow"].size() == 2);
+    CHECK(two.body["by_shadow"][1]["user"] == "bea");
+
+    // Without `by`, every ranking, the shadow one too since shadow mode counted some.
+    const auto all = call("GET", "/v1/usage/top", "", {{"since", "5m"}});
+    CHECK(all.body["by_admitted"].size() == 4);
+    CHECK(all.body["by_rejected"].size() == 1);
+    CHECK(all.body["by_shadow"] == top.body["by_shadow"]);
 }
 
 TEST_CASE_METHOD(api_fixture, "GET /v1/usage refuses a step finer than the data kept",

@@ -295,3 +295,27 @@ TEST_CASE_METHOD(usage_fixture, "usage by user sums each user's keys, heaviest f
     CHECK(users[1].user == "(deleted)");
     CHECK(users[1].count.admitted == 4);
 }
+
+TEST_CASE_METHOD(usage_fixture, "reports and per-user sums carry shadow-limited counts",
+                 "[usage_report]") {
+    REQUIRE(db->usage().add(
+        {{hour + 6, a, {0, 0, 3}}, {hour + 61, b, {1, 0, 2}}, {hour + 125, c, {0, 0, 9}}}));
+    const auto r = report(range(60));
+    REQUIRE(r.buckets.size() == 3);
+    CHECK(r.buckets[0].count.shadow_limited == 3);
+    CHECK(r.buckets[1].count.shadow_limited == 2);
+    CHECK(r.buckets[2].count.shadow_limited == 9);
+    // The other counts are as without shadow mode, plus b's one admit.
+    CHECK(rows_of(r) == std::vector<step_row>{{hour, 5, 1}, {hour + 60, 2, 0}, {hour + 120, 4, 4}});
+    CHECK(r.total.shadow_limited == 14);
+
+    usage_query alice = range(3600);
+    alice.user = "alice";
+    CHECK(report(alice).total.shadow_limited == 5);
+
+    const auto users = usage_by_user(*db, plan_of(coverages_of(*db), hour, hour + 125, 86400));
+    REQUIRE(users.size() == 2);
+    CHECK(users[0].user == "alice");
+    CHECK(users[0].count.shadow_limited == 5);
+    CHECK(users[1].count.shadow_limited == 9);
+}

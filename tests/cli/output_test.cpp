@@ -136,6 +136,53 @@ TEST_CASE("top prints a table per ranking, and CSV with the ranking in a column"
           "(none)\n");
 }
 
+TEST_CASE("usage shows a shadow column only when shadow mode counted something", "[output]") {
+    json zero = report;  // as a server with shadow mode sends it, with none counted
+    for (auto& bucket : zero["buckets"]) bucket["shadow_limited"] = 0;
+    zero["total"]["shadow_limited"] = 0;
+    CHECK(format_usage(zero, "user ann") == format_usage(report, "user ann"));
+    CHECK(format_usage_csv(zero) == format_usage_csv(report));
+
+    json shadow = zero;
+    shadow["buckets"][1]["shadow_limited"] = 12;
+    shadow["total"]["shadow_limited"] = 12;
+    CHECK(format_usage(shadow, "user ann") ==
+          "usage of user ann from 2026-11-27T21:00:00Z to 2026-11-27T21:09:59Z, step 1m\n"
+          "START                 ALLOWED  REJECTED  SHADOW\n"
+          "2026-11-27T21:00:00Z       10         0       0\n"
+          "2026-11-27T21:03:00Z        5         5      12\n"
+          "2026-11-27T21:09:00Z        1         0       0\n"
+          "TOTAL                      16         5      12\n");
+    CHECK(format_usage_csv(shadow) ==
+          "start,allowed,rejected,shadow_limited\n"
+          "2026-11-27T21:00:00Z,10,0,0\n"
+          "2026-11-27T21:03:00Z,5,5,12\n"
+          "2026-11-27T21:09:00Z,1,0,0\n");
+}
+
+TEST_CASE("top by shadow prints its own ranking with a shadow column", "[output]") {
+    const json shadow = json::parse(R"({
+        "since": "2026-11-27T21:00:00Z", "until": "2026-11-27T21:04:59Z", "limit": 10,
+        "by_shadow": [{"user": "cid", "allowed": 2, "rejected": 0, "shadow_limited": 40},
+                      {"user": "bea", "allowed": 10, "rejected": 7, "shadow_limited": 3}],
+        "total": {"allowed": 12, "rejected": 7, "shadow_limited": 43}})");
+    CHECK(format_top(shadow) ==
+          "heaviest users by shadow-limited from 2026-11-27T21:00:00Z to 2026-11-27T21:04:59Z\n"
+          "RANK  USER  ALLOWED  REJECTED  SHADOW\n"
+          "   1  cid         2         0      40\n"
+          "   2  bea        10         7       3\n");
+    CHECK(format_top_csv(shadow) ==
+          "by,rank,user,allowed,rejected,shadow_limited\n"
+          "shadow,1,cid,2,0,40\n"
+          "shadow,2,bea,10,7,3\n");
+    json none = shadow;
+    none["by_shadow"] = json::array();
+    none["total"]["shadow_limited"] = 0;
+    CHECK(format_top(none) ==
+          "heaviest users by shadow-limited from 2026-11-27T21:00:00Z to 2026-11-27T21:04:59Z\n"
+          "(none)\n");
+}
+
 TEST_CASE("a table printed a page at a time has one header and columns that only widen",
           "[output]") {
     paged_table table;

@@ -83,6 +83,8 @@ inline void require_counters_match(const std::map<std::string, double>& metrics,
     REQUIRE(value("ratelimitd_decisions_total{outcome=\"limited\"}") == seen.statuses[429]);
     REQUIRE(value("ratelimitd_decisions_total{outcome=\"unauthorized\"}") == seen.statuses[401]);
     REQUIRE(value("ratelimitd_decisions_total{outcome=\"forbidden\"}") == seen.statuses[403]);
+    // No terms in shadow mode here: the series is there, at 0, from the start.
+    REQUIRE(value("ratelimitd_decisions_total{outcome=\"shadow_limited\"}") == 0);
     REQUIRE(value("ratelimitd_unauthorized_total{reason=\"missing_key\"}") == 2);
     REQUIRE(value("ratelimitd_unauthorized_total{reason=\"invalid_key\"}") == 2);
     REQUIRE(value("ratelimitd_request_duration_seconds_count") == seen.total());

@@ -173,10 +173,13 @@ TEST_CASE("rlctl usage and top over live traffic: table, JSON, CSV and chart agr
     CHECK(rejected == "4");
 
     const json ranking = on.json_of({"top", "--since", "5m"});
-    CHECK(ranking.at("by_admitted") == json::parse(R"([{"user": "u", "allowed": 3, "rejected": 4},
-                                                       {"user": "v", "allowed": 1, "rejected": 0}])"));
+    CHECK(ranking.at("by_admitted") == json::parse(R"([
+        {"user": "u", "allowed": 3, "rejected": 4, "shadow_limited": 0},
+        {"user": "v", "allowed": 1, "rejected": 0, "shadow_limited": 0}])"));
     CHECK(ranking.at("by_rejected") ==
-          json::parse(R"([{"user": "u", "allowed": 3, "rejected": 4}])"));
+          json::parse(R"([{"user": "u", "allowed": 3, "rejected": 4, "shadow_limited": 0}])"));
+    CHECK_FALSE(ranking.contains("by_shadow"));  // no shadow mode, no shadow ranking
+    CHECK(on.json_of({"top", "--since", "5m", "--by", "shadow"}).at("by_shadow") == json::array());
     CHECK(on.out({"--csv", "top", "--since", "5m", "--by", "admitted", "--limit", "1"}) ==
           "by,rank,user,allowed,rejected\nadmitted,1,u,3,4\n");
     CHECK(on.out({"top", "--since", "5m", "--by", "rejected"}).find("   1  u") !=

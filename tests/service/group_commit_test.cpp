@@ -134,6 +134,28 @@ TEST_CASE("a limited request is answered at once; its count joins the next write
     CHECK(total.limited == 1);
 }
 
+TEST_CASE("a shadow-limited request is answered at once; its count joins the next write") {
+    commit_harness h;
+    const auto key = h.key_for("alice", 1);
+    asio::post(h.io, [&] {
+        h.submit("/limit?n=1", key);
+        const auto shadow = h.as_shadow(h.handler.decide(key, h.t0, h.wall));
+        REQUIRE(shadow.needs_usage());
+        REQUIRE_FALSE(shadow.waits_for_usage());
+        h.commit.count(shadow.usage);  // answered by the caller, not by the commit
+    });
+    h.run();
+    REQUIRE(h.replies.size() == 1);  // only the admit waited for the write
+    CHECK(h.replies[0].outcome == limit_outcome::admitted);
+    CHECK(h.usage.batches() == 1);
+    storage::usage_count total;
+    h.store->usage().scan({storage::usage_resolution::second, 0, INT64_MAX},
+                          [&](const storage::usage_bucket& b) { total += b.count; });
+    CHECK(total.admitted == 1);
+    CHECK(total.limited == 0);
+    CHECK(total.shadow_limited == 1);
+}
+
 TEST_CASE("counts still queued when the loop stops are written by drain, once") {
     commit_harness h;
     const auto key = h.key_for("alice", 1);

@@ -25,19 +25,28 @@ struct handler_fixture {
     temp_dir dir;
     std::unique_ptr<storage::data_dir> store;
     service::key_index keys{10};
-    limiter::sliding_window_limiter limiter;
+    limiter::policy_limiter limiter;
     service::usage_recorder usage;
     service::metrics counters;
     std::atomic<bool> ready{true};
     admin::catalog catalog{*store, 10, &keys};
     service::limit_handler handler{keys, limiter, usage, counters, ready};
     limiter::time_point t0 = limiter::time_point{} + std::chrono::hours(1);
-    common::unix_seconds wall = 1'800'000'000;
+    limiter::wall_time wall = limiter::wall_time(std::chrono::seconds(1'800'000'000));
 
     // A new user with one key; returns the plain key.
     std::string key_for(const std::string& user, std::uint32_t limit) {
         REQUIRE(catalog.create_user(user, limit).succeeded());
         return catalog.create_key(user, "", 0).value->key;
+    }
+
+    // A limited result as limit_handler answers it under terms in shadow mode: the decision
+    // stands, the outcome and its usage count are shadow_limited.
+    static service::limit_result as_shadow(service::limit_result limited) {
+        REQUIRE(limited.outcome == service::limit_outcome::limited);
+        limited.outcome = service::limit_outcome::shadow_limited;
+        limited.usage.kind = service::usage_kind_of(limited.outcome);
+        return limited;
     }
 };
 

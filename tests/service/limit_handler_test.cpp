@@ -154,7 +154,7 @@ TEST_CASE("public routes: a 429 is answered at once and still carries its count"
     REQUIRE(limited.reply);
     REQUIRE(limited.reply->status == 429);
     REQUIRE(limited.decision.needs_usage());
-    REQUIRE_FALSE(limited.decision.usage.admitted);
+    REQUIRE(limited.decision.usage.kind == service::usage_kind::limited);
     REQUIRE(h.counters.decisions(limit_outcome::limited) == 1);  // final: nothing to settle
     REQUIRE(h.handler.settle(limited.decision, service::usage_write::refused).outcome ==
             limit_outcome::limited);

@@ -52,6 +52,26 @@ TEST_CASE("decisions are rendered by outcome, 401 and 503 reasons apart") {
     }
 }
 
+TEST_CASE("shadow-limited decisions are their own outcome, shown at 0 from the start") {
+    metrics m;
+    REQUIRE(
+        has_line(m.render(gauges{}), "ratelimitd_decisions_total{outcome=\"shadow_limited\"} 0"));
+    m.count(limit_outcome::shadow_limited);
+    m.count(limit_outcome::shadow_limited);
+    m.count(limit_outcome::admitted);
+    m.count(limit_outcome::limited);
+    const std::string text = m.render(gauges{});
+    CHECK(has_line(text, "ratelimitd_decisions_total{outcome=\"shadow_limited\"} 2"));
+    CHECK(has_line(text, "ratelimitd_decisions_total{outcome=\"admitted\"} 1"));
+    CHECK(has_line(text, "ratelimitd_decisions_total{outcome=\"limited\"} 1"));
+    CHECK(m.decisions(limit_outcome::shadow_limited) == 2);
+    CHECK(names_of(limit_outcome::shadow_limited).outcome == "shadow_limited");
+    CHECK(names_of(limit_outcome::shadow_limited).reason == nullptr);
+    // Every outcome keeps its own name after the new one.
+    CHECK(names_of(limit_outcome::missing_key).outcome == "unauthorized");
+    CHECK(names_of(limit_outcome::repeated_key).outcome == "bad_request");
+}
+
 TEST_CASE("latencies land in cumulative buckets; sum and count follow") {
     metrics m;
     m.observe_latency(30us);   // <= 50 µs
@@ -98,6 +118,12 @@ TEST_CASE("an access line is one JSON object with the key_id, escaped, never mor
     e.user = {};
     append_access_line(line, e);
     REQUIRE(line.find("\"reason\":\"missing_key\",\"key_id\":null,\"user\":null") !=
+            std::string::npos);
+    line.clear();
+    e.status = 200;
+    e.outcome = limit_outcome::shadow_limited;
+    append_access_line(line, e);
+    REQUIRE(line.find("\"status\":200,\"outcome\":\"shadow_limited\",\"reason\":null") !=
             std::string::npos);
 }
 

@@ -18,6 +18,7 @@
 using namespace rl;
 using service::limit_outcome;
 using service::on_storage_error;
+using service::usage_kind;
 using service::usage_write;
 
 namespace {
@@ -138,7 +139,7 @@ TEST_CASE("open: once the held counts reach their bound, further admits get 503"
 TEST_CASE("recovery on a healthy store is immediate and logs nothing") {
     faulty_harness h(on_storage_error::open);
     REQUIRE(h.usage.recover());
-    REQUIRE(h.usage.record({{1, 5, true}}) == usage_write::written);
+    REQUIRE(h.usage.record({{1, 5, usage_kind::admitted}}) == usage_write::written);
     REQUIRE(h.log.empty());
     REQUIRE(h.usage.storage_errors() == 0);
 }
@@ -185,7 +186,7 @@ TEST_CASE("while storage keeps failing, a summary line follows at most once per 
     std::vector<std::string> log;
     const auto record_failing = [&](service::usage_recorder& usage, int times) {
         for (int i = 0; i < times; ++i) {
-            REQUIRE(usage.record({{1, 100, true}}) == usage_write::held);
+            REQUIRE(usage.record({{1, 100, usage_kind::admitted}}) == usage_write::held);
             REQUIRE_FALSE(usage.recover());
         }
     };

@@ -6,6 +6,7 @@
 #include "tests/support/temp_dir.hpp"
 
 using rl::service::usage_event;
+using rl::service::usage_kind;
 using rl::service::usage_write;
 
 namespace {
@@ -26,14 +27,14 @@ TEST_CASE("a batch is summed per second and key, admitted and rejected apart") {
     rl::testing::temp_dir dir;
     auto store = rl::storage::data_dir::open(dir / "data");
     rl::service::usage_recorder usage(*store);
-    REQUIRE(usage.record({{7, 100, true},
-                          {7, 100, true},
-                          {7, 100, false},
-                          {8, 100, true},
-                          {7, 101, false},
-                          {8, 100, false},
-                          {7, 100, true}}) == usage_write::written);
-    REQUIRE(usage.record({{7, 100, true}}) == usage_write::written);
+    REQUIRE(usage.record({{7, 100, usage_kind::admitted},
+                          {7, 100, usage_kind::admitted},
+                          {7, 100, usage_kind::limited},
+                          {8, 100, usage_kind::admitted},
+                          {7, 101, usage_kind::limited},
+                          {8, 100, usage_kind::limited},
+                          {7, 100, usage_kind::admitted}}) == usage_write::written);
+    REQUIRE(usage.record({{7, 100, usage_kind::admitted}}) == usage_write::written);
     const auto buckets = stored(*store);
     REQUIRE(buckets.size() == 3);
     REQUIRE(buckets.at({100, 7}).admitted == 4);
@@ -44,6 +45,40 @@ TEST_CASE("a batch is summed per second and key, admitted and rejected apart") {
     REQUIRE(buckets.at({101, 7}).limited == 1);
     REQUIRE(usage.batches() == 2);
     REQUIRE(usage.failures() == 0);
+}
+
+TEST_CASE("shadow-limited requests are counted apart from admitted and limited ones") {
+    rl::testing::temp_dir dir;
+    auto store = rl::storage::data_dir::open(dir / "data");
+    rl::service::usage_recorder usage(*store);
+    REQUIRE(usage.record({{7, 100, usage_kind::shadow_limited},
+                          {7, 100, usage_kind::admitted},
+                          {7, 100, usage_kind::shadow_limited},
+                          {7, 100, usage_kind::limited},
+                          {8, 100, usage_kind::shadow_limited}}) == usage_write::written);
+    REQUIRE(usage.record({{7, 100, usage_kind::shadow_limited}}) == usage_write::written);
+    const auto buckets = stored(*store);
+    REQUIRE(buckets.size() == 2);
+    CHECK(buckets.at({100, 7}).admitted == 1);
+    CHECK(buckets.at({100, 7}).limited == 1);
+    CHECK(buckets.at({100, 7}).shadow_limited == 3);
+    CHECK(buckets.at({100, 8}).admitted == 0);
+    CHECK(buckets.at({100, 8}).limited == 0);
+    CHECK(buckets.at({100, 8}).shadow_limited == 1);
+}
+
+TEST_CASE("each usage kind adds one to its own count") {
+    using rl::service::count_of;
+    CHECK(count_of(usage_kind::admitted).admitted == 1);
+    CHECK(count_of(usage_kind::admitted).limited + count_of(usage_kind::admitted).shadow_limited ==
+          0);
+    CHECK(count_of(usage_kind::limited).limited == 1);
+    CHECK(count_of(usage_kind::limited).admitted + count_of(usage_kind::limited).shadow_limited ==
+          0);
+    CHECK(count_of(usage_kind::shadow_limited).shadow_limited == 1);
+    CHECK(count_of(usage_kind::shadow_limited).admitted +
+              count_of(usage_kind::shadow_limited).limited ==
+          0);
 }
 
 TEST_CASE("an empty batch writes nothing and succeeds") {

@@ -6,6 +6,7 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include "storage/usage_merge_operator.hpp"
@@ -21,7 +22,17 @@ struct decoder {
     std::string valid;                                   // a canonical encoding
     std::function<bool(std::string_view)> accepts;       // decodes without complaint
     std::function<std::string(std::string_view)> round;  // decode then encode again
+    // A shorter layout an older release wrote, still read; it encodes again in the current
+    // layout (the old bytes, then zeros for the fields it lacks). 0: no older layout.
+    std::size_t legacy_size = 0;
 };
+
+// What an accepted input encodes back to: itself, or an older layout padded to the current one.
+std::string canonical(const decoder& d, std::string_view bytes) {
+    std::string out(bytes);
+    if (d.legacy_size != 0 && bytes.size() == d.legacy_size) out.resize(d.valid.size(), '\0');
+    return out;
+}
 
 const key_hash some_hash = rl::common::sha256("rl_0123456789_secret");
 const std::string some_hash_bytes(reinterpret_cast<const char*>(some_hash.data()),
@@ -36,10 +47,12 @@ key_record sample_key() {
 }
 
 template <typename Decode, typename Encode>
-decoder make_decoder(const char* name, std::string valid, Decode decode, Encode encode) {
+decoder make_decoder(const char* name, std::string valid, Decode decode, Encode encode,
+                     std::size_t legacy_size = 0) {
     return {name, std::move(valid),
             [decode](std::string_view bytes) { return decode(bytes).has_value(); },
-            [decode, encode](std::string_view bytes) { return encode(*decode(bytes)); }};
+            [decode, encode](std::string_view bytes) { return encode(*decode(bytes)); },
+            legacy_size};
 }
 
 std::vector<decoder> all_decoders() {
@@ -57,8 +70,10 @@ std::vector<decoder> all_decoders() {
         make_decoder(
             "usage key", codec::encode_usage_key(1795815000, 7), codec::decode_usage_key,
             [](const usage_bucket& b) { return codec::encode_usage_key(b.start, b.key_id); }),
-        make_decoder("usage value", codec::encode_usage_value({3, 4}), codec::decode_usage_value,
-                     [](const usage_count& c) { return codec::encode_usage_value(c); }),
+        make_decoder(
+            "usage value", codec::encode_usage_value({3, 4, 5}), codec::decode_usage_value,
+            [](const usage_count& c) { return codec::encode_usage_value(c); },
+            codec::usage_value_size_v1),
     };
 }
 
@@ -70,12 +85,20 @@ std::string merged(const std::string* existing, const std::string& operand) {
     return out;
 }
 
-// (admitted, limited) of an encoded usage value.
-using counts = std::pair<std::uint64_t, std::uint64_t>;
+// (admitted, limited, shadow_limited) of an encoded usage value.
+using counts = std::tuple<std::uint64_t, std::uint64_t, std::uint64_t>;
 counts counts_of(const std::string& bytes) {
     const auto count = codec::decode_usage_value(bytes);
     REQUIRE(count.has_value());
-    return {count->admitted, count->limited};
+    return {count->admitted, count->limited, count->shadow_limited};
+}
+
+// A usage value as releases before shadow mode wrote it: le64 admitted, le64 limited.
+std::string old_usage_value(std::uint64_t admitted, std::uint64_t limited) {
+    std::string out;
+    for (const std::uint64_t v : {admitted, limited})
+        for (int shift = 0; shift < 64; shift += 8) out.push_back(static_cast<char>(v >> shift));
+    return out;
 }
 
 }  // namespace
@@ -142,20 +165,41 @@ TEST_CASE("usage keys and values encode the same into a buffer as into a string"
     CHECK(std::string(key, sizeof key) == codec::encode_usage_key(-2, 0x0102030405060708ULL));
 
     char value[codec::usage_value_size];
-    codec::encode_usage_value({0x0a0b0c0d0e0f1011ULL, 7}, value);
+    codec::encode_usage_value({0x0a0b0c0d0e0f1011ULL, 7, 9}, value);
     CHECK(std::string(value, sizeof value) ==
-          codec::encode_usage_value({0x0a0b0c0d0e0f1011ULL, 7}));
+          codec::encode_usage_value({0x0a0b0c0d0e0f1011ULL, 7, 9}));
     CHECK(codec::decode_usage_value(std::string_view(value, sizeof value))->admitted ==
           0x0a0b0c0d0e0f1011ULL);
 }
 
 TEST_CASE("usage counts survive encode and decode", "[codec]") {
-    const std::string bytes = codec::encode_usage_value({UINT64_MAX, 12});
+    const std::string bytes = codec::encode_usage_value({UINT64_MAX, 12, 0x0102030405060708ULL});
+    CHECK(bytes.size() == 24);
     CHECK(bytes.size() == codec::usage_value_size);
+    // Little-endian, in the order admitted, limited, shadow_limited.
+    CHECK(bytes.substr(16) == std::string("\x08\x07\x06\x05\x04\x03\x02\x01", 8));
     const auto count = codec::decode_usage_value(bytes);
     REQUIRE(count.has_value());
     CHECK(count->admitted == UINT64_MAX);
     CHECK(count->limited == 12);
+    CHECK(count->shadow_limited == 0x0102030405060708ULL);
+}
+
+TEST_CASE("usage values written before shadow mode read with no shadow-limited requests",
+          "[codec]") {
+    const std::string old = old_usage_value(0x0a0b0c0d0e0f1011ULL, 7);
+    REQUIRE(old.size() == codec::usage_value_size_v1);
+    const auto count = codec::decode_usage_value(old);
+    REQUIRE(count.has_value());
+    CHECK(count->admitted == 0x0a0b0c0d0e0f1011ULL);
+    CHECK(count->limited == 7);
+    CHECK(count->shadow_limited == 0);
+    // Written again, it takes the current layout.
+    CHECK(codec::encode_usage_value(*count) == old + std::string(8, '\0'));
+    // Neither layout with a partial field is read.
+    CHECK_FALSE(codec::decode_usage_value(old.substr(0, 15)).has_value());
+    CHECK_FALSE(codec::decode_usage_value(old + "\x01").has_value());
+    CHECK_FALSE(codec::decode_usage_value(old + std::string(7, '\0')).has_value());
 }
 
 TEST_CASE("every decoder rejects truncated and extended input", "[codec]") {
@@ -165,6 +209,11 @@ TEST_CASE("every decoder rejects truncated and extended input", "[codec]") {
         CHECK(d.round(d.valid) == d.valid);
         for (std::size_t size = 0; size < d.valid.size(); ++size) {
             CAPTURE(size);
+            // An older, shorter layout is read on purpose, and written again in the current one.
+            if (d.legacy_size != 0 && size == d.legacy_size) {
+                CHECK(d.round(d.valid.substr(0, size)) == canonical(d, d.valid.substr(0, size)));
+                continue;
+            }
             CHECK_FALSE(d.accepts(d.valid.substr(0, size)));
         }
         CHECK_FALSE(d.accepts(d.valid + '\0'));
@@ -182,7 +231,7 @@ TEST_CASE("every decoder either rejects random bytes or reads them canonically",
         if (i % 3 == 0 && !bytes.empty()) bytes[0] = 1;  // get past the format byte
         for (const decoder& d : decoders) {
             CAPTURE(d.name, i);
-            if (d.accepts(bytes)) CHECK(d.round(bytes) == bytes);
+            if (d.accepts(bytes)) CHECK(d.round(bytes) == canonical(d, bytes));
         }
     }
 }
@@ -213,19 +262,40 @@ TEST_CASE("record decoders reject values no encoder writes", "[codec]") {
     }
 }
 
-TEST_CASE("the merge operator adds admitted and limited counts", "[codec][merge]") {
-    const std::string first = codec::encode_usage_value({3, 1});
-    const std::string second = codec::encode_usage_value({4, 5});
-    CHECK(counts_of(merged(nullptr, first)) == counts{3, 1});
-    CHECK(counts_of(merged(&first, second)) == counts{7, 6});
+TEST_CASE("the merge operator adds admitted, limited and shadow-limited counts", "[codec][merge]") {
+    const std::string first = codec::encode_usage_value({3, 1, 2});
+    const std::string second = codec::encode_usage_value({4, 5, 6});
+    CHECK(counts_of(merged(nullptr, first)) == counts{3, 1, 2});
+    CHECK(counts_of(merged(&first, second)) == counts{7, 6, 8});
+    // The name is unchanged: the operator still adds what older releases wrote.
     CHECK(std::string(usage_merge_operator().Name()) == "rl.usage_count_add.v1");
 }
 
+TEST_CASE("the merge operator adds old 16-byte values to new ones into a 24-byte value",
+          "[codec][merge]") {
+    const std::string old = old_usage_value(3, 1);
+    const std::string current = codec::encode_usage_value({4, 5, 6});
+    struct merge_case {
+        std::string existing, operand;
+        counts sum;
+    };
+    for (const merge_case& c :
+         {merge_case{old, current, {7, 6, 6}}, merge_case{current, old, {7, 6, 6}},
+          merge_case{old, old, {6, 2, 0}}}) {
+        const std::string out = merged(&c.existing, c.operand);
+        CHECK(out.size() == codec::usage_value_size);
+        CHECK(counts_of(out) == c.sum);
+    }
+    const std::string alone = merged(nullptr, old);
+    CHECK(alone.size() == codec::usage_value_size);
+    CHECK(counts_of(alone) == counts{3, 1, 0});
+}
+
 TEST_CASE("the merge operator counts a malformed operand as zero", "[codec][merge]") {
-    const std::string good = codec::encode_usage_value({3, 1});
+    const std::string good = codec::encode_usage_value({3, 1, 4});
     const std::string bad = "not a count";
-    CHECK(counts_of(merged(&good, bad)) == counts{3, 1});
-    CHECK(counts_of(merged(&bad, good)) == counts{3, 1});
-    CHECK(counts_of(merged(&bad, "")) == counts{0, 0});
-    CHECK(counts_of(merged(nullptr, bad)) == counts{0, 0});
+    CHECK(counts_of(merged(&good, bad)) == counts{3, 1, 4});
+    CHECK(counts_of(merged(&bad, good)) == counts{3, 1, 4});
+    CHECK(counts_of(merged(&bad, "")) == counts{0, 0, 0});
+    CHECK(counts_of(merged(nullptr, bad)) == counts{0, 0, 0});
 }

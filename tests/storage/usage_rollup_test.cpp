@@ -6,8 +6,10 @@
 #include <tuple>
 #include <vector>
 
+#include "storage/codec.hpp"
 #include "storage/data_dir.hpp"
 #include "tests/storage/data_dir_fixture.hpp"
+#include "tests/storage/raw_access.hpp"
 
 namespace {
 
@@ -34,6 +36,35 @@ struct rollup_fixture : rl::testing::data_dir_fixture {
             s.second += b.count.limited;
         });
         return out;
+    }
+
+    // (start, key_id) -> (admitted, limited, shadow_limited) of one resolution.
+    using all_counts = std::map<std::pair<unix_seconds, std::uint64_t>,
+                                std::tuple<std::uint64_t, std::uint64_t, std::uint64_t>>;
+    all_counts read_all(usage_resolution r) const {
+        all_counts out;
+        db->usage().scan(usage_range{r, 0, day + 86400 * 30}, [&](const usage_bucket& b) {
+            out[{b.start, b.key_id}] = {b.count.admitted, b.count.limited, b.count.shadow_limited};
+        });
+        return out;
+    }
+
+    // Writes per-second usage in the 16-byte layout of releases before shadow mode, the way
+    // such a release merged it.
+    void add_old(unix_seconds start, std::uint64_t key_id, std::uint64_t admitted,
+                 std::uint64_t limited) {
+        std::string value;
+        for (const std::uint64_t v : {admitted, limited})
+            for (int shift = 0; shift < 64; shift += 8)
+                value.push_back(static_cast<char>(v >> shift));
+        db.reset();
+        rl::testing::raw_access(
+            directory, [&](rocksdb::DB& raw, const rl::testing::family_of& family) {
+                REQUIRE(raw.Merge(rocksdb::WriteOptions(), family(schema::family::usage_1s),
+                                  codec::encode_usage_key(start, key_id), value)
+                            .ok());
+            });
+        reopen();
     }
 };
 
@@ -147,4 +178,41 @@ TEST_CASE_METHOD(rollup_fixture, "usage arriving for a folded minute is folded a
     add({{day + 50, 1, {1, 0}}});
     db->usage().fold(minute, day + 3600);
     CHECK(read(minute).at({day, 1}) == std::make_pair<std::uint64_t, std::uint64_t>(7, 1));
+}
+
+TEST_CASE_METHOD(rollup_fixture,
+                 "roll-ups carry shadow-limited counts, from old and new values alike",
+                 "[rollup]") {
+    add_old(day + 1, 1, 2, 1);     // before shadow mode: 16 bytes
+    add({{day + 1, 1, {1, 0, 4}},  // the same second, merged onto the old value
+         {day + 59, 1, {0, 0, 3}},
+         {day + 61, 2, {1, 1, 1}}});
+    add_old(day + 3601, 2, 5, 0);  // an old value alone in its hour
+
+    CHECK(read_all(second) == all_counts{{{day + 1, 1}, {3, 1, 4}},
+                                         {{day + 59, 1}, {0, 0, 3}},
+                                         {{day + 61, 2}, {1, 1, 1}},
+                                         {{day + 3601, 2}, {5, 0, 0}}});
+    REQUIRE(db->usage().fold(minute, day + 7200) == 3);
+    CHECK(read_all(minute) == all_counts{{{day, 1}, {3, 1, 7}},
+                                         {{day + 60, 2}, {1, 1, 1}},
+                                         {{day + 3600, 2}, {5, 0, 0}}});
+    REQUIRE(db->usage().fold(hour, day + 7200) == 2);
+    CHECK(read_all(hour) ==
+          all_counts{{{day, 1}, {3, 1, 7}}, {{day, 2}, {1, 1, 1}}, {{day + 3600, 2}, {5, 0, 0}}});
+    // Roll-ups and merges are written in the current 24-byte layout, old inputs or not.
+    db.reset();
+    rl::testing::raw_access(directory, [](rocksdb::DB& raw, const rl::testing::family_of& family) {
+        std::string value;
+        REQUIRE(raw.Get(rocksdb::ReadOptions(), family(schema::family::usage_1h),
+                        codec::encode_usage_key(day + 3600, 2), &value)
+                    .ok());
+        CHECK(value.size() == codec::usage_value_size);
+        REQUIRE(raw.Get(rocksdb::ReadOptions(), family(schema::family::usage_1s),
+                        codec::encode_usage_key(day + 1, 1), &value)
+                    .ok());
+        CHECK(value.size() == codec::usage_value_size);
+    });
+    reopen();
+    CHECK(read_all(hour).at({day, 1}) == std::make_tuple(3u, 1u, 7u));
 }
