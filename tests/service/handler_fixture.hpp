@@ -32,7 +32,8 @@ struct handler_fixture {
     admin::catalog catalog{*store, 10, &keys};
     service::limit_handler handler{keys, limiter, usage, counters, ready};
     limiter::time_point t0 = limiter::time_point{} + std::chrono::hours(1);
-    limiter::wall_time wall = limiter::wall_time(std::chrono::seconds(1'800'000'000));
+    common::unix_seconds wall_s = 1'800'000'000;
+    limiter::wall_time wall = limiter::wall_time(std::chrono::seconds(wall_s));
 
     // A new user with one key; returns the plain key.
     std::string key_for(const std::string& user, std::uint32_t limit) {

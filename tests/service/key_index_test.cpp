@@ -16,8 +16,17 @@ namespace {
 
 constexpr common::unix_seconds now = 1'800'000'000;
 
+// Own limits of `limit` per second, or the default plan when 0.
 storage::user_record user(const std::string& name, std::uint32_t limit = 0, bool disabled = false) {
-    return {name, limit, disabled, now};
+    if (limit == 0) return {name, "default", "", disabled, now};
+    return {name, "", "1s:" + std::to_string(limit), disabled, now};
+}
+
+// The quota per second a user is held to (every user here has one 1-s limit).
+std::uint32_t per_second(const service::user_entry& entry) {
+    const auto& limits = entry.terms.load()->policy.limits;
+    REQUIRE(limits.size() == 1);
+    return limits[0].quota;
 }
 
 storage::key_record key(std::uint64_t id, const std::string& plain, const std::string& owner,
@@ -49,7 +58,7 @@ TEST_CASE("a live key finds its user; anything else is unknown") {
     CHECK(found.key_id == 1);
     REQUIRE(found.user);
     CHECK(found.user->name == "alice");
-    CHECK(found.user->limit.load() == 5);
+    CHECK(per_second(*found.user) == 5);
     CHECK_FALSE(found.user->disabled.load());
 
     CHECK(find(index, "rl_other_key").status == key_status::unknown);
@@ -88,11 +97,11 @@ TEST_CASE("user changes reach the entry their keys point at") {
     REQUIRE(entry);
 
     index.user_changed(user("alice", 0, true));  // back to the default limit, and disabled
-    CHECK(entry->limit.load() == 10);
+    CHECK(per_second(*entry) == 10);
     CHECK(entry->disabled.load());
     index.user_changed(user("alice", 7, false));
     CHECK(find(index, "rl_alice_key").user == entry);  // the same entry: the same window
-    CHECK(entry->limit.load() == 7);
+    CHECK(per_second(*entry) == 7);
     CHECK_FALSE(entry->disabled.load());
     CHECK(index.user_count() == 1);
 }
@@ -145,7 +154,7 @@ TEST_CASE("many keys over many users are each found with their own user") {
             REQUIRE(found.status == key_status::valid);
             REQUIRE(found.key_id == id);
             REQUIRE(found.user->name == "user" + std::to_string(u));
-            REQUIRE(found.user->limit.load() == static_cast<std::uint32_t>(u + 1));
+            REQUIRE(per_second(*found.user) == static_cast<std::uint32_t>(u + 1));
         }
     }
 }
@@ -166,7 +175,7 @@ TEST_CASE("load reads every user and live key from storage and reports each key"
                [&](const storage::key_record& k, const service::user_entry& entry) {
                    ++reported;
                    CHECK(k.user == "alice");
-                   CHECK(entry.limit.load() == 4);
+                   CHECK(per_second(entry) == 4);
                });
     CHECK(reported == 1);
     CHECK(index.user_count() == 2);

@@ -44,11 +44,11 @@ TEST_CASE("admits up to the limit, then limits, and counts usage for both") {
     REQUIRE(h.check(key, std::chrono::milliseconds(10)).outcome == limit_outcome::admitted);
     const auto limited = h.check(key, std::chrono::milliseconds(20));
     REQUIRE(limited.outcome == limit_outcome::limited);
-    REQUIRE(limited.decision.reset_after == std::chrono::milliseconds(980));
+    REQUIRE(limited.decision.retry_after == std::chrono::milliseconds(980));
     REQUIRE(h.check(key, std::chrono::milliseconds(1000)).outcome == limit_outcome::admitted);
 
     storage::usage_count total;
-    h.store->usage().scan({storage::usage_resolution::second, h.wall, h.wall + 1},
+    h.store->usage().scan({storage::usage_resolution::second, h.wall_s, h.wall_s + 1},
                           [&](const storage::usage_bucket& b) { total += b.count; });
     REQUIRE(total.admitted == 3);
     REQUIRE(total.limited == 1);
@@ -62,8 +62,9 @@ TEST_CASE("disabled users are forbidden; expired keys are their own outcome") {
 
     REQUIRE(h.catalog.create_user("b", std::nullopt).succeeded());
     const auto expiring = h.catalog.create_key("b", "", common::wall_now() + 10).value->key;
-    REQUIRE(h.handler.check(expiring, h.t0, common::wall_now()).outcome == limit_outcome::admitted);
-    REQUIRE(h.handler.check(expiring, h.t0, common::wall_now() + 10).outcome ==
+    const auto now = std::chrono::system_clock::now();
+    REQUIRE(h.handler.check(expiring, h.t0, now).outcome == limit_outcome::admitted);
+    REQUIRE(h.handler.check(expiring, h.t0, now + std::chrono::seconds(10)).outcome ==
             limit_outcome::expired_key);
 }
 
