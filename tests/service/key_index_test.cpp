@@ -17,7 +17,12 @@ namespace {
 constexpr common::unix_seconds now = 1'800'000'000;
 
 storage::user_record user(const std::string& name, std::uint32_t limit = 0, bool disabled = false) {
-    return {name, limit, disabled, now};
+    if (limit == 0) return {name, "default", "", disabled, now};
+    return {name, "", "1s:" + std::to_string(limit), disabled, now};
+}
+
+storage::user_record follower(const std::string& name, const std::string& plan) {
+    return {name, plan, "", false, now};
 }
 
 storage::key_record key(std::uint64_t id, const std::string& plain, const std::string& owner,
@@ -173,4 +178,42 @@ TEST_CASE("load reads every user and live key from storage and reports each key"
     CHECK(index.key_count() == 1);
     CHECK(find(index, live).status == key_status::valid);
     CHECK(find(index, revoked->key).status == key_status::unknown);
+}
+
+TEST_CASE("a plan's followers take its limit, and follow its changes at once") {
+    service::key_index index(10);
+    index.plan_changed({"free", "1s:3,day:1000", false, now, now});
+    index.user_changed(follower("alice", "free"));
+    index.user_changed(follower("bob", "free"));
+    index.user_changed(user("carol", 8));
+    index.key_changed(key(1, "rl_alice_key", "alice"));
+    index.key_changed(key(2, "rl_bob_key", "bob"));
+    index.key_changed(key(3, "rl_carol_key", "carol"));
+    CHECK(find(index, "rl_alice_key").user->limit.load() == 3);
+    CHECK(find(index, "rl_bob_key").user->limit.load() == 3);
+
+    index.plan_changed({"free", "1s:6", false, now, now});
+    CHECK(find(index, "rl_alice_key").user->limit.load() == 6);
+    CHECK(find(index, "rl_bob_key").user->limit.load() == 6);
+    CHECK(find(index, "rl_carol_key").user->limit.load() == 8);  // own limits: untouched
+
+    index.user_changed(follower("bob", "default"));
+    CHECK(find(index, "rl_bob_key").user->limit.load() == 10);
+    index.plan_changed({"free", "1s:2", false, now, now});
+    CHECK(find(index, "rl_bob_key").user->limit.load() == 10);  // no longer a follower
+    CHECK(find(index, "rl_alice_key").user->limit.load() == 2);
+}
+
+TEST_CASE("plans are loaded with the users that follow them") {
+    testing::temp_dir tmp;
+    auto store = storage::data_dir::open(tmp / "data");
+    store->catalog().put_plan({"pro", "1m:600,1s:40", false, now, now});
+    store->catalog().put_user(follower("alice", "pro"));
+    store->catalog().put_user({"bob", "", "10s:50", false, now});
+    store->catalog().put_key(key(1, "rl_alice_key", "alice"));
+    store->catalog().put_key(key(2, "rl_bob_key", "bob"));
+    service::key_index index(10);
+    index.load(store->catalog(), nullptr);
+    CHECK(find(index, "rl_alice_key").user->limit.load() == 40);
+    CHECK(find(index, "rl_bob_key").user->limit.load() == 5);
 }
