@@ -83,7 +83,8 @@ std::optional<limiter::policy> limits_field(const json& body, const char* name =
         std::vector<std::string> texts;
         for (const auto& one : *it) {
             if (!one.is_string())
-                throw bad_request{fmt::format("field '{}': each limit is a string like \"1m:300\"", name)};
+                throw bad_request{
+                    fmt::format("field '{}': each limit is a string like \"1m:300\"", name)};
             texts.push_back(one.get<std::string>());
         }
         parsed = policy_of(texts);
@@ -382,8 +383,8 @@ api_response list_plans(catalog& catalog, const call& c) {
             // The built-in plan comes first, then the stored ones in name order.
             std::vector<plan_record> page;
             if (after.empty()) page.push_back(catalog.builtin_plan());
-            auto stored = catalog.list_plans(after.empty() ? builtin_position : after,
-                                             n - page.size());
+            auto stored =
+                catalog.list_plans(after.empty() ? builtin_position : after, n - page.size());
             for (auto& plan : stored) page.push_back(std::move(plan));
             return page;
         },
@@ -600,7 +601,9 @@ catalog_record record_of(const json& record) {
     }
     if (type == "user") {
         // Exports before plans held a single `limit` (null: the default).
-        user_record user{string_field(record, "name", true), string_field(record, "plan"), {},
+        user_record user{string_field(record, "name", true),
+                         string_field(record, "plan"),
+                         {},
                          bool_field(record, "disabled").value_or(false),
                          time_field(record, "created_at", true)};
         auto limits = limits_field(record);
@@ -658,8 +661,8 @@ export_cursor parse_export_cursor(const api_request& request) {
                : ch >= 'a' && ch <= 'f'                     ? ch - 'a' + 10
                                                             : -1;
     };
-    bool ok = (cursor.phase == 'p' || cursor.phase == 'u' || cursor.phase == 'k') &&
-              t.size() % 2 == 1;
+    bool ok =
+        (cursor.phase == 'p' || cursor.phase == 'u' || cursor.phase == 'k') && t.size() % 2 == 1;
     for (std::size_t i = 1; ok && i < t.size(); i += 2) {
         const int high = digit(t[i]), low = digit(t[i + 1]);
         ok = high >= 0 && low >= 0;

@@ -107,8 +107,8 @@ void catalog::notify(const key_record& key) {
 }
 
 plan_record catalog::builtin_plan() const {
-    return plan_record{std::string(default_plan), limiter::to_string(default_policy(default_limit_)),
-                       false, 0, 0};
+    return plan_record{std::string(default_plan),
+                       limiter::to_string(default_policy(default_limit_)), false, 0, 0};
 }
 
 limiter::policy catalog::effective_policy(const user_record& user) const {
@@ -197,7 +197,8 @@ std::size_t catalog::followers(std::string_view plan) const {
 
 std::optional<result<user_record>> catalog::check_terms_locked(const user_terms& terms) const {
     if (!terms.plan.empty() && terms.limits)
-        return fail<user_record>(outcome::invalid, "give a plan or limits of the user's own, not both");
+        return fail<user_record>(outcome::invalid,
+                                 "give a plan or limits of the user's own, not both");
     if (terms.limits) {
         if (auto made = limiter::make_policy(terms.limits->limits); !made)
             return fail<user_record>(outcome::invalid, "limits: " + made.error);

@@ -172,8 +172,9 @@ public:
     import_summary import(const std::vector<import_row>& rows);
 
     // Writes exported records back in one synced write, all or none: a plan or a user is
-    // created or overwritten (a user's plan must be stored or earlier in `records`); a key must belong to a user stored or earlier in `records`, and may not
-    // take a hash or key id another key holds. Writing the same records again changes nothing.
+    // created or overwritten (a user's plan must be stored or earlier in `records`); a key must
+    // belong to a user stored or earlier in `records`, and may not take a hash or key id another
+    // key holds. Writing the same records again changes nothing.
     std::optional<record_error> restore_records(const std::vector<catalog_record>& records);
 
     const storage::data_dir& store() const noexcept { return store_; }

@@ -8,7 +8,6 @@
 
 #include "admin/catalog.hpp"
 #include "admin/paging.hpp"
-#include "limiter/policy.hpp"
 #include "cli/admin_client.hpp"
 #include "cli/import_command.hpp"
 #include "cli/manual.hpp"
@@ -18,6 +17,7 @@
 #include "common/api_key.hpp"
 #include "common/time_text.hpp"
 #include "common/version.hpp"
+#include "limiter/policy.hpp"
 
 namespace rl::cli {
 
@@ -108,9 +108,13 @@ const CLI::Validator step_text = checked(
     },
     "use a duration like 1s, 1m, 1h or 1d");
 
-const CLI::Validator limit_text = checked(
-    "N|WINDOW:Q", [](const std::string& t) { return limiter::parse_limit(t).value.has_value(); },
-    "a limit is N (per second) or WINDOW:Q like 1s:10, 1m:300, 1h:5000, day:10000, month:100000");
+// The limiter's own message: it says what is wrong with the limit and shows the grammar.
+const CLI::Validator limit_text(
+    [](std::string& text) {
+        auto parsed = limiter::parse_limit(text);
+        return parsed ? std::string() : parsed.error;
+    },
+    "N|WINDOW:Q");
 
 CLI::Option* add_limits(CLI::App* command, arguments& a) {
     return command

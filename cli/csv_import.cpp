@@ -4,8 +4,8 @@
 
 #include "admin/catalog.hpp"
 #include "common/api_key.hpp"
-#include "limiter/policy.hpp"
 #include "common/text.hpp"
+#include "limiter/policy.hpp"
 
 namespace rl::cli {
 
@@ -107,8 +107,7 @@ void csv_scanner::feed(std::string_view line, csv_result& out) {
         row.plan = (*fields)[3];
         if (!row.plan.empty() && !common::is_valid_user_name(row.plan))
             return fail("invalid plan name: use 1-64 of A-Z a-z 0-9 . _ @ -");
-        if (!row.plan.empty() && !limit.empty())
-            return fail("give a limit or a plan, not both");
+        if (!row.plan.empty() && !limit.empty()) return fail("give a limit or a plan, not both");
     }
     if (limit.find(':') != std::string::npos || limit.find(';') != std::string::npos) {
         std::vector<std::string> parts;

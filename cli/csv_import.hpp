@@ -1,6 +1,7 @@
 #pragma once
-// The bulk import file of `rlctl import`: lines `user,key[,limit[,plan]]`, read line by line so a file of
-// millions of lines is never held in memory. Parsing is pure, so it can be tested and fuzzed.
+// The bulk import file of `rlctl import`: lines `user,key[,limit[,plan]]`, read line by line so a
+// file of millions of lines is never held in memory. Parsing is pure, so it can be tested and
+// fuzzed.
 
 #include <cstddef>
 #include <cstdint>

@@ -166,9 +166,10 @@ std::string format_plans(const json& plans, paged_table* paging) {
 }
 
 std::string format_plan(const json& plan) {
-    std::string out = fmt::format("plan     {}{}\nlimits   {}\nshadow   {}\n", cell(plan, "name"),
-                                  plan.value("builtin", false) ? " (built-in, --default-limit)" : "",
-                                  limits_cell(plan), cell(plan, "shadow"));
+    std::string out =
+        fmt::format("plan     {}{}\nlimits   {}\nshadow   {}\n", cell(plan, "name"),
+                    plan.value("builtin", false) ? " (built-in, --default-limit)" : "",
+                    limits_cell(plan), cell(plan, "shadow"));
     if (plan.contains("users")) out += fmt::format("users    {}\n", cell(plan, "users"));
     if (!plan.value("builtin", false))
         out += fmt::format("created  {}\nupdated  {}\n", cell(plan, "created_at"),

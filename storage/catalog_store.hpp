@@ -1,6 +1,6 @@
 #pragma once
-// Plans, users and their API keys (as SHA-256 only). Every write is synced before it returns; errors
-// are storage_error.
+// Plans, users and their API keys (as SHA-256 only). Every write is synced before it returns;
+// errors are storage_error.
 
 #include <cstdint>
 #include <functional>

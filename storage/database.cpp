@@ -140,11 +140,10 @@ void database::check_schema(bool fresh) {
         static_assert(schema_version == 2 && oldest_upgradable_schema == 1);
         migrate_schema_1_to_2(*db_, handles_, synced_);
     } else if (version != std::to_string(schema_version)) {
-        throw storage_error(storage_errc::schema_mismatch,
-                            directory_ + " has schema version '" + version +
-                                "', this build reads versions " +
-                                std::to_string(oldest_upgradable_schema) + " to " +
-                                std::to_string(schema_version));
+        throw storage_error(
+            storage_errc::schema_mismatch,
+            directory_ + " has schema version '" + version + "', this build reads versions " +
+                std::to_string(oldest_upgradable_schema) + " to " + std::to_string(schema_version));
     }
 }
 

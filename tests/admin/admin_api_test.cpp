@@ -24,8 +24,10 @@ std::set<std::string> fields_of(const json& object) {
     return fields;
 }
 
-const std::set<std::string> user_fields = {"name",     "limit", "default_limit",
-                                           "disabled", "route", "created_at"};
+const std::set<std::string> user_fields = {"name",          "plan",     "limits", "limit",
+                                           "default_limit", "disabled", "route",  "created_at"};
+const std::set<std::string> plan_fields = {"name",    "limits",     "shadow",
+                                           "builtin", "created_at", "updated_at"};
 const std::set<std::string> key_fields = {"key_id",     "user",       "label",     "status",
                                           "created_at", "expires_at", "revoked_at"};
 
@@ -89,7 +91,7 @@ TEST_CASE_METHOD(api_fixture, "POST /v1/users for an existing name is a 409 prob
     const auto r = post("/v1/users", {{"name", "alice"}, {"limit", 3}});
     check_problem(r, 409, "alice");
     CHECK(r.body["type"] == "urn:ratelimitd:problem:conflict");
-    CHECK(catalog.find_user("alice")->limit == 0);
+    CHECK(catalog.find_user("alice")->plan == "default");
 }
 
 TEST_CASE_METHOD(api_fixture, "POST /v1/users with a malformed body or bad fields is a 400",
@@ -145,7 +147,7 @@ TEST_CASE_METHOD(api_fixture, "PATCH /v1/users/NAME changes the limit and the di
     check_problem(call("PATCH", "/v1/users/alice", R"({"disabled": "yes"})"), 400, "disabled");
     check_problem(call("PATCH", "/v1/users/alice", R"({"limit": 0})"), 400);
     check_problem(call("PATCH", "/v1/users/nobody", R"({"limit": 5})"), 404, "nobody");
-    CHECK(catalog.find_user("alice")->limit == 5);
+    CHECK(catalog.find_user("alice")->limits == "1s:5");
 }
 
 TEST_CASE_METHOD(api_fixture, "DELETE /v1/users/NAME answers with the deleted user",

@@ -13,10 +13,12 @@ namespace rl::testing {
 
 class recording_observer : public admin::catalog_observer {
 public:
-    // One line per notification: "user alice", "deleted alice", "key <key id>".
+    // One line per notification: "user alice", "deleted alice", "key <key id>", "plan free",
+    // "deleted plan free".
     std::vector<std::string> events;
     std::vector<storage::user_record> users;
     std::vector<storage::key_record> keys;
+    std::vector<storage::plan_record> plans;
 
     void user_changed(const storage::user_record& user) override {
         events.push_back("user " + user.name);
@@ -28,6 +30,13 @@ public:
     void key_changed(const storage::key_record& key) override {
         events.push_back("key " + common::format_key_id(key.key_id));
         keys.push_back(key);
+    }
+    void plan_changed(const storage::plan_record& plan) override {
+        events.push_back("plan " + plan.name);
+        plans.push_back(plan);
+    }
+    void plan_deleted(std::string_view name) override {
+        events.push_back("deleted plan " + std::string(name));
     }
 };
 

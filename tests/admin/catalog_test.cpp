@@ -67,29 +67,29 @@ void check_refused(const result<T>& r, outcome expected) {
 
 }  // namespace
 
-TEST_CASE_METHOD(admin_fixture, "a new user without a limit gets the default, stored as zero",
+TEST_CASE_METHOD(admin_fixture, "a new user without a limit follows the built-in plan \"default\"",
                  "[catalog]") {
     const auto before = rl::common::wall_now();
     const auto r = catalog.create_user("alice", std::nullopt);
     REQUIRE(r.status == outcome::created);
     CHECK(r.succeeded());
     CHECK(r.value->name == "alice");
-    CHECK(r.value->limit == 0);
+    CHECK(r.value->plan == "default");
     CHECK_FALSE(r.value->disabled);
     CHECK(r.value->created_at >= before);
     CHECK(r.value->created_at <= rl::common::wall_now());
 
     const auto stored = catalog.find_user("alice");
     REQUIRE(stored.has_value());
-    CHECK(stored->limit == 0);
+    CHECK(stored->plan == "default");
     CHECK(catalog.default_limit() == 10);
-    CHECK(catalog.effective_limit(*stored) == 10);
+    CHECK(per_second_quota(catalog.effective_policy(*stored)) == 10);
 }
 
 TEST_CASE_METHOD(admin_fixture, "a new user with a limit keeps their own", "[catalog]") {
-    CHECK(catalog.effective_limit(make_user("alice", 25)) == 25);
-    CHECK(catalog.effective_limit(make_user("bob", 1)) == 1);
-    CHECK(catalog.effective_limit(make_user("carol", max_limit)) == max_limit);
+    CHECK(per_second_quota(catalog.effective_policy(make_user("alice", 25))) == 25);
+    CHECK(per_second_quota(catalog.effective_policy(make_user("bob", 1))) == 1);
+    CHECK(per_second_quota(catalog.effective_policy(make_user("carol", max_limit))) == max_limit);
     CHECK(names_of(catalog.list_users()) == std::vector<std::string>{"alice", "bob", "carol"});
 }
 
@@ -112,7 +112,7 @@ TEST_CASE_METHOD(admin_fixture, "creating a user twice leaves the first one as i
                  "[catalog]") {
     make_user("alice", 5);
     check_refused(catalog.create_user("alice", 50), outcome::already_exists);
-    CHECK(catalog.find_user("alice")->limit == 5);
+    CHECK(catalog.find_user("alice")->limits == "1s:5");
     CHECK(observer.events == std::vector<std::string>{"user alice"});
 }
 
@@ -121,12 +121,12 @@ TEST_CASE_METHOD(admin_fixture, "updating a user changes only what is given", "[
 
     auto r = catalog.update_user("alice", 7, std::nullopt);
     REQUIRE(r.status == outcome::ok);
-    CHECK(r.value->limit == 7);
+    CHECK(r.value->limits == "1s:7");
     CHECK_FALSE(r.value->disabled);
 
     r = catalog.update_user("alice", std::nullopt, true);
     REQUIRE(r.status == outcome::ok);
-    CHECK(r.value->limit == 7);
+    CHECK(r.value->limits == "1s:7");
     CHECK(r.value->disabled);
     CHECK(catalog.find_user("alice")->disabled);
 
@@ -136,7 +136,7 @@ TEST_CASE_METHOD(admin_fixture, "updating a user changes only what is given", "[
     check_refused(catalog.update_user("alice", 0u, true), outcome::invalid);
     check_refused(catalog.update_user("alice", max_limit + 1, std::nullopt), outcome::invalid);
     const auto stored = catalog.find_user("alice");
-    CHECK(stored->limit == 7);
+    CHECK(stored->limits == "1s:7");
     CHECK_FALSE(stored->disabled);
 
     check_refused(catalog.update_user("nobody", 3u, std::nullopt), outcome::not_found);
@@ -310,8 +310,8 @@ TEST_CASE_METHOD(admin_fixture, "a bulk import reports what it created and which
     CHECK(error_rows(summary) == std::vector<std::size_t>{3, 4, 5, 6, 8});
 
     CHECK(names_of(catalog.list_users()) == std::vector<std::string>{"alice", "bob", "dave"});
-    CHECK(catalog.find_user("alice")->limit == 5);
-    CHECK(catalog.find_user("bob")->limit == 0);
+    CHECK(catalog.find_user("alice")->limits == "1s:5");
+    CHECK(catalog.find_user("bob")->plan == "default");
     CHECK(catalog.store().catalog().find_key(sha256("alice-key-2"))->user == "alice");
     CHECK(catalog.store().catalog().find_key(sha256("bob-key"))->user == "bob");
     CHECK(catalog.store().catalog().find_key(sha256("dave-key"))->user == "dave");
@@ -339,9 +339,9 @@ TEST_CASE_METHOD(admin_fixture, "a bulk import updates limits that differ, the l
     });
     CHECK(counts_of(summary) == import_counts{1, 1, 5, 0});
     CHECK(summary.errors.empty());
-    CHECK(catalog.find_user("alice")->limit == 7);
-    CHECK(catalog.find_user("bob")->limit == 5);
-    CHECK(catalog.find_user("carol")->limit == 4);
+    CHECK(catalog.find_user("alice")->limits == "1s:7");
+    CHECK(catalog.find_user("bob")->limits == "1s:5");
+    CHECK(catalog.find_user("carol")->limits == "1s:4");
 }
 
 TEST_CASE_METHOD(admin_fixture, "an import with nothing new writes nothing", "[catalog]") {
@@ -373,7 +373,7 @@ TEST_CASE_METHOD(admin_fixture, "the observer is told about every change and not
                                    "key " + rl::common::format_key_id(imported.key_id),
                                    "key " + rl::common::format_key_id(key.record.key_id),
                                    "user bob", "key " + bob_key_id, "deleted alice"});
-    CHECK(observer.users[1].limit == 3);
+    CHECK(observer.users[1].limits == "1s:3");
     CHECK(observer.keys[2].revoked_at != 0);
     CHECK(observer.keys[3].user == "bob");
     CHECK(observer.keys[3].hash == sha256("bob-key"));

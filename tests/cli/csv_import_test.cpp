@@ -24,7 +24,9 @@ rows_text describe(const std::vector<csv_row>& rows) {
     rows_text out;
     for (const auto& row : rows)
         out.push_back(std::to_string(row.line) + " " + row.user + " " + row.key + " " +
-                      (row.limit ? std::to_string(*row.limit) : "-"));
+                      (row.limit ? std::to_string(*row.limit) : "-") +
+                      (row.limits.empty() ? "" : " limits=" + row.limits) +
+                      (row.plan.empty() ? "" : " plan=" + row.plan));
     return out;
 }
 
@@ -45,6 +47,31 @@ TEST_CASE("valid lines become rows with their line numbers") {
 TEST_CASE("the optional third column is the user's limit; empty means none") {
     CHECK(clean_rows("alice,k1,25\nbob,k2,\ncarol,k3,100000\ndan,k4,007\n") ==
           rows_text{"1 alice k1 25", "2 bob k2 -", "3 carol k3 100000", "4 dan k4 7"});
+}
+
+TEST_CASE("a fourth column names a plan; a limit may be several, joined by ';'") {
+    CHECK(clean_rows("user,key,limit,plan\nalice,k1,,free\nbob,k2,1m:100;1s:5\ncarol,k3,"
+                     "day:1000\ndan,k4,7,\nerin,k5\n") ==
+          rows_text{"2 alice k1 - plan=free", "3 bob k2 - limits=1s:5,1m:100",
+                    "4 carol k3 - limits=day:1000", "5 dan k4 7", "6 erin k5 -"});
+    const auto result = parse_csv(
+        "a,k1,5,free\n"                                        // 1 both
+        "b,k2,,bad plan\n"                                     // 2 plan name with a space
+        "c,k3,1s:5;1s:6\n"                                     // 3 the same window twice
+        "d,k4,2s:0\n"                                          // 4 quota 0
+        "e,k5,day:x\n"                                         // 5 not a number
+        "f,k6,1s:1;2s:2;3s:3;4s:4;5s:5;6s:6;7s:7;8s:8;9s:9\n"  // 6 more than 8
+        "g,k7,1s:5;1m:rl_secret\n");                           // 7 never echoed
+    CHECK(error_lines(result) == std::vector<std::size_t>{1, 2, 3, 4, 5, 6, 7});
+    REQUIRE(result.errors.size() == 7);
+    CHECK(result.errors[0].message == "give a limit or a plan, not both");
+    CHECK(result.errors[1].message.find("invalid plan name") == 0);
+    CHECK(result.errors[2].message.find("two limits on the window 1s") != std::string::npos);
+    CHECK(result.errors[3].message.find("limit 1 of the line") == 0);
+    CHECK(result.errors[5].message.find("at most 8 limits") != std::string::npos);
+    CHECK(result.errors[6].message.find("limit 2 of the line") == 0);
+    for (const auto& e : result.errors) CHECK(e.message.find("secret") == std::string::npos);
+    CHECK(result.rows.empty());
 }
 
 TEST_CASE("blank lines and comments are skipped but still counted") {
@@ -85,7 +112,7 @@ TEST_CASE("malformed lines are reported with their line numbers") {
         "user,key,limit\n"   // 1 header
         "alice,k1\n"         // 2 ok
         "only-one-field\n"   // 3 too few fields
-        "bob,k2,3,extra\n"   // 4 too many fields
+        "bob,k2,,p,extra\n"  // 4 too many fields
         ",k3\n"              // 5 empty user
         "carol,\n"           // 6 empty key
         "dave,k4,many\n"     // 7 non-numeric limit
@@ -103,8 +130,8 @@ TEST_CASE("malformed lines are reported with their line numbers") {
     REQUIRE(result.rows.size() == 2);
     CHECK(result.rows[0].line == 2);
     CHECK(result.rows[1].line == 16);
-    CHECK(result.errors[0].message == "expected user,key[,limit] but found 1 fields");
-    CHECK(result.errors[1].message == "expected user,key[,limit] but found 4 fields");
+    CHECK(result.errors[0].message == "expected user,key[,limit[,plan]] but found 1 fields");
+    CHECK(result.errors[1].message == "expected user,key[,limit[,plan]] but found 5 fields");
     CHECK(result.errors[2].message == "the user is empty");
     CHECK(result.errors[3].message == "the key is empty");
     CHECK(result.errors[4].message == "the limit must be a whole number from 1 to 100000");

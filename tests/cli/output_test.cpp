@@ -194,3 +194,25 @@ TEST_CASE("a table printed a page at a time has one header and columns that only
     CHECK(second == std::vector<std::string>{"bob   22", "c      3"});
     CHECK(third == std::vector<std::string>{"d      4"});  // as wide as the widest so far
 }
+
+TEST_CASE("the user table shows each user's plan and limits, the plan table each plan's") {
+    const nlohmann::json users = nlohmann::json::parse(R"([
+        {"name":"alice","plan":"free","limits":["1s:5","day:1000"],"limit":5,
+         "default_limit":false,"disabled":false,"created_at":"2026-12-01T00:00:00Z"},
+        {"name":"bob","plan":null,"limits":["1m:60"],"limit":null,
+         "default_limit":false,"disabled":true,"created_at":"2026-12-01T00:00:00Z"}])");
+    CHECK(rl::cli::format_users(users) ==
+          "NAME   PLAN   LIMITS         DISABLED  CREATED\n"
+          "alice  free   1s:5,day:1000  no        2026-12-01T00:00:00Z\n"
+          "bob    (own)  1m:60          yes       2026-12-01T00:00:00Z\n");
+    const nlohmann::json plans = nlohmann::json::parse(R"([
+        {"name":"default","limits":["1s:10"],"shadow":false,"builtin":true,
+         "created_at":null,"updated_at":null},
+        {"name":"free","limits":["1s:5","day:1000"],"shadow":true,"builtin":false,
+         "created_at":"2026-12-01T00:00:00Z","updated_at":"2026-12-01T01:00:00Z"}])");
+    CHECK(rl::cli::format_plans(plans) ==
+          "NAME     LIMITS         SHADOW  UPDATED\n"
+          "default  1s:10          no      built-in\n"
+          "free     1s:5,day:1000  yes     2026-12-01T01:00:00Z\n");
+    CHECK(rl::cli::format_plan(plans[1]).find("limits   1s:5,day:1000\n") != std::string::npos);
+}

@@ -29,6 +29,10 @@ std::uint32_t per_second(const service::user_entry& entry) {
     return limits[0].quota;
 }
 
+storage::user_record follower(const std::string& name, const std::string& plan) {
+    return {name, plan, "", false, now};
+}
+
 storage::key_record key(std::uint64_t id, const std::string& plain, const std::string& owner,
                         common::unix_seconds expires_at = 0, common::unix_seconds revoked_at = 0) {
     storage::key_record k;
@@ -182,4 +186,65 @@ TEST_CASE("load reads every user and live key from storage and reports each key"
     CHECK(index.key_count() == 1);
     CHECK(find(index, live).status == key_status::valid);
     CHECK(find(index, revoked->key).status == key_status::unknown);
+}
+
+std::string policy_of(const service::key_index& index, const std::string& plain) {
+    return limiter::to_string(find(index, plain).user->terms.load()->policy);
+}
+
+TEST_CASE("a plan's followers take its policy, and follow its changes at once") {
+    service::key_index index(10);
+    std::vector<service::terms_change> told;
+    index.on_terms_changed([&](const std::vector<service::terms_change>& changes) {
+        told.insert(told.end(), changes.begin(), changes.end());
+    });
+    index.plan_changed({"free", "1s:3,day:1000", false, now, now});
+    index.user_changed(follower("alice", "free"));
+    index.user_changed(follower("bob", "free"));
+    index.user_changed(user("carol", 8));
+    index.key_changed(key(1, "rl_alice_key", "alice"));
+    index.key_changed(key(2, "rl_bob_key", "bob"));
+    index.key_changed(key(3, "rl_carol_key", "carol"));
+    CHECK(policy_of(index, "rl_alice_key") == "1s:3,day:1000");
+    CHECK(policy_of(index, "rl_bob_key") == "1s:3,day:1000");
+    CHECK(find(index, "rl_alice_key").user->terms.load()->plan == "free");
+    CHECK(told.size() == 3);  // each user moved off the default policy
+
+    told.clear();
+    index.plan_changed({"free", "1s:6", false, now, now});
+    CHECK(policy_of(index, "rl_alice_key") == "1s:6");
+    CHECK(policy_of(index, "rl_bob_key") == "1s:6");
+    CHECK(policy_of(index, "rl_carol_key") == "1s:8");  // own limits: untouched
+    REQUIRE(told.size() == 2);
+    CHECK(limiter::to_string(told[0].before->policy) == "1s:3,day:1000");
+    CHECK(limiter::to_string(told[0].after->policy) == "1s:6");
+
+    // Shadow mode alone changes no policy: followers get the new terms, the limiter no news.
+    told.clear();
+    index.plan_changed({"free", "1s:6", true, now, now});
+    CHECK(find(index, "rl_alice_key").user->terms.load()->shadow);
+    CHECK(told.empty());
+
+    index.user_changed(follower("bob", "default"));
+    CHECK(policy_of(index, "rl_bob_key") == "1s:10");
+    index.plan_changed({"free", "1s:2", false, now, now});
+    CHECK(policy_of(index, "rl_bob_key") == "1s:10");  // no longer a follower
+    CHECK(policy_of(index, "rl_alice_key") == "1s:2");
+}
+
+TEST_CASE("plans are loaded with the users that follow them") {
+    testing::temp_dir tmp;
+    auto store = storage::data_dir::open(tmp / "data");
+    store->catalog().put_plan({"pro", "1s:40,1m:600", false, now, now});
+    store->catalog().put_user(follower("alice", "pro"));
+    store->catalog().put_user({"bob", "", "10s:50", false, now});
+    store->catalog().put_key(key(1, "rl_alice_key", "alice"));
+    store->catalog().put_key(key(2, "rl_bob_key", "bob"));
+    service::key_index index(10);
+    index.load(store->catalog(), nullptr);
+    CHECK(policy_of(index, "rl_alice_key") == "1s:40,1m:600");
+    CHECK(policy_of(index, "rl_bob_key") == "10s:50");
+    const auto keys = index.keys_of({find(index, "rl_bob_key").user->id});
+    REQUIRE(keys.size() == 1);
+    CHECK(keys[0].first == 2);
 }

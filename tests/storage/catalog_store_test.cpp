@@ -31,7 +31,7 @@ std::vector<std::uint64_t> key_ids(const data_dir& db) {
 
 TEST_CASE_METHOD(data_dir_fixture, "a value that does not decode is reported as corruption",
                  "[store]") {
-    db->catalog().put_user({"alice", 0, false, 1});
+    db->catalog().put_user({"alice", "default", "", false, 1});
     db.reset();
     raw_access(directory, [](rocksdb::DB& raw, const family_of& family) {
         REQUIRE(raw.Put({}, family(schema::family::users), "mallory", "\x09garbage").ok());
@@ -52,23 +52,24 @@ TEST_CASE_METHOD(data_dir_fixture, "users are put, found, listed in name order a
     CHECK_FALSE(db->catalog().find_user("alice").has_value());
     CHECK(db->catalog().list_users().empty());
 
-    db->catalog().put_user({"carol", 3, false, 10});
-    db->catalog().put_user({"alice", 1, false, 11});
-    db->catalog().put_user({"bob", 2, true, 12});
+    db->catalog().put_user({"carol", "", "1s:3", false, 10});
+    db->catalog().put_user({"alice", "", "1s:1", false, 11});
+    db->catalog().put_user({"bob", "", "1s:2", true, 12});
     CHECK(user_names(*db) == std::vector<std::string>{"alice", "bob", "carol"});
 
-    db->catalog().put_user({"alice", 99, true, 11});
+    db->catalog().put_user({"alice", "", "1s:99", true, 11});
     const auto alice = db->catalog().find_user("alice");
     REQUIRE(alice.has_value());
-    CHECK(alice->limit == 99);
+    CHECK(alice->limits == "1s:99");
+    CHECK(alice->plan.empty());
     CHECK(alice->disabled);
     CHECK(db->catalog().list_users().size() == 3);
 }
 
 TEST_CASE_METHOD(data_dir_fixture, "deleting a user removes their keys and key ids only",
                  "[store]") {
-    db->catalog().put_user({"alice", 0, false, 1});
-    db->catalog().put_user({"bob", 0, false, 1});
+    db->catalog().put_user({"alice", "default", "", false, 1});
+    db->catalog().put_user({"bob", "default", "", false, 1});
     db->catalog().put_key(key_of("alice", 1, "a1"));
     db->catalog().put_key(key_of("alice", 2, "a2"));
     db->catalog().put_key(key_of("bob", 3, "b1"));
@@ -129,7 +130,7 @@ TEST_CASE_METHOD(data_dir_fixture, "keys are found by hash and by id", "[store]"
 TEST_CASE_METHOD(data_dir_fixture, "a catalog batch writes its users and keys together",
                  "[store]") {
     catalog_batch batch;
-    batch.users = {{"alice", 5, false, 1}, {"bob", 0, false, 1}};
+    batch.users = {{"alice", "", "1s:5", false, 1}, {"bob", "default", "", false, 1}};
     batch.keys = {key_of("alice", 10, "k10"), key_of("bob", 11, "k11")};
     db->catalog().write(batch);
     reopen();
@@ -141,7 +142,7 @@ TEST_CASE_METHOD(data_dir_fixture, "a catalog batch writes its users and keys to
 
 TEST_CASE_METHOD(data_dir_fixture, "users are read a page at a time after a name", "[store]") {
     for (const char* name : {"dave", "alice", "carol", "bob", "erin"})
-        db->catalog().put_user({name, 0, false, 1});
+        db->catalog().put_user({name, "default", "", false, 1});
     const auto names = [&](std::string_view after, std::size_t limit) {
         std::vector<std::string> out;
         for (const auto& user : db->catalog().list_users(after, limit)) out.push_back(user.name);
@@ -155,8 +156,8 @@ TEST_CASE_METHOD(data_dir_fixture, "users are read a page at a time after a name
 }
 
 TEST_CASE_METHOD(data_dir_fixture, "keys are read a page at a time in key_id order", "[store]") {
-    db->catalog().put_user({"alice", 0, false, 1});
-    db->catalog().put_user({"bob", 0, false, 1});
+    db->catalog().put_user({"alice", "default", "", false, 1});
+    db->catalog().put_user({"bob", "default", "", false, 1});
     for (std::uint64_t id = 1; id <= 9; ++id)
         db->catalog().put_key({id * 0x1000, sha256("key-" + std::to_string(id)),
                                id % 3 == 0 ? "bob" : "alice", "", 1, 0, 0});
@@ -173,4 +174,48 @@ TEST_CASE_METHOD(data_dir_fixture, "keys are read a page at a time in key_id ord
     CHECK(ids(0, 2, std::string_view("bob")) == std::vector<std::uint64_t>{3, 6});
     CHECK(ids(6 * 0x1000, 2, std::string_view("bob")) == std::vector<std::uint64_t>{9});
     CHECK(ids(9 * 0x1000, 2, std::nullopt).empty());
+}
+
+TEST_CASE_METHOD(data_dir_fixture, "plans are put, found, paged, counted and deleted", "[store]") {
+    CHECK_FALSE(db->catalog().find_plan("free").has_value());
+    db->catalog().put_plan({"pro", "1s:50,day:100000", false, 1, 2});
+    db->catalog().put_plan({"free", "1s:5", true, 3, 4});
+    db->catalog().put_plan({"team", "1m:600", false, 5, 6});
+    const auto plan_names = [&](std::string_view after, std::size_t limit) {
+        std::vector<std::string> out;
+        for (const auto& plan : db->catalog().list_plans(after, limit)) out.push_back(plan.name);
+        return out;
+    };
+    CHECK(plan_names("", 2) == std::vector<std::string>{"free", "pro"});
+    CHECK(plan_names("pro", 2) == std::vector<std::string>{"team"});
+    CHECK(plan_names("team", 2).empty());
+
+    db->catalog().put_user({"alice", "free", "", false, 1});
+    db->catalog().put_user({"bob", "free", "", false, 1});
+    db->catalog().put_user({"carol", "", "1s:5", false, 1});
+    db->catalog().put_user({"dave", "pro", "", false, 1});
+    CHECK(db->catalog().count_followers("free") == 2);
+    CHECK(db->catalog().count_followers("pro") == 1);
+    CHECK(db->catalog().count_followers("team") == 0);
+
+    reopen();
+    const auto free = db->catalog().find_plan("free");
+    REQUIRE(free.has_value());
+    CHECK(free->limits == "1s:5");
+    CHECK(free->shadow);
+    CHECK(free->created_at == 3);
+    CHECK(free->updated_at == 4);
+    db->catalog().delete_plan("team");
+    CHECK_FALSE(db->catalog().find_plan("team").has_value());
+    CHECK(plan_names("", 10) == std::vector<std::string>{"free", "pro"});
+}
+
+TEST_CASE_METHOD(data_dir_fixture, "a catalog batch writes plans with its users", "[store]") {
+    catalog_batch batch;
+    batch.plans = {{"free", "1s:5", false, 1, 1}};
+    batch.users = {{"alice", "free", "", false, 1}};
+    db->catalog().write(batch);
+    reopen();
+    CHECK(db->catalog().find_plan("free").has_value());
+    CHECK(db->catalog().find_user("alice")->plan == "free");
 }

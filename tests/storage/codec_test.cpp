@@ -39,7 +39,11 @@ const std::string some_hash_bytes(reinterpret_cast<const char*>(some_hash.data()
                                   some_hash.size());
 
 user_record sample_user() {
-    return {"alice", 25, true, 1795815000};
+    return {"alice", "", "1s:25,1m:300", true, 1795815000};
+}
+
+plan_record sample_plan() {
+    return {"free", "1s:5,day:1000", true, 1795815000, 1795816000};
 }
 
 key_record sample_key() {
@@ -61,6 +65,10 @@ std::vector<decoder> all_decoders() {
             "user", codec::encode_user(sample_user()),
             [](std::string_view b) { return codec::decode_user("alice", b); },
             [](const user_record& u) { return codec::encode_user(u); }),
+        make_decoder(
+            "plan", codec::encode_plan(sample_plan()),
+            [](std::string_view b) { return codec::decode_plan("free", b); },
+            [](const plan_record& p) { return codec::encode_plan(p); }),
         make_decoder(
             "key", codec::encode_key(sample_key()),
             [](std::string_view b) { return codec::decode_key(some_hash_bytes, b); },
@@ -108,16 +116,54 @@ TEST_CASE("a user record survives encode and decode", "[codec]") {
     const auto decoded = codec::decode_user(user.name, codec::encode_user(user));
     REQUIRE(decoded.has_value());
     CHECK(decoded->name == "alice");
-    CHECK(decoded->limit == 25);
+    CHECK(decoded->plan.empty());
+    CHECK(decoded->limits == "1s:25,1m:300");
     CHECK(decoded->disabled);
     CHECK(decoded->created_at == 1795815000);
 
-    const user_record extremes{"x", UINT32_MAX, false, -1};
-    const auto back = codec::decode_user("x", codec::encode_user(extremes));
+    const user_record follower{"x", "free", "", false, -1};
+    const auto back = codec::decode_user("x", codec::encode_user(follower));
     REQUIRE(back.has_value());
-    CHECK(back->limit == UINT32_MAX);
+    CHECK(back->plan == "free");
+    CHECK(back->limits.empty());
     CHECK_FALSE(back->disabled);
     CHECK(back->created_at == -1);
+}
+
+TEST_CASE("a format-1 user (schema 1) reads as the default plan or own 1s limits", "[codec]") {
+    const auto own = codec::decode_user("alice", codec::encode_user_format1(25, true, 1795815000));
+    REQUIRE(own.has_value());
+    CHECK(own->plan.empty());
+    CHECK(own->limits == "1s:25");
+    CHECK(own->disabled);
+    CHECK(own->created_at == 1795815000);
+
+    const auto dflt = codec::decode_user("bob", codec::encode_user_format1(0, false, 7));
+    REQUIRE(dflt.has_value());
+    CHECK(dflt->plan == "default");
+    CHECK(dflt->limits.empty());
+    CHECK_FALSE(dflt->disabled);
+    CHECK(dflt->created_at == 7);
+
+    // Written back, it is format 2.
+    CHECK(codec::encode_user(*own)[0] == 2);
+    CHECK(codec::decode_user("alice", codec::encode_user(*own))->limits == "1s:25");
+
+    std::string old = codec::encode_user_format1(25, false, 1);
+    CHECK_FALSE(codec::decode_user("alice", old.substr(0, old.size() - 1)).has_value());
+    CHECK_FALSE(codec::decode_user("alice", old + "x").has_value());
+    old[5] = 1;  // a limit above 32 bits
+    CHECK_FALSE(codec::decode_user("alice", old).has_value());
+}
+
+TEST_CASE("a plan record survives encode and decode", "[codec]") {
+    const auto decoded = codec::decode_plan("free", codec::encode_plan(sample_plan()));
+    REQUIRE(decoded.has_value());
+    CHECK(decoded->name == "free");
+    CHECK(decoded->limits == "1s:5,day:1000");
+    CHECK(decoded->shadow);
+    CHECK(decoded->created_at == 1795815000);
+    CHECK(decoded->updated_at == 1795816000);
 }
 
 TEST_CASE("a key record survives encode and decode, hash taken from the key", "[codec]") {
@@ -238,17 +284,39 @@ TEST_CASE("every decoder either rejects random bytes or reads them canonically",
 
 TEST_CASE("record decoders reject values no encoder writes", "[codec]") {
     std::string user = codec::encode_user(sample_user());
+    // format, le64 0 (plan ""), le64 12, "1s:25,1m:300", disabled, le64 created_at
+    const std::size_t disabled_at = 1 + 8 + 8 + 12;
+    REQUIRE(user.size() == disabled_at + 1 + 8);
     SECTION("an unknown format byte") {
-        user[0] = 2;
+        user[0] = 3;
+        CHECK_FALSE(codec::decode_user("alice", user).has_value());
+        user[0] = 0;
         CHECK_FALSE(codec::decode_user("alice", user).has_value());
     }
     SECTION("a disabled flag other than 0 or 1") {
-        user[9] = 2;
+        user[disabled_at] = 2;
         CHECK_FALSE(codec::decode_user("alice", user).has_value());
     }
-    SECTION("a limit above 32 bits") {
-        user[5] = 1;
+    SECTION("both a plan and own limits, or neither") {
+        CHECK_FALSE(codec::decode_user("a", codec::encode_user({"a", "free", "1s:5", false, 1}))
+                        .has_value());
+        CHECK_FALSE(
+            codec::decode_user("a", codec::encode_user({"a", "", "", false, 1})).has_value());
+    }
+    SECTION("a user whose string length runs past the end") {
+        user[1] = '\x7f';
         CHECK_FALSE(codec::decode_user("alice", user).has_value());
+    }
+    SECTION("a plan with no limits or a shadow flag other than 0 or 1") {
+        CHECK_FALSE(
+            codec::decode_plan("p", codec::encode_plan({"p", "", false, 1, 1})).has_value());
+        std::string plan = codec::encode_plan(sample_plan());
+        plan[1 + 8 + 13] = 2;  // after format, length, "1s:5,day:1000"
+        CHECK_FALSE(codec::decode_plan("free", plan).has_value());
+        plan[0] = 2;
+        CHECK_FALSE(
+            codec::decode_plan("free", codec::encode_plan(sample_plan()).replace(0, 1, "\x02"))
+                .has_value());
     }
     SECTION("a key whose string length runs past the end") {
         std::string key = codec::encode_key(sample_key());

@@ -52,7 +52,7 @@ TEST_CASE("a failing disk refuses usage writes until it heals and the store resu
         REQUIRE_FALSE(error.empty());
         REQUIRE(disk->refused() > 0);
         // Catalog writes fail the same way, as a storage_error.
-        REQUIRE_THROWS_AS(db->catalog().put_user({"alice", 5, false, 1}), storage_error);
+        REQUIRE_THROWS_AS(db->catalog().put_user({"alice", "", "1s:5", false, 1}), storage_error);
         REQUIRE_FALSE(db->resume(&error));
 
         disk->heal();
@@ -60,7 +60,7 @@ TEST_CASE("a failing disk refuses usage writes until it heals and the store resu
         INFO(error);
         REQUIRE(resumed);
         REQUIRE(db->usage().add(one_admit(101, 7)));
-        db->catalog().put_user({"alice", 5, false, 1});
+        db->catalog().put_user({"alice", "", "1s:5", false, 1});
         const auto counted = admitted_of(*db, 7);
         REQUIRE(counted >= 2);  // both acknowledged writes
         REQUIRE(counted <= 3);  // plus, perhaps, the refused one
@@ -140,7 +140,7 @@ TEST_CASE("storage's health: set by any failed write, told to its listener, clea
 
     disk->fail_writes(disk_fault::io_error);
     SECTION("a catalog write") {
-        REQUIRE_THROWS_AS(db->catalog().put_user({"alice", 5, false, 1}), storage_error);
+        REQUIRE_THROWS_AS(db->catalog().put_user({"alice", "", "1s:5", false, 1}), storage_error);
     }
     SECTION("a usage write") {
         REQUIRE_FALSE(db->usage().add(one_admit(100, 7)));

@@ -49,7 +49,8 @@ TEST_CASE("an existing directory with looser permissions is made private", "[sto
 }
 
 TEST_CASE_METHOD(data_dir_fixture, "a reopened store keeps users, keys and usage", "[store]") {
-    db->catalog().put_user({"alice", 25, true, 1795815000});
+    db->catalog().put_user({"alice", "", "1s:25", true, 1795815000});
+    db->catalog().put_plan({"free", "1s:5,day:1000", true, 1795815000, 1795815001});
     db->catalog().put_key(key_of("alice", 7, "alice-key"));
     REQUIRE(db->usage().add({bucket(1795815000, 7, 3, 1)}));
     reopen();
@@ -58,8 +59,14 @@ TEST_CASE_METHOD(data_dir_fixture, "a reopened store keeps users, keys and usage
 
     const auto user = db->catalog().find_user("alice");
     REQUIRE(user.has_value());
-    CHECK(user->limit == 25);
+    CHECK(user->plan.empty());
+    CHECK(user->limits == "1s:25");
     CHECK(user->disabled);
+    const auto plan = db->catalog().find_plan("free");
+    REQUIRE(plan.has_value());
+    CHECK(plan->limits == "1s:5,day:1000");
+    CHECK(plan->shadow);
+    CHECK(plan->updated_at == 1795815001);
     CHECK(user->created_at == 1795815000);
 
     const auto key = db->catalog().find_key(sha256("alice-key"));
@@ -73,11 +80,12 @@ TEST_CASE_METHOD(data_dir_fixture, "a reopened store keeps users, keys and usage
 
 TEST_CASE_METHOD(data_dir_fixture, "a store written with another schema version is refused",
                  "[store]") {
+    const std::string version = GENERATE("3", "0", "x");
     db.reset();
-    raw_access(directory, [](rocksdb::DB& raw, const family_of& family) {
-        REQUIRE(
-            raw.Put({}, family(schema::family::meta), std::string(schema::meta_schema_version), "2")
-                .ok());
+    raw_access(directory, [&](rocksdb::DB& raw, const family_of& family) {
+        REQUIRE(raw.Put({}, family(schema::family::meta), std::string(schema::meta_schema_version),
+                        version)
+                    .ok());
     });
     CHECK(open_error(directory) == storage_errc::schema_mismatch);
 }
