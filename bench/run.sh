@@ -12,6 +12,9 @@
 # Scenarios (keys bk_000001..bk_N, each of its own user with the default limit of 10/s):
 #   spread  N = 100000: each key comes round only every few seconds, so nearly all pass
 #   hot     N = 100:    each key is hit hundreds of times a second, so nearly all get 429
+#   plan    ratelimitd against itself: the spread keys (one 1-s limit each) and as many keys
+#           pk_000001..pk_N whose users follow a three-limit plan (1s:10, 1m:300, day:10000),
+#           runs interleaved; what several windows per user cost over one
 #   ceiling what answering costs with no limiting at all: bench/bare_responder (restinio alone:
 #           default settings and timers, one header check, a fixed 200; the floor of the HTTP
 #           library), ratelimitd's /healthz (its restinio responder, no key, no limiter, no
@@ -120,6 +123,11 @@ csv=$tmp/keys.csv
 awk -v n="$USERS_SPREAD" 'BEGIN { for (i = 1; i <= n; i++) printf "u%06d,bk_%06d\n", i, i }' >"$csv"
 data=$tmp/rl-data
 mkdir -p "$data"
+if [[ " $SCENARIOS " == *" plan "* ]]; then
+  "$BUILD/rlctl" --data-dir "$data" plan create three --limit 1s:10 --limit 1m:300 \
+    --limit day:10000 >/dev/null
+  awk -v n="$USERS_SPREAD" 'BEGIN { for (i = 1; i <= n; i++) printf "p%06d,pk_%06d,,three\n", i, i }' >>"$csv"
+fi
 t0=$(now)
 "$BUILD/rlctl" --data-dir "$data" import "$csv" >"$tmp/import.log" 2>&1 \
   || { echo "bench: rlctl import failed:"; cat "$tmp/import.log"; exit 1; }
@@ -175,12 +183,13 @@ echo
 results=$tmp/results.tsv   # scenario round server rps p50_us p99_us cpu_us_per_req rss_kb non2xx_pct
 : >"$results"
 
-# run_one SCENARIO ROUND NAME URL PID N: one wrk run, CPU and RSS of PID around it, one row out.
+# run_one SCENARIO ROUND NAME URL PID N [PREFIX]: one wrk run with keys PREFIX_000001.. (bk),
+# CPU and RSS of PID around it, one row out.
 run_one() {
-  local scenario=$1 round=$2 name=$3 url=$4 pid=$5 n=$6 before after out line
+  local scenario=$1 round=$2 name=$3 url=$4 pid=$5 n=$6 prefix=${7:-bk} before after out line
   before=$(cpu_ticks "$pid")
   # In the background + wait, so that Ctrl-C / TERM runs the cleanup at once, not after wrk ends.
-  taskset -c "$WRK_CORE" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/rotate_keys.lua --latency "$url" -- "$n" \
+  taskset -c "$WRK_CORE" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/rotate_keys.lua --latency "$url" -- "$n" "$prefix" \
     >"$tmp/wrk.out" 2>&1 &
   wrk_pid=$!
   wait "$wrk_pid" || { echo "bench: wrk failed:"; cat "$tmp/wrk.out"; exit 1; }
@@ -209,9 +218,10 @@ run_one() {
 for scenario in $SCENARIOS; do
   case $scenario in
     spread) n=$USERS_SPREAD ;;
+    plan)   n=$USERS_SPREAD ;;
     hot)    n=$USERS_HOT ;;
     ceiling) n=$USERS_HOT ;;
-    *) echo "bench: unknown scenario '$scenario' (spread, hot, ceiling)"; exit 2 ;;
+    *) echo "bench: unknown scenario '$scenario' (spread, plan, hot, ceiling)"; exit 2 ;;
   esac
   rl_path=/limit; ngx_path=/limit; paths="/limit"
   [ "$scenario" = ceiling ] && { rl_path=/healthz; ngx_path=/plain; paths="/ (bare)|/healthz|/plain"; }
@@ -220,6 +230,11 @@ for scenario in $SCENARIOS; do
   printf "%-7s %5s  %-10s %10s %9s %9s %12s %10s %8s %6s\n" \
     scenario round server "req/s" "p50 ms" "p99 ms" "CPU us/req" "RSS kB" "non-2xx" "errors"
   for round in $(seq "$ROUNDS"); do
+    if [ "$scenario" = plan ]; then
+      run_one plan "$round" 1-limit "http://127.0.0.1:$rl_port/limit" "$rl_pid" "$n" bk
+      run_one plan "$round" 3-limits "http://127.0.0.1:$rl_port/limit" "$rl_pid" "$n" pk
+      continue
+    fi
     [ "$scenario" = ceiling ] && run_one "$scenario" "$round" bare "http://127.0.0.1:$bare_port/" "$bare_pid" "$n"
     run_one "$scenario" "$round" ratelimitd "http://127.0.0.1:$rl_port$rl_path" "$rl_pid" "$n"
     run_one "$scenario" "$round" nginx "http://127.0.0.1:$ngx_port$ngx_path" "$nginx_worker" "$n"
@@ -237,6 +252,7 @@ for scenario in $SCENARIOS; do
   declare -A med=()
   servers="ratelimitd nginx"
   [ "$scenario" = ceiling ] && servers="bare ratelimitd nginx"
+  [ "$scenario" = plan ] && servers="1-limit 3-limits"
   for server in $servers; do
     for col in 4 5 6 7 8 9; do
       med[$server.$col]=$(awk -F'\t' -v sc="$scenario" -v s="$server" -v c="$col" \
@@ -247,6 +263,13 @@ for scenario in $SCENARIOS; do
         -v bad="${med[$server.9]}" 'BEGIN {
       printf "%-7s %-10s %10.0f %9.3f %9.3f %12.2f %10.0f %7.1f%%\n", sc, s, rps, p50 / 1000, p99 / 1000, cpu, rss, bad }'
   done
+  if [ "$scenario" = plan ]; then
+    awk -v r1="${med[3-limits.4]}" -v r2="${med[1-limit.4]}" -v c1="${med[3-limits.7]}" \
+        -v c2="${med[1-limit.7]}" 'BEGIN {
+      printf "plan    3 limits / 1 limit: req/s x%.2f, CPU per request x%.2f\n", r1 / r2, c1 / c2 }'
+    unset med
+    continue
+  fi
   awk -v sc="$scenario" -v r1="${med[ratelimitd.4]}" -v r2="${med[nginx.4]}" \
       -v c1="${med[ratelimitd.7]}" -v c2="${med[nginx.7]}" 'BEGIN {
     printf "%-7s ratelimitd/nginx: req/s x%.2f, CPU per request x%.2f\n", sc, r1 / r2, c1 / c2 }'
@@ -263,7 +286,7 @@ if [[ " $SCENARIOS " == *" ceiling "* ]]; then
   best=$(awk -v a="$ceil_rl" -v b="$ceil_ngx" -v c="$ceil_bare" 'BEGIN {
     m = a > b ? a : b; print (m > c ? m : c) }')
   for scenario in $SCENARIOS; do
-    [ "$scenario" = ceiling ] && continue
+    [ "$scenario" = ceiling ] || [ "$scenario" = plan ] && continue
     rps=$(awk -F'\t' -v sc="$scenario" '$1 == sc && $3 == "ratelimitd" { print $4 }' "$results" | median)
     awk -v sc="$scenario" -v r="$rps" -v c="$best" 'BEGIN {
       printf "%-7s ratelimitd /limit vs the ceiling (%.0f req/s): x%.2f\n", sc, c, r / c }'
