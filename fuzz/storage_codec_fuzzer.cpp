@@ -28,7 +28,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     if (const auto user = codec::decode_user(name, value)) {
         require(user->name == name);
-        require(codec::encode_user(*user) == value);
+        require(user->plan.empty() != user->limits.empty());
+        if (value[0] == 1) {  // format 1 (schema 1): read as plan "default" or limits "1s:N"
+            const std::uint32_t limit =
+                user->plan == "default"
+                    ? 0
+                    : static_cast<std::uint32_t>(std::stoul(user->limits.substr(3)));
+            require(codec::encode_user_format1(limit, user->disabled, user->created_at) == value);
+        } else {
+            require(codec::encode_user(*user) == value);
+        }
+    }
+    if (const auto plan = codec::decode_plan(name, value)) {
+        require(plan->name == name);
+        require(codec::encode_plan(*plan) == value);
     }
     if (const auto key = codec::decode_key(name, value)) {
         require(std::string_view(reinterpret_cast<const char*>(key->hash.data()),

@@ -70,7 +70,7 @@ TEST_CASE("the read-only token reads GET routes and /metrics and is refused ever
 
     for (const std::string& path :
          std::vector<std::string>{"/v1/users", "/v1/users/alice", "/v1/keys", "/v1/keys/" + key_id,
-                                  "/v1/usage", "/v1/usage/top"})
+                                  "/v1/usage", "/v1/usage/top", "/v1/plans", "/v1/plans/default"})
         CHECK(call(server, "GET", path, token).status == 200);
     const auto metrics = call(server, "GET", "/metrics", token);
     CHECK(metrics.status == 200);
@@ -136,6 +136,11 @@ TEST_CASE("the audit log has a line per admin change with before and after, neve
     REQUIRE(server.admin("DELETE", "/v1/users/alice").status == 200);
     REQUIRE(server.admin("GET", "/v1/users").status == 200);  // a read: no line
     REQUIRE(call(server, "DELETE", "/v1/users/carol", readonly_token(server)).status == 403);
+    REQUIRE(server.admin("POST", "/v1/plans", {{"name", "free"}, {"limits", "1s:5"}}).status ==
+            201);
+    REQUIRE(server.admin("PATCH", "/v1/plans/free", {{"limits", {"1s:6", "day:100"}}}).status ==
+            200);
+    REQUIRE(server.admin("DELETE", "/v1/plans/free").status == 200);
     REQUIRE(server.stop() == 0);  // the log is complete once the server has stopped
 
     const std::string text = read_file(path);
@@ -143,7 +148,7 @@ TEST_CASE("the audit log has a line per admin change with before and after, neve
     std::vector<json> lines;
     std::istringstream in(text);
     for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
-    REQUIRE(lines.size() == 9);
+    REQUIRE(lines.size() == 12);
     for (const auto& line : lines) {
         INFO(line.dump());
         CHECK(line.at("remote").get<std::string>().rfind("127.0.0.1:", 0) == 0);
@@ -184,6 +189,15 @@ TEST_CASE("the audit log has a line per admin change with before and after, neve
     CHECK(lines[7].at("before").at("name") == "alice");
     CHECK(lines[7].at("after").is_null());
     check_line(8, "DELETE", "/v1/users/carol", 403, "read-only");
+    check_line(9, "POST", "/v1/plans", 201);
+    CHECK(lines[9].at("before").is_null());
+    CHECK(lines[9].at("after").at("limits") == json{"1s:5"});
+    check_line(10, "PATCH", "/v1/plans/free", 200);
+    CHECK(lines[10].at("before").at("limits") == json{"1s:5"});
+    CHECK(lines[10].at("after").at("limits") == json{"1s:6", "day:100"});
+    check_line(11, "DELETE", "/v1/plans/free", 200);
+    CHECK(lines[11].at("before").at("name") == "free");
+    CHECK(lines[11].at("after").is_null());
 }
 
 TEST_CASE("list routes page over HTTP and refuse a bad cursor") {

@@ -139,6 +139,12 @@ TEST_CASE("export, import into an empty data directory and export again give the
     const std::string bob_id = bob_keys.at("keys").at(0).at("key_id");
     REQUIRE(server.admin("POST", "/v1/keys/" + bob_id + "/revoke").status == 200);
     REQUIRE(server.admin("PATCH", "/v1/users/bob", json{{"disabled", true}}).status == 200);
+    REQUIRE(server
+                .admin("POST", "/v1/plans",
+                       json{{"name", "free"}, {"limits", "1s:3,day:500"}, {"shadow", true}})
+                .status == 201);
+    REQUIRE(server.admin("POST", "/v1/users", json{{"name", "carol"}, {"plan", "free"}}).status ==
+            201);
 
     temp_dir scratch;
     const std::string first = scratch / "first.jsonl", second = scratch / "second.jsonl";
@@ -147,7 +153,8 @@ TEST_CASE("export, import into an empty data directory and export again give the
     REQUIRE(out.exit_code == 0);
     const auto text = read_file(first);
     CHECK(text.find(bob_key) == std::string::npos);  // never a secret
-    CHECK(sorted_lines(first).size() == 5);
+    CHECK(sorted_lines(first).size() == 7);
+    CHECK(text.find(R"("type":"plan")") < text.find(R"("type":"user")"));  // plans first
 
     const std::string empty = scratch / "empty";
     const auto in = rlctl({"--data-dir", empty, "import", first});
@@ -157,6 +164,13 @@ TEST_CASE("export, import into an empty data directory and export again give the
     REQUIRE(rlctl({"--data-dir", empty, "import", first}).exit_code == 0);
     REQUIRE(rlctl({"--data-dir", empty, "export", "-o", second}).exit_code == 0);
     CHECK(sorted_lines(first) == sorted_lines(second));
+    const auto carol = rlctl({"--data-dir", empty, "--json", "user", "show", "carol"});
+    REQUIRE(carol.exit_code == 0);
+    CHECK(json::parse(carol.out).at("plan") == "free");
+    const auto plan = rlctl({"--data-dir", empty, "--json", "plan", "show", "free"});
+    REQUIRE(plan.exit_code == 0);
+    CHECK(json::parse(plan.out).at("limits") == json{"1s:3", "day:500"});
+    CHECK(json::parse(plan.out).at("shadow") == true);
 
     SECTION("bad input stops at its line and loses nothing") {
         const std::string good_user =

@@ -2,7 +2,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <cstdlib>
 #include <fstream>
+#include <thread>
 
 #include "tests/integration/fixture.hpp"
 
@@ -30,6 +33,19 @@ struct online {
     json json_of(std::vector<std::string> args) const {
         args.insert(args.begin(), "--json");
         const auto r = (*this)(args);
+        INFO("stderr: " << r.err);
+        REQUIRE(r.exit_code == 0);
+        return json::parse(r.out);
+    }
+};
+
+// rlctl pointed at a server started by hand.
+struct online_env_of {
+    rl::testing::server_process& server;
+    json json_of(std::vector<std::string> args) const {
+        args.insert(args.begin(), "--json");
+        const auto r = rlctl(
+            args, {"RL_ADMIN_URL=" + server.admin_url(), "RL_ADMIN_TOKEN=" + server.admin_token()});
         INFO("stderr: " << r.err);
         REQUIRE(r.exit_code == 0);
         return json::parse(r.out);
@@ -158,4 +174,163 @@ TEST_CASE("rlctl --data-dir works offline, and through the server once one holds
     REQUIRE(rlctl({"--data-dir", data, "user", "update", "offline", "--disable"}).exit_code == 0);
     REQUIRE(rl::testing::http_request("GET", server.public_url() + "/limit", {"X-API-KEY: " + key})
                 .status == 403);
+}
+
+TEST_CASE("rlctl manages plans, and users follow them at once") {
+    live_server server;
+    online ctl{server};
+
+    const json created =
+        ctl.json_of({"plan", "create", "free", "--limit", "1s:2", "--limit", "day:1000"});
+    CHECK(created.at("limits") == json{"1s:2", "day:1000"});
+    CHECK(created.at("shadow") == false);
+    const auto human = ctl({"plan", "show", "free"});
+    REQUIRE(human.exit_code == 0);
+    CHECK(human.out.find("limits   1s:2,day:1000") != std::string::npos);
+
+    const json listed = ctl.json_of({"plan", "list"});
+    REQUIRE(listed.at("plans").size() == 2);
+    CHECK(listed.at("plans")[0].at("name") == "default");
+    CHECK(listed.at("plans")[0].at("builtin") == true);
+    CHECK(listed.at("plans")[1].at("name") == "free");
+
+    REQUIRE(ctl({"user", "create", "alice", "--plan", "free"}).exit_code == 0);
+    const std::string key = ctl.json_of({"key", "create", "alice"}).at("key");
+    rl::testing::require_limit_held(server.burst(key, 5), 2);
+
+    const json shown = ctl.json_of({"user", "show", "alice"});
+    CHECK(shown.at("plan") == "free");
+    CHECK(shown.at("limits") == json{"1s:2", "day:1000"});
+    CHECK(shown.at("limit") == 2);
+    const auto table = ctl({"user", "list"});
+    CHECK(table.out.find("PLAN") != std::string::npos);
+    CHECK(table.out.find("1s:2,day:1000") != std::string::npos);
+
+    const json updated = ctl.json_of({"plan", "update", "free", "--limit", "4", "--shadow"});
+    CHECK(updated.at("limits") == json{"1s:4"});
+    CHECK(updated.at("shadow") == true);
+    CHECK(updated.at("users") == 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // the last burst's window
+    rl::testing::require_limit_held(server.burst(key, 8), 4);
+
+    // Refused: deleting a followed plan, the built-in one, bad limits, an unknown plan.
+    auto r = ctl({"plan", "delete", "free"});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("plan 'free' is followed by 1 user; move them first") != std::string::npos);
+    r = ctl({"plan", "update", "default", "--limit", "5"});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("the built-in plan 'default' is set by --default-limit") != std::string::npos);
+    r = ctl({"plan", "create", "bad", "--limit", "2s:0"});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("quota") != std::string::npos);
+    r = ctl({"plan", "create", "bad", "--limit", "1m:5", "--limit", "1m:6"});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("two limits on the window 1m") != std::string::npos);
+    CHECK(ctl({"user", "create", "bob", "--plan", "nope"}).exit_code == 1);
+    CHECK(ctl({"user", "create", "bob", "--plan", "free", "--limit", "3"}).exit_code == 2);
+    CHECK(ctl({"plan", "show", "bad"}).exit_code == 1);
+
+    // Own limits, repeatable; then the plan has no followers and goes.
+    const json own = ctl.json_of({"user", "update", "alice", "--limit", "3", "--limit", "1m:100"});
+    CHECK(own.at("plan").is_null());
+    CHECK(own.at("limits") == json{"1s:3", "1m:100"});
+    REQUIRE(ctl({"plan", "delete", "free"}).exit_code == 0);
+    CHECK(ctl.json_of({"plan", "list"}).at("plans").size() == 1);
+}
+
+TEST_CASE("rlctl import reads a plan column") {
+    live_server server;
+    online ctl{server};
+    REQUIRE(ctl({"plan", "create", "pro", "--limit", "1s:50"}).exit_code == 0);
+    rl::testing::temp_dir dir;
+    const std::string csv = dir / "users.csv";
+    std::ofstream(csv) << "user,key,limit,plan\n"
+                          "alice,alice-key-0001,,pro\n"
+                          "bob,bob-key-0001,1s:2;1m:30\n"
+                          "carol,carol-key-0001,5\n";
+    const auto r = ctl({"import", csv});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(ctl.json_of({"user", "show", "alice"}).at("plan") == "pro");
+    CHECK(ctl.json_of({"user", "show", "bob"}).at("limits") == json{"1s:2", "1m:30"});
+    CHECK(ctl.json_of({"user", "show", "carol"}).at("limits") == json{"1s:5"});
+    CHECK(server.limit("alice-key-0001").status == 200);
+
+    std::ofstream(csv) << "dave,dave-key-0001,,nope\n";
+    const auto refused = ctl({"import", csv});
+    CHECK(refused.exit_code == 1);
+    CHECK(refused.err.find("no plan 'nope'") != std::string::npos);
+}
+
+// The data directory the schema-1 release wrote (tests/fixtures/schema-v1/README.md), started
+// by this build: every user, key and limit is there, as plans and limits, and usage is kept.
+TEST_CASE("a schema-1 data directory starts upgraded, with every user, key, limit and usage") {
+    const std::string fixture = std::string(RL_SOURCE_DIR) + "/tests/fixtures/schema-v1";
+    std::ifstream in(fixture + "/expected.json");
+    REQUIRE(in);
+    const json expected = json::parse(in);
+    rl::testing::temp_dir dir;
+    const std::string data = dir / "data";
+    REQUIRE(std::system(("mkdir -p '" + data + "' && tar -xzf '" + fixture +
+                         "/schema-v1-data.tar.gz' -C '" + data + "'")
+                            .c_str()) == 0);
+    const std::string default_limit = std::to_string(expected.at("default_limit").get<int>());
+
+    // Usage first, offline: the server's upkeep may expire old buckets once it runs.
+    const auto usage = rlctl({"--data-dir", data, "--json", "usage", "--since",
+                              expected.at("usage_by_minute")[0].at("start"), "--step", "1m"});
+    INFO("usage stderr: " << usage.err);
+    REQUIRE(usage.exit_code == 0);
+    const json report = json::parse(usage.out);
+    CHECK(report.at("total").at("allowed") == expected.at("usage_total").at("allowed"));
+    CHECK(report.at("total").at("rejected") == expected.at("usage_total").at("rejected"));
+
+    rl::testing::server_process server(data, {"--default-limit", default_limit});
+    online_env_of env{server};
+    const json users = env.json_of({"user", "list"}).at("users");
+    REQUIRE(users.size() == expected.at("users").size());
+    for (const auto& user : users) {
+        const std::string name = user.at("name");
+        CAPTURE(name);
+        const json& want = expected.at("users").at(name);
+        CHECK(user.at("disabled") == want.at("disabled"));
+        if (want.at("limit").is_null()) {
+            CHECK(user.at("plan") == "default");
+            CHECK(user.at("default_limit") == true);
+            CHECK(user.at("limits") == json{"1s:" + default_limit});
+        } else {
+            CHECK(user.at("plan").is_null());
+            CHECK(user.at("limit") == want.at("limit"));
+            CHECK(user.at("limits") == json{"1s:" + std::to_string(want.at("limit").get<int>())});
+        }
+    }
+    const json keys = env.json_of({"key", "list"}).at("keys");
+    REQUIRE(keys.size() == expected.at("keys").size());
+    for (const auto& key : keys) {
+        const std::string id = key.at("key_id");
+        CAPTURE(id);
+        REQUIRE(expected.at("keys").contains(id));
+        CHECK(key.at("user") == expected.at("keys").at(id).at("user"));
+        CHECK(key.at("label") == expected.at("keys").at(id).at("label"));
+    }
+    // Every key still answers as its user's terms say.
+    for (const auto& [id, want] : expected.at("keys").items()) {
+        CAPTURE(id);
+        const auto r =
+            rl::testing::http_request("GET", server.public_url() + "/limit",
+                                      {"X-API-KEY: " + want.at("key").get<std::string>()});
+        const bool disabled =
+            expected.at("users").at(want.at("user").get<std::string>()).at("disabled");
+        CHECK(r.status == (disabled ? 403 : 200));
+    }
+    REQUIRE(server.stop() == 0);
+
+    // Opened again: nothing left to upgrade, the same catalog.
+    const auto again = rlctl({"--data-dir", data, "--json", "user", "list"});
+    REQUIRE(again.exit_code == 0);
+    CHECK(json::parse(again.out).at("users").size() == users.size());
+    const auto backup = rlctl({"--data-dir", data, "--json", "backup", dir / "copy"});
+    INFO(backup.err);
+    REQUIRE(backup.exit_code == 0);
+    CHECK(json::parse(backup.out).at("schema_version") == 2);
 }

@@ -63,8 +63,22 @@ std::vector<decoder> all_decoders() {
     return {
         make_decoder(
             "user", codec::encode_user(sample_user()),
-            [](std::string_view b) { return codec::decode_user("alice", b); },
+            [](std::string_view b) {
+                return !b.empty() && b[0] == 1 ? std::nullopt : codec::decode_user("alice", b);
+            },
             [](const user_record& u) { return codec::encode_user(u); }),
+        // Format 1 reads canonically too: back through the format-1 encoder.
+        make_decoder(
+            "user format 1", codec::encode_user_format1(25, true, 1795815000),
+            [](std::string_view b) {
+                return b.empty() || b[0] != 1 ? std::nullopt : codec::decode_user("alice", b);
+            },
+            [](const user_record& u) {
+                const auto limit = u.plan == "default"
+                                       ? 0u
+                                       : static_cast<std::uint32_t>(std::stoul(u.limits.substr(3)));
+                return codec::encode_user_format1(limit, u.disabled, u.created_at);
+            }),
         make_decoder(
             "plan", codec::encode_plan(sample_plan()),
             [](std::string_view b) { return codec::decode_plan("free", b); },
