@@ -168,7 +168,8 @@ BENCHMARK(usage_record)->Arg(1)->Arg(16)->Arg(64)->MeasureProcessCPUTime()->UseR
 void render(benchmark::State& state) {
     service::terms_book book;
     const auto* terms = book.get(
-        "free", *limiter::parse_policy(state.range(0) == 1 ? "1s:10" : "1s:10,1m:300,day:10000").value,
+        "free",
+        *limiter::parse_policy(state.range(0) == 1 ? "1s:10" : "1s:10,1m:300,day:10000").value,
         false);
     service::user_entry user;
     user.name = "u012345";
@@ -199,8 +200,8 @@ void request(benchmark::State& state) {
     auto now = std::chrono::steady_clock::now();
     for (auto _ : state) {
         now += std::chrono::microseconds(10);
-        const auto result = handler.check(w.plain_keys[order[i]], now,
-                                          std::chrono::system_clock::now());
+        const auto result =
+            handler.check(w.plain_keys[order[i]], now, std::chrono::system_clock::now());
         benchmark::DoNotOptimize(service::render(result));
         if (++i == users) i = 0;
     }

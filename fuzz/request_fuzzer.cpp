@@ -118,7 +118,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         w.now += std::chrono::milliseconds(7);  // time moves on between requests
         service::public_answer answer =
             service::answer_public(*w.handler, ctx.m_header, w.now,
-                                  limiter::wall_time(std::chrono::seconds(1'800'000'000)));
+                                   limiter::wall_time(std::chrono::seconds(1'800'000'000)));
         const service::http_reply reply =
             answer.reply ? *answer.reply
                          : service::render(

@@ -57,8 +57,8 @@ void policy_limiter::adopt(user_id user, const policy& p, const policy& before, 
     });
 }
 
-void policy_limiter::reshape(user_id user, const policy& p, const seed& seed,
-                             std::uint32_t add_to, time_point now, wall_time wall) {
+void policy_limiter::reshape(user_id user, const policy& p, const seed& seed, std::uint32_t add_to,
+                             time_point now, wall_time wall) {
     shard& s = shard_of(user);
     std::lock_guard lock(s.mutex);
     change_locked(s, user, [&](user_state& state) {

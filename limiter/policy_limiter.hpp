@@ -71,8 +71,8 @@ private:
     // Runs `change` on the user's state and keeps the shard's list of active users in step.
     template <typename Change>
     auto change_locked(shard& s, user_id user, Change&& change);
-    void reshape(user_id user, const policy& p, const seed& s, std::uint32_t add_to,
-                 time_point now, wall_time wall);
+    void reshape(user_id user, const policy& p, const seed& s, std::uint32_t add_to, time_point now,
+                 wall_time wall);
 
     std::array<shard, shard_count> shards_;
 };

@@ -18,7 +18,6 @@ limit_result finish(metrics& m, limit_outcome outcome, const user_entry* user = 
     return result;
 }
 
-
 }  // namespace
 
 limit_result limit_handler::decide(std::optional<std::string_view> api_key, limiter::time_point now,
@@ -42,7 +41,7 @@ limit_result limit_handler::decide(std::optional<std::string_view> api_key, limi
     result.user = &user;
     // A rejected request enters no window, so a shadowed one needs nothing taken back.
     result.decision = limiter_.decide(user.id, result.terms->policy, now, wall);
-    result.outcome = result.decision.admitted                   ? limit_outcome::admitted
+    result.outcome = result.decision.admitted                ? limit_outcome::admitted
                      : (result.terms->shadow || shadow_all_) ? limit_outcome::shadow_limited
                                                              : limit_outcome::limited;
     result.usage = usage_event{found.key_id, wall_now, usage_kind_of(result.outcome)};

@@ -23,7 +23,8 @@ restinio::request_handling_status_t serve_public(asio::io_context& io, limit_han
                                                  group_commit& commit, limit_observer& observer,
                                                  restinio::request_handle_t req) {
     const auto started = std::chrono::steady_clock::now();
-    public_answer answer = answer_public(limit, req->header(), started, std::chrono::system_clock::now());
+    public_answer answer =
+        answer_public(limit, req->header(), started, std::chrono::system_clock::now());
     if (!answer.reply) {
         commit.submit(std::move(req), answer.decision, started);  // answered once in the WAL
         return restinio::request_accepted();

@@ -2,8 +2,7 @@
 
 namespace rl::service {
 
-maintenance::maintenance(limiter::policy_limiter& limiter, usage_upkeep& usage,
-                         log_line log)
+maintenance::maintenance(limiter::policy_limiter& limiter, usage_upkeep& usage, log_line log)
     : limiter_(limiter), usage_(usage), log_(std::move(log)), worker_(period, [this] { tick(); }) {}
 
 void maintenance::tick() {

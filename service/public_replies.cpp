@@ -19,10 +19,14 @@ struct problem {
 // Both /limit (while loading) and /readyz answer this one.
 constexpr problem not_ready{503, "not-ready", "Not ready", "the key store is still loading"};
 
-// Whole seconds, rounded up, until quota frees: what Retry-After and `t` promise.
+// Whole seconds, rounded up, until quota frees: what Retry-After and `t` promise. The limiter
+// keeps times in whole microseconds, rounded to the strict side, so a wait can come out a
+// microsecond past a whole second; up to a millisecond over is taken as that rounding (no
+// client retries that precisely), not as one more second.
 long long seconds_until(std::chrono::nanoseconds d) {
+    constexpr long long rounding = 1'000'000;
     const auto ns = d.count();
-    return ns <= 0 ? 0 : (ns + 999'999'999) / 1'000'000'000;
+    return ns <= 0 ? 0 : std::max(1LL, (ns - rounding + 999'999'999) / 1'000'000'000);
 }
 
 // Builds header values and bodies by appending pieces: render runs once per request, and

@@ -25,11 +25,11 @@
 #include "service/listeners.hpp"
 #include "service/maintenance.hpp"
 #include "service/metrics.hpp"
-#include "service/terms_follower.hpp"
-#include "service/usage_seeds.hpp"
 #include "service/storage_recovery.hpp"
 #include "service/systemd_notify.hpp"
+#include "service/terms_follower.hpp"
 #include "service/usage_recorder.hpp"
+#include "service/usage_seeds.hpp"
 #include "service/usage_upkeep.hpp"
 #include "storage/data_dir.hpp"
 

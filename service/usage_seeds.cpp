@@ -23,9 +23,8 @@ template <typename Add>
 void sum_period(const storage::data_dir& store, const std::vector<std::uint64_t>* keys,
                 const std::unordered_map<std::uint64_t, limiter::user_id>& owners,
                 common::unix_seconds from, common::unix_seconds now, Add add) {
-    const auto planned =
-        admin::plan_usage(admin::coverages_of(store), from, now, storage::period_of(
-                                                                     storage::usage_resolution::hour));
+    const auto planned = admin::plan_usage(admin::coverages_of(store), from, now,
+                                           storage::period_of(storage::usage_resolution::hour));
     const auto* plan = std::get_if<admin::usage_plan>(&planned);
     if (!plan) return;  // more steps than a report allows: cannot happen for a month of hours
     for (const admin::usage_source& source : plan->sources)
@@ -55,10 +54,9 @@ void seed_needs::add(const limiter::policy& p) {
 
 void seed_needs::add_new(const limiter::policy& after, const limiter::policy& before) {
     for (const limiter::limit& l : after.limits) {
-        const bool kept = std::any_of(before.limits.begin(), before.limits.end(),
-                                      [&](const limiter::limit& b) {
-                                          return limiter::same_window(b, l);
-                                      });
+        const bool kept =
+            std::any_of(before.limits.begin(), before.limits.end(),
+                        [&](const limiter::limit& b) { return limiter::same_window(b, l); });
         if (!kept) add(l);
     }
 }
@@ -120,7 +118,8 @@ seed_builder read_seeds(const storage::data_dir& store,
             {storage::usage_resolution::second, seeds.seconds_from(), seeds.seconds_until(), keys},
             [&](const storage::usage_bucket& b) {
                 const auto owner = owners.find(b.key_id);
-                if (owner != owners.end()) seeds.add_second(owner->second, b.start, b.count.admitted);
+                if (owner != owners.end())
+                    seeds.add_second(owner->second, b.start, b.count.admitted);
             });
     const common::unix_seconds now = seeds.seconds_until() - 1;
     if (needs.day)

@@ -160,9 +160,9 @@ TEST_CASE("shadow mode: would-be-limited requests pass, marked, and are counted 
     CHECK(usage.body.at("total").at("allowed") == plain);
     CHECK(usage.body.at("total").at("shadow_limited") == marked);
     CHECK(usage.body.at("total").at("rejected") == 0);
-    const auto metrics = rl::testing::http_request(
-        "GET", server.process().admin_url() + "/metrics",
-        {"Authorization: Bearer " + server.process().admin_token()});
+    const auto metrics =
+        rl::testing::http_request("GET", server.process().admin_url() + "/metrics",
+                                  {"Authorization: Bearer " + server.process().admin_token()});
     CHECK(metrics.body.find("ratelimitd_decisions_total{outcome=\"shadow_limited\"} " +
                             std::to_string(marked)) != std::string::npos);
 

@@ -20,10 +20,9 @@ const std::string parser_dir = std::string(RL_SOURCE_DIR) + "/tests/sf";
 
 // Both fields of a reply, parsed.
 json parse(const rl::testing::http_response& reply) {
-    const auto parsed = rl::testing::run_command({rl::testing::find_program("node"),
-                                                  parser_dir + "/parse_fields.mjs",
-                                                  reply.header("ratelimit-policy"),
-                                                  reply.header("ratelimit")});
+    const auto parsed = rl::testing::run_command(
+        {rl::testing::find_program("node"), parser_dir + "/parse_fields.mjs",
+         reply.header("ratelimit-policy"), reply.header("ratelimit")});
     INFO("RateLimit-Policy: " << reply.header("ratelimit-policy"));
     INFO("RateLimit: " << reply.header("ratelimit"));
     INFO(parsed.err);
@@ -53,8 +52,9 @@ std::string rl::testing::skip_reason() {
 
 TEST_CASE("a three-limit plan's fields parse, name every limit and count down") {
     live_server server;
-    REQUIRE(server.admin("POST", "/v1/plans",
-                         {{"name", "pro"}, {"limits", {"1s:3", "1m:300", "day:10000"}}})
+    REQUIRE(server
+                .admin("POST", "/v1/plans",
+                       {{"name", "pro"}, {"limits", {"1s:3", "1m:300", "day:10000"}}})
                 .status == 201);
     REQUIRE(server.admin("POST", "/v1/users", {{"name", "p"}, {"plan", "pro"}}).status == 201);
     const std::string key = server.create_key("p");

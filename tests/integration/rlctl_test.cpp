@@ -206,12 +206,23 @@ TEST_CASE("rlctl manages plans, and users follow them at once") {
     CHECK(table.out.find("PLAN") != std::string::npos);
     CHECK(table.out.find("1s:2,day:1000") != std::string::npos);
 
-    const json updated = ctl.json_of({"plan", "update", "free", "--limit", "4", "--shadow"});
+    const json updated = ctl.json_of({"plan", "update", "free", "--limit", "4"});
     CHECK(updated.at("limits") == json{"1s:4"});
-    CHECK(updated.at("shadow") == true);
+    CHECK(updated.at("shadow") == false);
     CHECK(updated.at("users") == 1);
     std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // the last burst's window
     rl::testing::require_limit_held(server.burst(key, 8), 4);
+    // Shadow mode: the limits stay, a request over them passes, marked.
+    const json shadowed = ctl.json_of({"plan", "update", "free", "--shadow"});
+    CHECK(shadowed.at("limits") == json{"1s:4"});
+    CHECK(shadowed.at("shadow") == true);
+    int marked = 0;
+    for (int i = 0; i < 8; ++i) {
+        const auto reply = server.limit(key);
+        REQUIRE(reply.status == 200);
+        marked += reply.header("x-ratelimit-shadow") == "limited";
+    }
+    CHECK(marked >= 1);
 
     // Refused: deleting a followed plan, the built-in one, bad limits, an unknown plan.
     auto r = ctl({"plan", "delete", "free"});

@@ -50,11 +50,12 @@ seed_needs needs_of(const limiter::policy& p) {
 }
 
 // Seeds every user's window from the counts, as the start-up does.
-void restore(limiter::policy_limiter& limiter, const manual_clock& clock,
-             const limiter::policy& p, const std::vector<counted_admits>& counts) {
+void restore(limiter::policy_limiter& limiter, const manual_clock& clock, const limiter::policy& p,
+             const std::vector<counted_admits>& counts) {
     seed_builder seeds(needs_of(p), clock.wall());
     for (const auto& c : counts) seeds.add_second(c.user, c.second, c.admitted);
-    for (const auto& [u, seed] : seeds.seeds()) limiter.restore(u, p, seed, clock.now, clock.wall());
+    for (const auto& [u, seed] : seeds.seeds())
+        limiter.restore(u, p, seed, clock.now, clock.wall());
 }
 
 // A limiter restored from `counts` at the clock's restart.
@@ -166,8 +167,8 @@ TEST_CASE("a day quota starts from the day's admits and a month quota from the m
                         .decide(user, p, clock.now + next_day + i * 10ms,
                                 clock.wall() + next_day + i * 10ms)
                         .admitted;
-    const bool same_month = seeds.month_from() ==
-                            seed_builder(needs_of(p), clock.wall() + next_day).month_from();
+    const bool same_month =
+        seeds.month_from() == seed_builder(needs_of(p), clock.wall() + next_day).month_from();
     CHECK(admitted == (same_month ? 2 : 10));
 }
 

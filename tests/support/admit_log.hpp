@@ -15,9 +15,9 @@ struct timed_admit {
 // How many runs of limit + 1 admits were all sent and answered within one window. Each one
 // proves that some interval of that length admitted more than `limit` (the server decided each
 // request between its send and its answer); 0 is what an exact limiter gives. Sorts `admits`.
-inline std::size_t proven_excess(std::vector<timed_admit>& admits, std::size_t limit,
-                                 std::chrono::steady_clock::duration window =
-                                     std::chrono::seconds(1)) {
+inline std::size_t proven_excess(
+    std::vector<timed_admit>& admits, std::size_t limit,
+    std::chrono::steady_clock::duration window = std::chrono::seconds(1)) {
     std::sort(admits.begin(), admits.end(),
               [](const timed_admit& a, const timed_admit& b) { return a.sent < b.sent; });
     std::size_t excess = 0;
