@@ -4,7 +4,8 @@
 //   memory_footprint DATA_DIR   (a data directory filled by `rlctl import`, server stopped)
 //
 // Stages: the store opened, the key index loaded (every user and key), one admitted request per
-// user in the limiter (every window live), and the whole set of users decided again.
+// user in the limiter (every window live) on the policy each user has, and every user decided
+// three more times, a quarter of a second apart.
 
 #include <fmt/format.h>
 
@@ -12,6 +13,7 @@
 #include <string>
 
 #include "bench/rss.hpp"
+#include "limiter/policy_limiter.hpp"
 #include "service/key_index.hpp"
 #include "storage/data_dir.hpp"
 
@@ -43,27 +45,34 @@ int main(int argc, char** argv) {
 
     t0 = std::chrono::steady_clock::now();
     service::key_index keys(10);
-    std::vector<limiter::user_id> users;
+    std::vector<std::pair<limiter::user_id, const limiter::policy*>> users;
     keys.load(store->catalog(), [&](const storage::key_record&, const service::user_entry& user) {
-        users.push_back(user.id);
+        users.emplace_back(user.id, &user.terms.load()->policy);
     });
     report(fmt::format("key index: {} users, {} keys", keys.user_count(), keys.key_count()).c_str(),
            t0);
 
     t0 = std::chrono::steady_clock::now();
-    limiter::sliding_window_limiter limiter;
+    limiter::policy_limiter limiter;
     limiter.reserve(keys.last_user_id());  // as the server does after loading
     report("limiter: a window for every user", t0);
     const auto now = std::chrono::steady_clock::now();
+    const auto wall = std::chrono::system_clock::now();
     std::size_t admitted = 0;
-    for (const auto id : users) admitted += limiter.decide(id, 10, now).admitted;
+    for (const auto& [id, policy] : users) admitted += limiter.decide(id, *policy, now, wall).admitted;
     report(fmt::format("limiter: {} users active ({} admitted)", limiter.active_users(), admitted)
                .c_str(),
            t0);
 
+    // Each user's windows hold admits at several times, as under steady traffic.
     t0 = std::chrono::steady_clock::now();
-    for (const auto id : users) admitted += limiter.decide(id, 10, now).admitted;
-    report("limiter: every user decided once more", t0);
+    for (int round = 1; round <= 3; ++round) {
+        const auto at = std::chrono::milliseconds(250 * round);
+        for (const auto& [id, policy] : users)
+            admitted += limiter.decide(id, *policy, now + at, wall + at).admitted;
+    }
+    report(fmt::format("limiter: every user decided 3 more times ({} admitted)", admitted).c_str(),
+           t0);
     users = {};
     users.shrink_to_fit();
     report("(list of ids freed)", t0);

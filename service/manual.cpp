@@ -16,8 +16,11 @@ common::man_page ratelimitd_manual() {
         "ratelimitd healthcheck [--listen HOST:PORT] [--path /healthz] [--timeout SECONDS] [URL]\n"
         "ratelimitd --help | --version",
         "ratelimitd decides, per API key, whether a request may pass. A user owns one or more\n"
-        "keys and the limit belongs to the user: never more than L admitted requests in any\n"
-        "sliding 1-second interval, across all of the user's keys and connections.\n"
+        "keys and the limits belong to the user: a policy of sliding windows (1s to 1h) and UTC\n"
+        "day and month quotas, each never holding more than its quota, across all of the\n"
+        "user's keys and connections. Users follow a named plan (rlctl plan ...) or have limits\n"
+        "of their own; the built-in plan 'default' is --default-limit per 1 s. --shadow decides\n"
+        "and counts but never refuses (X-RateLimit-Shadow: limited).\n"
         "\n"
         "Public listener (--listen): /limit with the key in X-API-KEY answers 200 (admitted,\n"
         "X-RateLimit-User names the user), 429 with Retry-After (over the limit), 401 (no,\n"
