@@ -90,6 +90,7 @@ public:
 private:
     explicit database(std::string directory);
     rocksdb::Status write(const rocksdb::WriteOptions& options, rocksdb::WriteBatch& batch);
+    std::unique_lock<std::mutex> write_turn();  // held only in TSan builds (see write)
     rocksdb::Status open_db();
     rocksdb::Status reopen();
     void close() noexcept;
