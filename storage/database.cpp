@@ -179,7 +179,8 @@ database::session database::use() {
 }
 
 // Under ThreadSanitizer only, whatever enters RocksDB's write queue takes turns: a write, and
-// the memtable flush a checkpoint or a compaction starts. RocksDB groups the callers queued at
+// the memtable flush a checkpoint or a compaction starts (and a range_cursor's iterator is made
+// and destroyed in a turn). RocksDB groups the callers queued at
 // once and the leading thread copies the others' batches and wakes them, ordered by atomics
 // inside librocksdb, which is not instrumented, so TSan would report that as a race in
 // whichever of our functions called in. Taking turns keeps RocksDB out of the report without
@@ -273,10 +274,16 @@ std::uint64_t database::table_bytes() const {
 
 range_cursor::range_cursor(const database::session& session, schema::family family,
                            std::string begin, std::string end)
-    : upper(std::move(end)), upper_slice(upper) {
+    : session(session), upper(std::move(end)), upper_slice(upper) {
     options.iterate_upper_bound = &upper_slice;
+    const auto turn = session.write_turn();
     it.reset(session.db().NewIterator(options, session.family(family)));
     it->Seek(begin);
+}
+
+range_cursor::~range_cursor() {
+    const auto turn = session.write_turn();
+    it.reset();
 }
 
 }  // namespace rl::storage
