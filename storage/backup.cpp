@@ -58,7 +58,8 @@ backup_manifest database::backup(const std::string& target) {
         check(rocksdb::Checkpoint::Create(&s.db(), &raw), "start backup");
         std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
         // Memtables are flushed first, so the copy needs no WAL replay to hold everything
-        // written before it started.
+        // written before it started. The flush joins RocksDB's write queue.
+        const auto turn = write_turn();
         check(checkpoint->CreateCheckpoint(target, 0, &manifest.sequence), "back up to " + target);
     }
     try {

@@ -58,6 +58,8 @@ public:
         void write_logged(rocksdb::WriteBatch& batch, std::string_view doing) const;
         // The same without throwing, for the request path.
         rocksdb::Status try_write_logged(rocksdb::WriteBatch& batch) const noexcept;
+        // Held only in TSan builds: see database::write.
+        std::unique_lock<std::mutex> write_turn() const { return owner_->write_turn(); }
 
         // A time kept as decimal text under a meta key; nullopt when not set.
         std::optional<unix_seconds> meta_time(const std::string& name) const;
@@ -90,6 +92,7 @@ public:
 private:
     explicit database(std::string directory);
     rocksdb::Status write(const rocksdb::WriteOptions& options, rocksdb::WriteBatch& batch);
+    std::unique_lock<std::mutex> write_turn();  // held only in TSan builds (see write)
     rocksdb::Status open_db();
     rocksdb::Status reopen();
     void close() noexcept;
@@ -110,13 +113,17 @@ private:
     storage_health health_;
 };
 
-// An iterator over the keys in [begin, end) of one family, positioned at `begin`.
+// An iterator over the keys in [begin, end) of one family, positioned at `begin`. Made and
+// destroyed in the write turn under TSan: the iterator shares the memtable's cached range
+// tombstones, which a write adding a range deletion replaces.
 struct range_cursor {
     range_cursor(const database::session& session, schema::family family, std::string begin,
                  std::string end);
+    ~range_cursor();
     range_cursor(const range_cursor&) = delete;
     range_cursor& operator=(const range_cursor&) = delete;
 
+    const database::session& session;
     std::string upper;
     rocksdb::Slice upper_slice;
     rocksdb::ReadOptions options;
