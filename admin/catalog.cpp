@@ -453,7 +453,7 @@ import_summary catalog::import(const std::vector<import_row>& rows) {
     }
     if (batch.users.empty() && batch.keys.empty()) return summary;
     store_.catalog().write(batch);
-    for (const auto& user : batch.users) notify(user);
+    if (observer_) observer_->users_changed(batch.users);
     for (const auto& key : batch.keys) notify(key);
     return summary;
 }
@@ -539,7 +539,7 @@ std::optional<record_error> catalog::restore_records(const std::vector<catalog_r
     store_.catalog().write(batch);
     if (observer_)
         for (const auto& plan : batch.plans) observer_->plan_changed(plan);
-    for (const auto& user : batch.users) notify(user);
+    if (observer_) observer_->users_changed(batch.users);
     for (const auto& key : batch.keys) notify(key);
     return std::nullopt;
 }

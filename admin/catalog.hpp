@@ -79,6 +79,10 @@ class catalog_observer {
 public:
     virtual ~catalog_observer() = default;
     virtual void user_changed(const user_record& user) = 0;
+    // Many users at once (a bulk import): one call, so the observer can follow them together.
+    virtual void users_changed(const std::vector<user_record>& users) {
+        for (const user_record& user : users) user_changed(user);
+    }
     virtual void user_deleted(std::string_view name) = 0;
     virtual void key_changed(const key_record& key) = 0;
     virtual void plan_changed(const plan_record& plan) = 0;

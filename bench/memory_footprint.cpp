@@ -59,7 +59,8 @@ int main(int argc, char** argv) {
     const auto now = std::chrono::steady_clock::now();
     const auto wall = std::chrono::system_clock::now();
     std::size_t admitted = 0;
-    for (const auto& [id, policy] : users) admitted += limiter.decide(id, *policy, now, wall).admitted;
+    for (const auto& [id, policy] : users)
+        admitted += limiter.decide(id, *policy, now, wall).admitted;
     report(fmt::format("limiter: {} users active ({} admitted)", limiter.active_users(), admitted)
                .c_str(),
            t0);

@@ -190,14 +190,22 @@ const terms* key_index::terms_of(std::string_view user) const {
 }
 
 void key_index::user_changed(const storage::user_record& user) {
+    users_changed({user});
+}
+
+void key_index::users_changed(const std::vector<storage::user_record>& users) {
     std::vector<terms_change> changes;
     {
         std::unique_lock lock(mutex_);
-        const user_entry* known = find_user_locked(user.name);
-        // A user re-created after a delete gets their old entry back, and with it their window.
-        if (!known || known->deleted) ++live_users_;
-        if (auto change = apply_user_locked(user)) changes.push_back(*change);
-        find_user_locked(user.name)->deleted = false;
+        for (const storage::user_record& user : users) {
+            const user_entry* known = find_user_locked(user.name);
+            // A user re-created after a delete gets their old entry back, and with it their
+            // window.
+            if (!known || known->deleted) ++live_users_;
+            auto change = apply_user_locked(user);
+            if (change && known) changes.push_back(*change);
+            find_user_locked(user.name)->deleted = false;
+        }
     }
     tell(changes);
 }

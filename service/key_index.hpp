@@ -73,6 +73,7 @@ public:
     limiter::user_id last_user_id() const;
 
     void user_changed(const storage::user_record& user) override;
+    void users_changed(const std::vector<storage::user_record>& users) override;
     void user_deleted(std::string_view name) override;
     void key_changed(const storage::key_record& key) override;
     void plan_changed(const storage::plan_record& plan) override;
@@ -108,7 +109,8 @@ private:
     user_entry& user_locked(std::string_view name);
     user_entry* find_user_locked(std::string_view name);
     void place_name_locked(std::uint32_t index);
-    // Sets the user's terms; returns the change, if their policy changed.
+    // Sets the user's terms; returns the change, if the policy of a user known before changed
+    // (a new user has no windows and no usage to carry over).
     std::optional<terms_change> apply_user_locked(const storage::user_record& user);
     void apply_plan_locked(const storage::plan_record& plan);
     const terms* terms_for_locked(const storage::user_record& user);
