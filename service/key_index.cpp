@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <mutex>
+#include <utility>
 
 namespace rl::service {
 
@@ -50,16 +51,21 @@ key_lookup key_index::find(const common::key_hash& hash, common::unix_seconds no
     return {key_status::valid, entry->key_id, entry->user};
 }
 
-user_entry* key_index::find_user_locked(std::string_view name) {
+const user_entry* key_index::find_user_locked(std::string_view name) const {
     if (user_slots_.empty()) return nullptr;
     const std::uint64_t h = name_hash(name);
     for (std::size_t i = h % user_slots_.size();; i = (i + 1) % user_slots_.size()) {
         const name_slot& slot = user_slots_[i];
         if (slot.user == 0) return nullptr;
         if (slot.hash != static_cast<std::uint32_t>(h >> 32)) continue;
-        user_entry& user = users_[slot.user - 1];
+        const user_entry& user = users_[slot.user - 1];
         if (user.name == name) return &user;
     }
+}
+
+user_entry* key_index::find_user_locked(std::string_view name) {
+    // The entries are the index's own; only the lookup is shared with the const overload.
+    return const_cast<user_entry*>(std::as_const(*this).find_user_locked(name));
 }
 
 void key_index::place_name_locked(std::uint32_t index) {
@@ -185,7 +191,7 @@ std::vector<std::pair<std::uint64_t, limiter::user_id>> key_index::keys_of(
 
 const terms* key_index::terms_of(std::string_view user) const {
     std::shared_lock lock(mutex_);
-    const user_entry* entry = const_cast<key_index*>(this)->find_user_locked(user);
+    const user_entry* entry = find_user_locked(user);
     return entry && !entry->deleted ? entry->terms.load() : nullptr;
 }
 

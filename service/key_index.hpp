@@ -107,6 +107,7 @@ private:
     static digest digest_of(const common::key_hash& hash) noexcept;
 
     user_entry& user_locked(std::string_view name);
+    const user_entry* find_user_locked(std::string_view name) const;
     user_entry* find_user_locked(std::string_view name);
     void place_name_locked(std::uint32_t index);
     // Sets the user's terms; returns the change, if the policy of a user known before changed
