@@ -21,7 +21,7 @@ using storage::plan_record;
 using storage::user_record;
 
 // The built-in plan: `1s:<--default-limit>`, never stored, never changed through the catalog.
-inline constexpr std::string_view default_plan = "default";
+using storage::default_plan;
 
 enum class outcome { ok, created, not_found, already_exists, conflict, invalid };
 

@@ -46,7 +46,7 @@ common::man_page rlctl_manual() {
              "  plan create NAME --limit WINDOW:Q [--limit ...] [--shadow]\n"
              "  plan update NAME [--limit ...] [--shadow | --no-shadow]\n"
              "  plan list | plan show NAME | plan delete NAME\n"
-             "  user create|update NAME [--plan PLAN | --limit SPEC ...]  (--limit N = 1s:N)"},
+             "  user create|update NAME [--plan PLAN | --limit W:Q ...]  (--limit N = 1s:N)"},
             {"EXAMPLES",
              "rlctl plan create free --limit 1s:5 --limit day:1000\n"
              "rlctl user create bob --plan free\n"

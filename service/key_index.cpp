@@ -19,17 +19,12 @@ std::uint64_t name_hash(std::string_view name) {
     return std::hash<std::string_view>{}(name);
 }
 
-constexpr std::string_view default_plan = "default";
-
-limiter::policy one_second(std::uint32_t quota) {
-    return limiter::policy{{limiter::sliding_limit(1, quota)}};
-}
-
 }  // namespace
 
 key_index::key_index(std::uint32_t default_limit)
-    : default_terms_(book_.get(std::string(default_plan), one_second(default_limit), false)) {
-    plans_.emplace(default_plan, default_terms_);
+    : default_terms_(book_.get(std::string(admin::default_plan),
+                               admin::default_policy(default_limit), false)) {
+    plans_.emplace(admin::default_plan, default_terms_);
 }
 
 key_index::digest key_index::digest_of(const common::key_hash& hash) noexcept {
@@ -97,8 +92,8 @@ const terms* key_index::terms_for_locked(const storage::user_record& user) {
         const auto it = plans_.find(user.plan);
         return it != plans_.end() ? it->second : default_terms_;
     }
-    auto own = limiter::parse_policy(user.limits);
-    return own ? book_.get({}, *own.value, false) : default_terms_;
+    const auto own = admin::stored_policy(user.limits);
+    return own ? book_.get({}, *own, false) : default_terms_;
 }
 
 std::optional<terms_change> key_index::apply_user_locked(const storage::user_record& user) {
@@ -112,9 +107,9 @@ std::optional<terms_change> key_index::apply_user_locked(const storage::user_rec
 }
 
 void key_index::apply_plan_locked(const storage::plan_record& plan) {
-    auto policy = limiter::parse_policy(plan.limits);
+    const auto policy = admin::stored_policy(plan.limits);
     if (!policy) return;  // the catalog stores only valid policies
-    plans_[plan.name] = book_.get(plan.name, *policy.value, plan.shadow);
+    plans_[plan.name] = book_.get(plan.name, *policy, plan.shadow);
 }
 
 void key_index::tell(const std::vector<terms_change>& changes) const {
@@ -237,7 +232,7 @@ void key_index::plan_changed(const storage::plan_record& plan) {
 void key_index::plan_deleted(std::string_view name) {
     // Refused by the catalog while anyone follows the plan, so no user points at it.
     std::unique_lock lock(mutex_);
-    if (name != default_plan) plans_.erase(std::string(name));
+    if (name != admin::default_plan) plans_.erase(std::string(name));
 }
 
 void key_index::user_deleted(std::string_view name) {

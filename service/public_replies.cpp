@@ -58,7 +58,7 @@ void add_ratelimit_headers(http_reply& reply, const terms& t, const limiter::pol
     text field(24 * d.count);
     const auto item = [&](std::size_t i) {
         const limiter::limit_reading& r = d.limits[i];
-        field << "\"" << limit_name(t.policy, i) << "\";r=" << static_cast<long long>(r.remaining)
+        field << "\"" << t.names[i] << "\";r=" << static_cast<long long>(r.remaining)
               << ";t=" << seconds_until(r.reset_after);
     };
     item(d.closest);
@@ -114,9 +114,10 @@ void set_limited(http_reply& reply, const limit_result& result) {
     bool first = true;
     for (std::size_t i = 0; i < d.count; ++i) {
         if (!d.limits[i].violated) continue;
-        const std::string name = limit_name(p, i);
+        const std::string& name = result.terms->names[i];
         detail << (first ? "" : ", ") << static_cast<long long>(p.limits[i].quota)
-               << " requests per " << (name == "default" ? std::string("second") : name);
+               << " requests per "
+               << (name == "default" ? std::string_view("second") : std::string_view(name));
         violated << (first ? "\"" : ",\"") << name << "\"";
         first = false;
     }

@@ -20,12 +20,19 @@ std::uint32_t nominal_seconds(const limiter::limit& l) {
     return l.seconds;
 }
 
-std::string policy_field(const limiter::policy& p) {
+std::vector<std::string> names_of(const limiter::policy& p) {
+    std::vector<std::string> names;
+    for (const limiter::limit& l : p.limits)
+        names.push_back(is_single_second(p) ? "default" : limiter::window_name(l));
+    return names;
+}
+
+std::string policy_field(const limiter::policy& p, const std::vector<std::string>& names) {
     std::string out;
     for (std::size_t i = 0; i < p.limits.size(); ++i) {
         if (i > 0) out += ", ";
         out += '"';
-        out += limit_name(p, i);
+        out += names[i];
         out += "\";q=";
         out += std::to_string(p.limits[i].quota);
         out += ";w=";
@@ -36,16 +43,14 @@ std::string policy_field(const limiter::policy& p) {
 
 }  // namespace
 
-std::string limit_name(const limiter::policy& p, std::size_t index) {
-    if (is_single_second(p)) return "default";
-    return limiter::window_name(p.limits[index]);
-}
-
 const terms* terms_book::get(const std::string& plan, const limiter::policy& policy, bool shadow) {
     auto key = std::make_tuple(plan, limiter::to_string(policy), shadow);
     std::lock_guard lock(mutex_);
     if (auto it = index_.find(key); it != index_.end()) return it->second;
-    const terms& made = kept_.emplace_back(terms{policy, shadow, plan, policy_field(policy)});
+    auto names = names_of(policy);
+    std::string field = policy_field(policy, names);
+    const terms& made =
+        kept_.emplace_back(terms{policy, shadow, plan, std::move(names), std::move(field)});
     index_.emplace(std::move(key), &made);
     return &made;
 }

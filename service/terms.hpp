@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "limiter/policy.hpp"
 
@@ -15,15 +16,14 @@ namespace rl::service {
 
 struct terms {
     limiter::policy policy;
-    bool shadow = false;       // decide and count, but never refuse
-    std::string plan;          // the plan these terms come from; empty for a user's own limits
+    bool shadow = false;  // decide and count, but never refuse
+    std::string plan;     // the plan these terms come from; empty for a user's own limits
+    // What each limit is called in the RateLimit fields and in violated-policies, in the
+    // policy's order: its window ("1s", "1m", "day"), except that a policy of one 1-second
+    // limit keeps the name "default" it has always had.
+    std::vector<std::string> names;
     std::string policy_field;  // RateLimit-Policy, e.g. "1s";q=10;w=1, "day";q=10000;w=86400
 };
-
-// The name a limit goes by in the RateLimit fields and in violated-policies: its window
-// ("1s", "1m", "day"), except that a policy of one 1-second limit keeps the name "default" it
-// has always had.
-std::string limit_name(const limiter::policy& p, std::size_t index);
 
 // Hands out one terms object per distinct (plan, policy, shadow). Objects are kept until the
 // book goes (a plan edited a thousand times leaves a thousand small objects), so a pointer

@@ -78,13 +78,13 @@ void seed_builder::add_second(limiter::user_id user, common::unix_seconds second
     if (admitted == 0) return;
     auto& admits = seeds_[user].admits;
     const auto count = static_cast<std::uint32_t>(std::min<std::uint64_t>(admitted, UINT32_MAX));
-    // Keys of one user count the same second apart: one entry per second.
-    for (auto& known : admits)
-        if (known.unix_second == second) {
-            known.count = static_cast<std::uint32_t>(
-                std::min<std::uint64_t>(std::uint64_t{known.count} + count, UINT32_MAX));
-            return;
-        }
+    // Keys of one user count the same second apart, and a scan gives them one after another:
+    // one entry per second.
+    if (!admits.empty() && admits.back().unix_second == second) {
+        admits.back().count = static_cast<std::uint32_t>(
+            std::min<std::uint64_t>(std::uint64_t{admits.back().count} + count, UINT32_MAX));
+        return;
+    }
     admits.push_back({second, count});
 }
 

@@ -48,7 +48,8 @@ public:
     common::unix_seconds day_from() const noexcept { return day_from_; }
     common::unix_seconds month_from() const noexcept { return month_from_; }
 
-    // Admits of one of the user's keys in one wall-clock second.
+    // Admits of one of the user's keys in one wall-clock second; seconds in time order, as a
+    // usage scan gives them.
     void add_second(limiter::user_id user, common::unix_seconds second, std::uint64_t admitted);
     void add_day(limiter::user_id user, std::uint64_t admitted);
     void add_month(limiter::user_id user, std::uint64_t admitted);

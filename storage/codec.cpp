@@ -11,7 +11,6 @@ constexpr std::uint8_t user_format_1 = 1;  // schema 1: le64 limit
 constexpr std::uint8_t user_format = 2;
 constexpr std::uint8_t plan_format = 1;
 // The name of the built-in plan a schema-1 user with limit 0 followed.
-constexpr std::string_view default_plan_name = "default";
 constexpr std::uint8_t key_format = 1;
 
 void put_be64(std::string& out, std::uint64_t v) {
@@ -102,7 +101,7 @@ std::optional<user_record> decode_user(std::string_view name, std::string_view b
             std::uint64_t limit = 0;
             if (!r.le64(limit) || limit > UINT32_MAX) return std::nullopt;
             if (limit == 0)
-                user.plan = default_plan_name;
+                user.plan = default_plan;
             else
                 user.limits = "1s:" + std::to_string(limit);
         } else if (format == user_format) {

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "common/api_key.hpp"
 #include "common/time_text.hpp"
@@ -11,6 +12,9 @@ namespace rl::storage {
 
 using common::key_hash;
 using common::unix_seconds;
+
+// The built-in plan: never stored; a user who follows it is stored with this plan name.
+inline constexpr std::string_view default_plan = "default";
 
 // A named policy that many users follow.
 struct plan_record {
