@@ -11,6 +11,8 @@
 //   /rl/v1/members/<node>      {"public":URL,"admin":URL,"started_at":...}, under the node's lease
 //   /rl/v1/owners/<gg>         <node>, under the owner's lease, created only if absent
 //   /rl/v1/acks/<node>         the catalog revision the node has applied, under its lease
+//   /rl/v1/drains/<node>       present while the node is drained (rlctl cluster drain)
+//   /rl/v1/catalog_lock        <node>, under a short lease: one catalog writer at a time
 
 #include <cstdint>
 #include <optional>
@@ -30,6 +32,8 @@ inline constexpr std::string_view plans_prefix = "/rl/v1/plans/";
 inline constexpr std::string_view members_prefix = "/rl/v1/members/";
 inline constexpr std::string_view owners_prefix = "/rl/v1/owners/";
 inline constexpr std::string_view acks_prefix = "/rl/v1/acks/";
+inline constexpr std::string_view drains_prefix = "/rl/v1/drains/";
+inline constexpr std::string_view catalog_lock_key = "/rl/v1/catalog_lock";
 
 // The catalog a node watches into its key index: everything that decides a request's answer.
 inline constexpr std::string_view catalog_prefixes[] = {users_prefix, keys_prefix, key_ids_prefix,
@@ -108,6 +112,9 @@ inline std::string owner_key(std::uint32_t group) {
 }
 inline std::string ack_key(std::string_view node) {
     return std::string(acks_prefix) + std::string(node);
+}
+inline std::string drain_key(std::string_view node) {
+    return std::string(drains_prefix) + std::string(node);
 }
 
 // The group named by an owners/ key, or nullopt for anything else.
