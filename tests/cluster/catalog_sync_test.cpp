@@ -10,7 +10,7 @@
 
 #include "cluster/catalog_codec.hpp"
 #include "cluster/layout.hpp"
-#include "tests/cluster/catalog_observer_log.hpp"
+#include "tests/cluster/catalog_test_support.hpp"
 #include "tests/support/etcd_member.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -21,14 +21,6 @@ using namespace std::chrono_literals;
 using strings = std::vector<std::string>;
 
 namespace {
-
-etcd_options options_for(const testing::etcd_member& etcd) {
-    etcd_options options;
-    options.endpoints = {etcd.client_url()};
-    options.connect_timeout = 300ms;
-    options.request_timeout = 1000ms;
-    return options;
-}
 
 storage::user_record user(std::string name, std::string plan = "default") {
     return {std::move(name), std::move(plan), "", false, 1795815000};
@@ -108,7 +100,7 @@ struct node {
 TEST_CASE("catalog_sync: an empty cache loads the whole catalog at one revision") {
     testing::temp_dir dir;
     testing::etcd_member etcd_process(dir.path());
-    etcd_client etcd(options_for(etcd_process));
+    etcd_client etcd(testing::options_for(etcd_process));
     put(etcd, plan("gold", "1s:100"));
     put(etcd, user("alice", "gold"));
     put(etcd, user("bob"));
@@ -132,7 +124,7 @@ TEST_CASE("catalog_sync: an empty cache loads the whole catalog at one revision"
 TEST_CASE("catalog_sync: the watch applies each change to the cache, then to the observer") {
     testing::temp_dir dir;
     testing::etcd_member etcd_process(dir.path());
-    etcd_client etcd(options_for(etcd_process));
+    etcd_client etcd(testing::options_for(etcd_process));
     put(etcd, user("alice"));
     node n(etcd, dir / "data", "rl1");
     n.sync.load();
@@ -202,7 +194,7 @@ TEST_CASE("catalog_sync: the watch applies each change to the cache, then to the
 TEST_CASE("catalog_sync: a restart resumes from the cache's revision without a reload") {
     testing::temp_dir dir;
     testing::etcd_member etcd_process(dir.path());
-    etcd_client etcd(options_for(etcd_process));
+    etcd_client etcd(testing::options_for(etcd_process));
     put(etcd, user("alice"));
     std::int64_t stopped_at = 0;
     {
@@ -229,7 +221,7 @@ TEST_CASE("catalog_sync: a restart resumes from the cache's revision without a r
 TEST_CASE("catalog_sync: a cache behind etcd's compacted history is reloaded") {
     testing::temp_dir dir;
     testing::etcd_member etcd_process(dir.path());
-    etcd_client etcd(options_for(etcd_process));
+    etcd_client etcd(testing::options_for(etcd_process));
     put(etcd, plan("gold"));
     put(etcd, plan("tin"));
     put(etcd, user("alice", "gold"));

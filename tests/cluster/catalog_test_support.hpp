@@ -1,5 +1,6 @@
 #pragma once
-// A catalog_observer that writes down what it is told, for tests on several threads.
+// For the tests of the catalog in etcd: a client for the test's etcd member, and an observer
+// that writes down what it is told.
 
 #include <algorithm>
 #include <chrono>
@@ -9,9 +10,21 @@
 #include <vector>
 
 #include "admin/catalog.hpp"
+#include "cluster/etcd_client.hpp"
+#include "tests/support/etcd_member.hpp"
 
 namespace rl::testing {
 
+inline cluster::etcd_options options_for(const etcd_member& etcd) {
+    cluster::etcd_options options;
+    options.endpoints = {etcd.client_url()};
+    options.connect_timeout = std::chrono::milliseconds(300);
+    options.request_timeout = std::chrono::milliseconds(2000);
+    return options;
+}
+
+// Records what it is told, as "user NAME", "-user NAME", "key ID", "revoked key ID", "plan
+// NAME", "-plan NAME"; safe to read from another thread.
 class catalog_observer_log final : public admin::catalog_observer {
 public:
     void user_changed(const storage::user_record& user) override { note("user " + user.name); }
