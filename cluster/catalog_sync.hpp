@@ -72,8 +72,8 @@ private:
     std::atomic<std::uint64_t> reloads_{0};
     mutable std::mutex mutex_;
     mutable std::condition_variable changed_;  // applied_, ack_target_, stopping_, watch_ended_
-    std::int64_t ack_target_ = 0;   // the applied revision as of the last catalog change
-    std::int64_t persisted_ = 0;    // the revision last written to the cache
+    std::int64_t ack_target_ = 0;              // the applied revision as of the last catalog change
+    std::int64_t persisted_ = 0;               // the revision last written to the cache
     std::chrono::steady_clock::time_point persisted_at_{};
     bool stopping_ = false;
     bool started_ = false;
