@@ -9,6 +9,7 @@
 #include "admin/catalog.hpp"
 #include "admin/paging.hpp"
 #include "cli/admin_client.hpp"
+#include "cli/cluster_command.hpp"
 #include "cli/import_command.hpp"
 #include "cli/manual.hpp"
 #include "cli/output.hpp"
@@ -517,6 +518,7 @@ int run(int argc, const char* const* argv) {
         add_copy_commands(app, a, chosen);
         add_usage_command(app, a, chosen);
         add_top_command(app, a, chosen);
+        add_cluster_commands(app, chosen);
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? 0 : 2;
