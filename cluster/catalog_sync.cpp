@@ -127,6 +127,16 @@ void catalog_sync::reload(bool tell_observer) {
         fresh.keys = std::move(kept);
     }
 
+    // A single node's catalog is not given up for an empty one: that is a missed migration.
+    const auto& local = store_.catalog();
+    if (fresh.plans.empty() && fresh.users.empty() && local.revision() == 0 &&
+        (!local.list_users({}, 1).empty() || !local.list_plans({}, 1).empty()))
+        throw storage::storage_error(
+            storage::storage_errc::exists,
+            fmt::format("{} holds a single node's catalog and etcd's is empty: copy it in with "
+                        "`rlctl cluster init --from-data-dir` (node stopped) first",
+                        store_.directory()));
+
     // What the observer must hear: every record that differs, and everything that went.
     std::vector<plan_record> vanished_plans;
     std::vector<std::string> vanished_users;

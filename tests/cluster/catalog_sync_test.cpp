@@ -121,6 +121,29 @@ TEST_CASE("catalog_sync: an empty cache loads the whole catalog at one revision"
     CHECK(n.observer.calls().empty());  // the key index loads from the cache afterwards
 }
 
+TEST_CASE("catalog_sync: a single node's catalog is not replaced by an empty one") {
+    testing::temp_dir dir;
+    testing::etcd_member etcd_process(dir.path());
+    etcd_client etcd(testing::options_for(etcd_process));
+    {
+        auto single = storage::data_dir::open(dir / "data");
+        single->catalog().put_user(user("alice"));
+    }
+    node n(etcd, dir / "data", "rl1");
+    try {
+        n.sync.load();
+        FAIL("an empty etcd catalog replaced a single node's");
+    } catch (const storage::storage_error& e) {
+        CHECK(e.code() == storage::storage_errc::exists);
+        CHECK(std::string(e.what()).find("--from-data-dir") != std::string::npos);
+    }
+    CHECK(user_names(*n.data) == strings{"alice"});
+    // Once etcd holds a catalog, it is the one the node follows.
+    put(etcd, user("bob"));
+    n.sync.load();
+    CHECK(user_names(*n.data) == strings{"bob"});
+}
+
 TEST_CASE("catalog_sync: the watch applies each change to the cache, then to the observer") {
     testing::temp_dir dir;
     testing::etcd_member etcd_process(dir.path());
