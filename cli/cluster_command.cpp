@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <set>
@@ -149,8 +150,11 @@ public:
         if (failed) etcd_failed(*failed, "read the catalog");
     }
 
+    // Records of one kind follow, named so on stderr.
+    void section(const char* kind) { kind_ = kind; }
+
     template <typename Record>
-    void add(const Record& record, const char* kind) {
+    void add(const Record& record) {
         cluster::txn_op op = cluster::put_of(record);
         if (present_.count(op.key)) {
             ++kept_;
@@ -158,8 +162,6 @@ public:
             pending_.push_back(std::move(op));
             if (pending_.size() == records_per_txn) flush();
         }
-        ++seen_;
-        kind_ = kind;
     }
 
     // The rest of this kind, and its line on stderr; the counts as JSON.
@@ -167,7 +169,7 @@ public:
         flush();
         shown_.done(fmt::format("{}: {} copied, {} already in etcd", kind_, copied_, kept_));
         json counts = {{"copied", copied_}, {"already_present", kept_}};
-        copied_ = kept_ = seen_ = 0;
+        copied_ = kept_ = 0;
         return counts;
     }
 
@@ -192,7 +194,7 @@ private:
     progress& shown_;
     std::set<std::string> present_;
     std::vector<cluster::txn_op> pending_;
-    std::size_t copied_ = 0, kept_ = 0, seen_ = 0;
+    std::size_t copied_ = 0, kept_ = 0;
     const char* kind_ = "";
 };
 
@@ -207,21 +209,24 @@ json copy_catalog(cluster::etcd_client& etcd, const std::string& directory) {
     // Plans before the users who follow them, users before their keys: a node watching meanwhile
     // never sees a reference to something it does not hold.
     std::string after;
+    copy.section("plans");
     for (auto plans = store.list_plans({}, page); !plans.empty();
          plans = store.list_plans(after, page)) {
-        for (const auto& plan : plans) copy.add(plan, "plans");
+        for (const auto& plan : plans) copy.add(plan);
         after = plans.back().name;
     }
     copied["plans"] = copy.finish();
     after.clear();
+    copy.section("users");
     for (auto users = store.list_users({}, page); !users.empty();
          users = store.list_users(after, page)) {
-        for (const auto& user : users) copy.add(user, "users");
+        for (const auto& user : users) copy.add(user);
         after = users.back().name;
     }
     copied["users"] = copy.finish();
+    copy.section("keys");
     for (auto keys = store.keys_after(nullptr, page); !keys.empty();) {
-        for (const auto& key : keys) copy.add(key, "keys");
+        for (const auto& key : keys) copy.add(key);
         const auto last = keys.back().hash;
         keys = store.keys_after(&last, page);
     }
@@ -231,6 +236,10 @@ json copy_catalog(cluster::etcd_client& etcd, const std::string& directory) {
 
 json cluster_init(const init_arguments& a) {
     const auto settings = settings_of(a);
+    // Opening creates a missing directory: a typo would copy nothing, and say so quietly.
+    std::error_code error;
+    if (!a.from_data_dir.empty() && !std::filesystem::is_directory(a.from_data_dir, error))
+        throw cli_error(fmt::format("--from-data-dir: no data directory at {}", a.from_data_dir));
     cluster::etcd_client etcd(etcd_options_of(a.etcd));
     const std::string config = cluster::to_json(settings);
     json result = {{"config", json::parse(config)}};

@@ -150,6 +150,17 @@ TEST_CASE(
     CHECK(repeat["copied"]["users"]["copied"] == 1);  // the one missing: a repeat fills gaps
 }
 
+TEST_CASE("rlctl cluster init --from-data-dir refuses a directory that is not there, first") {
+    testing::temp_dir dir;
+    testing::etcd_member etcd_process(dir.path());
+    const auto result = rlctl(
+        {"cluster", "init", "--etcd", etcd_process.client_url(), "--from-data-dir", dir / "typo"});
+    CHECK(result.exit_code == 1);
+    CHECK(result.err.find("no data directory") != std::string::npos);
+    cluster::etcd_client etcd(testing::options_for(etcd_process));
+    CHECK(config_of(etcd).empty());  // refused before anything was written
+}
+
 TEST_CASE("rlctl cluster init: an unreachable etcd is one line and exit 1") {
     const auto result = rlctl(
         {"cluster", "init", "--etcd", "http://127.0.0.1:" + std::to_string(testing::free_port())});
