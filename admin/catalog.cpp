@@ -12,6 +12,22 @@ namespace rl::admin {
 
 namespace {
 
+// An imported key shaped like a generated one (rl_<10 hex>_...) carries a route, which a
+// cluster's balancer follows; a route that is not the user's would send every request to
+// another user's node. Why such a key is refused, or nullopt.
+std::optional<std::string> misrouted(std::string_view user, std::string_view key) {
+    if (key.size() < 14 || key.substr(0, 3) != "rl_" || key[13] != '_') return std::nullopt;
+    const std::string_view route = key.substr(3, 10);
+    for (const char c : route)
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return std::nullopt;
+    const std::string own = common::route_of(user);
+    if (route == own) return std::nullopt;
+    return fmt::format(
+        "key looks like a ratelimitd key (rl_<route>_...) with route {}, but user '{}' has route "
+        "{}: a cluster's balancer would send it to the wrong node",
+        route, user, own);
+}
+
 template <typename T>
 result<T> fail(outcome status, std::string message) {
     return result<T>{status, std::nullopt, std::move(message)};
@@ -319,6 +335,7 @@ result<key_record> catalog::import_key(std::string_view user, std::string_view k
             return fail<key_record>(outcome::conflict, "this key already belongs to another user");
         return {outcome::ok, existing, {}};
     }
+    if (auto why = misrouted(user, key)) return fail<key_record>(outcome::invalid, *why);
     key_record record{common::random_u64(),
                       hash,
                       std::string(user),
@@ -377,6 +394,7 @@ import_summary catalog::import(const std::vector<import_row>& rows) {
             summary.errors.emplace_back(i, "key must be 1-256 visible ASCII characters");
             continue;
         }
+
         if (auto why = check_limit(row.limit)) {
             summary.errors.emplace_back(i, *why);
             continue;
@@ -405,6 +423,10 @@ import_summary catalog::import(const std::vector<import_row>& rows) {
             owner = existing->user;
         if (owner && *owner != row.user) {
             summary.errors.emplace_back(i, "this key already belongs to another user");
+            continue;
+        }
+        if (auto why = misrouted(row.user, row.key); why && !owner) {
+            summary.errors.emplace_back(i, *why);
             continue;
         }
 

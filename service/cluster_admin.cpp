@@ -9,6 +9,7 @@
 #include "cluster/layout.hpp"
 #include "cluster/member_client.hpp"
 #include "common/url.hpp"
+#include "service/cluster_node.hpp"
 #include "service/group_seeds.hpp"
 
 namespace rl::service {
@@ -140,13 +141,19 @@ json status_json(const cluster::ownership_status& s) {
 }  // namespace
 
 std::optional<api_response> cluster_admin::handle(const api_request& request) const {
-    if (request.path == "/v1/cluster/status" && request.method == "GET") return status();
+    const bool usage = request.path == "/v1/usage" || request.path == "/v1/usage/top";
+    if (request.path.rfind("/v1/cluster/", 0) != 0 && !usage) return std::nullopt;
+    const cluster::ownership* owner = node_.running();
+    if (!owner)
+        return problem(503, "not-ready", "Not ready", "this node has not joined the cluster yet");
+    const cluster::ownership& own = *owner;
+    if (request.path == "/v1/cluster/status" && request.method == "GET") return status(own);
     if (request.path == "/v1/cluster/seeds" && request.method == "GET") {
         const auto group = request.query.find("group");
         char* end = nullptr;
         const long g = group == request.query.end() ? -1
                                                     : std::strtol(group->second.c_str(), &end, 10);
-        if (g < 0 || *end != '\0' || g >= static_cast<long>(owner_.settings().groups))
+        if (g < 0 || *end != '\0' || g >= static_cast<long>(own.settings().groups))
             return problem(400, "invalid-request", "Invalid request",
                            "group: a group number of this cluster");
         return api_response{200, seeds_.local(static_cast<std::uint32_t>(g))};
@@ -155,27 +162,26 @@ std::optional<api_response> cluster_admin::handle(const api_request& request) co
         return drain(request, true);
     if (request.path == "/v1/cluster/undrain" && request.method == "POST")
         return drain(request, false);
-    const bool usage = request.path == "/v1/usage" || request.path == "/v1/usage/top";
     if (usage && request.method == "GET") {
         const auto scope = request.query.find("scope");
         if (scope != request.query.end() && scope->second == "local") return std::nullopt;
         if (scope != request.query.end() && scope->second != "cluster")
             return problem(400, "invalid-request", "Invalid request",
                            "scope: local (this node) or cluster (every node, the default)");
-        return summed_usage(request);
+        return summed_usage(own, request);
     }
     return std::nullopt;
 }
 
-api_response cluster_admin::status() const {
-    json out = status_json(owner_.status());
-    const auto drains = etcd_.get_prefix(std::string(cluster::layout::drains_prefix));
+api_response cluster_admin::status(const cluster::ownership& owner) const {
+    json out = status_json(owner.status());
+    const auto drains = node_.etcd().get_prefix(std::string(cluster::layout::drains_prefix));
     if (!drains) return etcd_failed(drains.error());
     json drained = json::array();
     for (const auto& kv : drains->kvs)
         drained.push_back(kv.key.substr(cluster::layout::drains_prefix.size()));
     out["drained"] = std::move(drained);
-    out["groups_count"] = owner_.settings().groups;
+    out["groups_count"] = owner.settings().groups;
     return {200, out};
 }
 
@@ -194,17 +200,17 @@ api_response cluster_admin::drain(const api_request& request, bool on) const {
                        "node: the id of the node to drain (1-64 of A-Z a-z 0-9 . _ -)");
     const std::string key = cluster::layout::drain_key(node);
     if (!on) {
-        const auto erased = etcd_.erase(key);
+        const auto erased = node_.etcd().erase(key);
         if (!erased) return etcd_failed(erased.error());
         return {200, json{{"node", node}, {"drained", false}}};
     }
-    const auto put = etcd_.put(key, "1");
+    const auto put = node_.etcd().put(key, "1");
     if (!put) return etcd_failed(put.error());
     const bool wait = !body.contains("wait") || body["wait"] == true;
     std::size_t owned = 0;
     const auto until = std::chrono::steady_clock::now() + drain_wait;
     do {
-        const auto owners = etcd_.get_prefix(std::string(cluster::layout::owners_prefix));
+        const auto owners = node_.etcd().get_prefix(std::string(cluster::layout::owners_prefix));
         if (!owners) return etcd_failed(owners.error());
         owned = std::count_if(owners->kvs.begin(), owners->kvs.end(),
                               [&](const cluster::key_value& kv) { return kv.value == node; });
@@ -218,7 +224,8 @@ api_response cluster_admin::drain(const api_request& request, bool on) const {
     return {200, json{{"node", node}, {"drained", true}, {"groups_owned", owned}}};
 }
 
-api_response cluster_admin::summed_usage(const api_request& request) const {
+api_response cluster_admin::summed_usage(const cluster::ownership& owner,
+                                         const api_request& request) const {
     const bool top = request.path == "/v1/usage/top";
     api_request local = request;
     local.query.erase("scope");
@@ -240,15 +247,15 @@ api_response cluster_admin::summed_usage(const api_request& request) const {
     if (mine.status != 200) return mine;  // a bad query is refused before asking anyone
 
     std::vector<std::string> ids, urls;
-    for (const auto& m : owner_.status().members)
-        if (m.id != owner_.self().id) {
+    for (const auto& m : owner.status().members)
+        if (m.id != owner.self().id) {
             ids.push_back(m.id);
             urls.push_back(m.admin_url);
         }
     std::string query = local_query(local);
     const auto replies = cluster::get_all(urls, request.path + query, token_, member_timeout);
     std::vector<json> answers{mine.body};
-    json nodes = json::array({owner_.self().id});
+    json nodes = json::array({owner.self().id});
     json partial = json::array();
     for (std::size_t i = 0; i < replies.size(); ++i) {
         json body;

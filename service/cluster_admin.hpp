@@ -11,24 +11,26 @@
 
 namespace rl::service {
 
+class cluster_node;
 class group_seeds;
 
 class cluster_admin {
 public:
-    cluster_admin(const cluster::ownership& owner, cluster::etcd_client& etcd,
-                  const admin::admin_api& api, const group_seeds& seeds, std::string token)
-        : owner_(owner), etcd_(etcd), api_(api), seeds_(seeds), token_(std::move(token)) {}
+    // Ready before the node has joined: until then its routes answer 503.
+    cluster_admin(cluster_node& node, const admin::admin_api& api, const group_seeds& seeds,
+                  std::string token)
+        : node_(node), api_(api), seeds_(seeds), token_(std::move(token)) {}
 
     // The answer for a cluster route, or nullopt for every other request (the admin API's).
     std::optional<admin::api_response> handle(const admin::api_request& request) const;
 
 private:
-    admin::api_response status() const;
+    admin::api_response status(const cluster::ownership& owner) const;
     admin::api_response drain(const admin::api_request& request, bool on) const;
-    admin::api_response summed_usage(const admin::api_request& request) const;
+    admin::api_response summed_usage(const cluster::ownership& owner,
+                                     const admin::api_request& request) const;
 
-    const cluster::ownership& owner_;
-    cluster::etcd_client& etcd_;
+    cluster_node& node_;
     const admin::admin_api& api_;
     const group_seeds& seeds_;
     std::string token_;

@@ -102,6 +102,21 @@ void cluster_node::start(limit_handler& limit, group_seeds& seeds, const std::st
         std::move(hooks), cfg_.handback_after);
     ownership_->start();
     limit.set_cluster(ownership_.get());
+    running_.store(ownership_.get(), std::memory_order_release);
+}
+
+std::optional<gauges::cluster_gauges> cluster_node::metrics_gauges() const {
+    const cluster::ownership* running = running_.load(std::memory_order_acquire);
+    if (!running) return std::nullopt;
+    const cluster::ownership_status s = running->status();
+    gauges::cluster_gauges g;
+    for (const auto& group : s.groups) g.groups_owned += group.admitting ? 1 : 0;
+    g.lease_remaining_s = s.lease_held ? s.lease_remaining_s : 0;
+    g.catalog_lag = std::max<std::int64_t>(0, s.seen_revision - s.applied_revision);
+    g.fences = s.fences;
+    g.acquisitions = s.acquisitions;
+    g.releases = s.releases;
+    return g;
 }
 
 void cluster_node::stop() {

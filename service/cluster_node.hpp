@@ -3,6 +3,7 @@
 // settings, the catalog kept from etcd, the catalog writer and the ownership of groups, started
 // and stopped in the order the guarantees need.
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -13,6 +14,7 @@
 #include "cluster/etcd_client.hpp"
 #include "cluster/ownership.hpp"
 #include "service/config.hpp"
+#include "service/metrics.hpp"
 #include "storage/data_dir.hpp"
 
 namespace rl::service {
@@ -46,6 +48,12 @@ public:
     void stop();
 
     cluster::ownership& ownership() noexcept { return *ownership_; }
+    // The ownership once start() has started it, else null; any thread.
+    const cluster::ownership* running() const noexcept {
+        return running_.load(std::memory_order_acquire);
+    }
+    // For /metrics; nullopt until start().
+    std::optional<gauges::cluster_gauges> metrics_gauges() const;
     cluster::etcd_client& etcd() noexcept { return etcd_; }
 
 private:
@@ -58,6 +66,7 @@ private:
     std::unique_ptr<cluster::catalog_sync> sync_;
     std::unique_ptr<cluster::etcd_catalog_writer> writer_;
     std::unique_ptr<cluster::ownership> ownership_;
+    std::atomic<const cluster::ownership*> running_{nullptr};  // set once start() has started it
 };
 
 }  // namespace rl::service

@@ -145,6 +145,24 @@ std::string metrics::render(const gauges& now) const {
     sample(out, "ratelimitd_usage_held_buckets", "gauge",
            "Usage counts held in memory until storage recovers (--on-storage-error=open).",
            now.usage_held_buckets);
+    if (now.cluster) {
+        const auto& c = *now.cluster;
+        sample(out, "ratelimitd_cluster_groups_owned", "gauge",
+               "Groups this node admits for now (cluster mode).", c.groups_owned);
+        sample(out, "ratelimitd_cluster_lease_remaining_seconds", "gauge",
+               "Time left on this node's etcd lease by its own clock; it stops admitting at the "
+               "fence before 0.",
+               c.lease_remaining_s);
+        sample(out, "ratelimitd_cluster_catalog_lag_revisions", "gauge",
+               "etcd revisions seen but not yet applied to this node's catalog.", c.catalog_lag);
+        sample(out, "ratelimitd_cluster_fences_total", "counter",
+               "Times a group stopped admitting here: lease near expiry, catalog lag, lease lost.",
+               c.fences);
+        sample(out, "ratelimitd_cluster_acquisitions_total", "counter",
+               "Groups this node acquired.", c.acquisitions);
+        sample(out, "ratelimitd_cluster_releases_total", "counter",
+               "Groups this node released (drain, handback, stop).", c.releases);
+    }
     sample(out, "ratelimitd_start_time_seconds", "gauge",
            "Start time of the process since the Unix epoch.", started_at_);
     family(out, "ratelimitd_build_info", "gauge", "Version and source revision; always 1.");

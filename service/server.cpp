@@ -142,15 +142,26 @@ int serve(const config& cfg, storage::data_dir& store,
         return 2;
     }
     limit_observer observer(counters, requests_log.get());
+    group_seeds seeds(keys, limiter, store);
+    std::unique_ptr<cluster_admin> cluster_routes;
     admin_server admin(
         api, token, readonly_token,
         [&] {
             return counters.render(gauges{keys.user_count(), keys.key_count(),
                                           limiter.active_users(), usage.batches(), usage.failures(),
                                           ready.load(), usage.storage_errors(), usage.healthy(),
-                                          usage.held_buckets()});
+                                          usage.held_buckets(),
+                                          node ? node->metrics_gauges() : std::nullopt});
         },
         changes_log.get());
+
+    if (node) {
+        // Before the admin listener opens; its routes answer 503 until the node has joined.
+        cluster_routes = std::make_unique<cluster_admin>(*node, api, seeds, token);
+        admin.extend([&routes = *cluster_routes](const admin::api_request& request) {
+            return routes.handle(request);
+        });
+    }
 
     event_loop io;
     auto work = asio::make_work_guard(io);
@@ -208,9 +219,8 @@ int serve(const config& cfg, storage::data_dir& store,
         stop_workers();
         return 1;
     }
-    ready = true;
-    std::unique_ptr<cluster_admin> cluster_routes;
-    group_seeds seeds(keys, limiter, store);
+    // The cluster is joined before `ready` is set: decisions read the ownership only after
+    // reading `ready`.
     if (node) {
         try {
             node->start(limit, seeds, token);
@@ -220,15 +230,11 @@ int serve(const config& cfg, storage::data_dir& store,
             stop_workers();
             return 1;
         }
-        cluster_routes =
-            std::make_unique<cluster_admin>(node->ownership(), node->etcd(), api, seeds, token);
-        admin.extend([&routes = *cluster_routes](const admin::api_request& request) {
-            return routes.handle(request);
-        });
         log("node {} joined: {} groups, lease {} ms, fence {} ms, advertised {} / {}", cfg.node_id,
             node->settings().groups, node->settings().lease_ttl.count(),
             node->settings().fence.count(), cfg.advertise_public, cfg.advertise_admin);
     }
+    ready = true;
     log("ready in {:.2f} s: version {} (git {}), public {}:{}, admin {}:{}, data {}, {} users, "
         "{} keys, {} thread(s), access log {}",
         seconds_since(started), common::version(), common::revision(), cfg.listen.host,

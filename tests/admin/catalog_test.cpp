@@ -246,6 +246,23 @@ TEST_CASE_METHOD(admin_fixture, "importing a malformed key or for a missing user
     CHECK(catalog.list_keys(std::nullopt).value->empty());
 }
 
+TEST_CASE_METHOD(admin_fixture,
+                 "an imported key shaped like a generated one must carry its user's route",
+                 "[catalog]") {
+    make_user("alice");
+    const std::string own = "rl_" + rl::common::route_of("alice") + "_imported";
+    const std::string other = "rl_" + rl::common::route_of("bob") + "_imported";
+    CHECK(catalog.import_key("alice", own, "").status == outcome::created);
+    const auto refused = catalog.import_key("alice", other, "");
+    check_refused(refused, outcome::invalid);
+    CHECK(refused.message.find(rl::common::route_of("alice")) != std::string::npos);
+    // Not shaped like one: imported as any other key.
+    CHECK(catalog.import_key("alice", "rl_notahexroute_x", "").status == outcome::created);
+    const auto summary = catalog.import({{"alice", other, std::nullopt, std::nullopt, ""}});
+    REQUIRE(summary.errors.size() == 1);
+    CHECK(summary.keys_imported == 0);
+}
+
 TEST_CASE_METHOD(admin_fixture, "revoking a key stamps it once", "[catalog]") {
     make_user("alice");
     const auto key = make_key("alice");

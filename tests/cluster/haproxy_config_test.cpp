@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdio>
+#include <fstream>
 #include <sstream>
 
 #include "cluster/layout.hpp"
@@ -135,4 +136,24 @@ TEST_CASE("haproxy config refuses what would make a broken or unsafe file") {
     rl::cluster::haproxy_options bad_map;
     bad_map.map_path = "/etc/haproxy/a map";
     REQUIRE_THROWS_WITH(render_haproxy_config(three_nodes, 32, bad_map), Catch::Contains("map"));
+}
+
+TEST_CASE("deploy/cluster's HAProxy files are what haproxy-config writes for its three nodes",
+          "[haproxy]") {
+    // The compose file's nodes rl1..rl3 on port 8090; regenerate the files when this fails.
+    rl::cluster::haproxy_options options;
+    options.listen = "0.0.0.0:8090";
+    options.map_path = "/etc/haproxy/rl-groups.map";
+    options.stats_socket = "";
+    const auto files = render_haproxy_config(
+        {{"rl1", "rl1:8080"}, {"rl2", "rl2:8080"}, {"rl3", "rl3:8080"}}, 32, options);
+    auto read = [](const std::string& name) {
+        std::ifstream in(std::string(RL_SOURCE_DIR) + "/deploy/cluster/" + name);
+        REQUIRE(in);
+        std::stringstream text;
+        text << in.rdbuf();
+        return text.str();
+    };
+    CHECK(read("haproxy.cfg") == files.config);
+    CHECK(read("rl-groups.map") == files.group_map);
 }
