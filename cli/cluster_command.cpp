@@ -82,16 +82,12 @@ cluster::cluster_settings settings_of(const init_arguments& a) {
     s.fence = *parse_millis(a.fence);
     s.reply_deadline = *parse_millis(a.reply_deadline);
     s.default_limit = a.default_limit;
-    // etcd's shortest lease is 2 s with its default timings (design §6.1).
-    if (s.lease_ttl < 2s) throw cli_error("--lease-ttl: at least 2s (etcd's shortest lease)");
     if (s.lease_ttl % 1s != 0ms) throw cli_error("--lease-ttl: whole seconds (etcd leases are)");
-    if (s.keepalive >= s.lease_ttl) s.keepalive = s.lease_ttl / 6;
-    if (s.fence != 0ms && s.fence < 1s + s.reply_deadline)
-        throw cli_error(fmt::format(
-            "--fence: at least 1s + the reply deadline ({} ms), or 0 for the fast mode that "
-            "may admit up to twice the limit around an ownership change",
-            (1s + s.reply_deadline).count()));
-    if (s.fence >= s.lease_ttl) throw cli_error("--fence: must be shorter than --lease-ttl");
+    try {
+        cluster::validate(s);  // the rules every node checks the config against
+    } catch (const std::invalid_argument& e) {
+        throw cli_error(e.what());
+    }
     return s;
 }
 

@@ -71,7 +71,7 @@ TEST_CASE(
         const std::string before = config_of(etcd);
         auto fence = rlctl({"cluster", "init", "--etcd", url, "--force", "--fence", "1000ms"});
         CHECK(fence.exit_code == 2);
-        CHECK(fence.err.find("--fence") != std::string::npos);
+        CHECK(fence.err.find("fence_ms must be") != std::string::npos);
         auto lease = rlctl({"cluster", "init", "--etcd", url, "--force", "--lease-ttl", "1s"});
         CHECK(lease.exit_code == 2);
         auto text = rlctl({"cluster", "init", "--etcd", url, "--force", "--fence", "soon"});

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "cluster/layout.hpp"
+#include "service/key_index.hpp"
 #include "tests/cluster/catalog_test_support.hpp"
 #include "tests/support/etcd_member.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -93,6 +94,37 @@ TEST_CASE_METHOD(two_nodes, "etcd writer: a revoke is in the other node's cache 
     REQUIRE(ack);
     REQUIRE(ack->kvs.size() == 1);
     CHECK(std::stoll(ack->kvs.front().value) >= two.writer.last_revision());
+}
+
+TEST_CASE("etcd writer: a revoked key is unknown to the other node's key index when it returns") {
+    testing::temp_dir dir;
+    testing::etcd_member etcd_process(dir.path());
+    etcd_client etcd(testing::options_for(etcd_process));
+    node one(etcd, dir / "one", "rl1");
+    // The other node as the server wires it: the cache loaded, the index from it, then the watch.
+    auto data = storage::data_dir::open(dir / "two");
+    service::key_index index(10);
+    catalog_sync sync(etcd, *data, index, "rl2", nullptr);
+    REQUIRE(one.catalog.create_user("alice", std::nullopt).succeeded());
+    const auto before = one.catalog.create_key("alice", "loaded", 0);
+    REQUIRE(before.succeeded());
+    sync.load();
+    index.load(data->catalog(), nullptr);
+    sync.start();
+    REQUIRE(etcd.put(layout::member_key("rl2"), "{}"));  // waited for from now on
+
+    const auto after = one.catalog.create_key("alice", "watched", 0);
+    REQUIRE(after.succeeded());
+    const auto now = common::wall_now();
+    for (const auto* created : {&*before.value, &*after.value}) {
+        const auto hash = common::sha256(created->key);
+        REQUIRE(index.find(hash, now).status == service::key_status::valid);
+        REQUIRE(one.catalog.revoke_key(created->record.key_id).succeeded());
+        CHECK(one.writer.last_unacked().empty());
+        CHECK(index.find(hash, now).status == service::key_status::unknown);
+    }
+    REQUIRE(one.catalog.delete_user("alice").succeeded());
+    CHECK(index.user_count() == 0);
 }
 
 TEST_CASE_METHOD(two_nodes,
