@@ -128,6 +128,8 @@ TEST_CASE("every metric README.md and docs/*.md name exists, with the labels the
              it != std::sregex_iterator(); ++it) {
             const std::string name = (*it)[2].str();
             const std::string labels = (*it)[3].str();
+            // Exported in cluster mode only; cluster_acceptance_tests reads them.
+            if (name.rfind("ratelimitd_cluster_", 0) == 0) continue;
             INFO(document.filename().string() << " names " << name << labels);
             const auto found = exported.find(name);
             REQUIRE(found != exported.end());
