@@ -149,6 +149,9 @@ void add_cluster_admin_commands(CLI::App& cluster,
                 throw cli_error("--timeout-server: a duration such as 250ms");
             options.timeout_server = *timeout;
             const std::filesystem::path dir(a->out);
+            std::error_code ec;
+            std::filesystem::create_directories(dir, ec);
+            if (ec) throw cli_error(fmt::format("--out {}: {}", a->out, ec.message()));
             options.map_path = a->map_path.empty()
                                    ? std::filesystem::absolute(dir / "rl-groups.map").string()
                                    : a->map_path;

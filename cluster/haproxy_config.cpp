@@ -81,20 +81,29 @@ haproxy_files render_haproxy_config(const std::vector<haproxy_node>& nodes, std:
 
     std::set<std::string> seen;
     std::string servers;
+    std::string backups;
     for (const auto& node : nodes) {
         if (!layout::is_valid_node_id(node.id))
             throw std::invalid_argument(
                 fmt::format("node id '{}' is not 1-64 of [A-Za-z0-9._-]", node.id));
         if (!seen.insert(node.id).second)
             throw std::invalid_argument(fmt::format("node id '{}' is listed twice", node.id));
-        servers +=
-            fmt::format("    server {} {}\n", node.id,
-                        host_port("node " + node.id + " public address", node.public_address));
+        const std::string address =
+            host_port("node " + node.id + " public address", node.public_address);
+        servers += fmt::format("    server {} {}\n", node.id, address);
+        // `:` cannot be in a node id, so these names never collide with the checked ones.
+        backups += fmt::format("    server {}:any {} backup no-check\n", node.id, address);
     }
     const std::string listen = host_port("listen address", options.listen);
 
     // A retry must be able to reach every node: an imported key finds its owner by walking them.
     const std::size_t retries = std::max<std::size_t>(3, nodes.size() - 1);
+    // Imported keys find their owner by walking the nodes: `balance random` with a redispatch
+    // on every retry picks a node other than the last one at random, so each retry reaches the
+    // owner with odds 1/(N-1). 10N retries leave ((N-2)/(N-1))^(10N) of missing it while
+    // nothing moves: 0 for 2 nodes, 1e-9 for 3, 1e-5 for 10. A round-robin would share its turn
+    // with every other connection, and a request could keep drawing the same two nodes.
+    const std::size_t any_retries = std::clamp<std::size_t>(10 * nodes.size(), 3, 200);
 
     std::string config = fmt::format(
         "# ratelimitd cluster: {} nodes, {} groups (rlctl cluster haproxy-config)\n"
@@ -127,17 +136,19 @@ haproxy_files render_haproxy_config(const std::vector<haproxy_node>& nodes, std:
             "backend {}\n"
             "    option httpchk GET /readyz?group={}\n"
             "    http-check expect status 200\n"
+            "    option allbackups\n"
             "    default-server {}\n"
-            "{}",
-            backend_name(group), group, group_check, servers);
+            "{}{}",
+            backend_name(group), group, group_check, servers, backups);
     config += fmt::format(
         "backend rl_any\n"
-        "    balance roundrobin\n"
+        "    balance random\n"
+        "    retries {}\n"
         "    option httpchk GET /readyz\n"
         "    http-check expect status 200\n"
         "    default-server {}\n"
         "{}",
-        any_check, servers);
+        any_retries, any_check, servers);
 
     std::string group_map;
     for (unsigned byte = 0; byte < 256; ++byte)

@@ -1,5 +1,5 @@
 #pragma once
-// The public and admin listeners on one io_context and its worker threads.
+// The public listener on the workers' io_context, the admin listener on one of its own.
 
 #include <chrono>
 #include <cstddef>
@@ -50,8 +50,9 @@ class listeners {
 public:
     using server_t = restinio::http_server_t<Traits>;
 
-    listeners(asio::io_context& io, const config& cfg, limit_handler& limit, usage_recorder& usage,
-              limit_observer& observer, const admin_server& admin)
+    listeners(asio::io_context& io, asio::io_context& admin_io, const config& cfg,
+              limit_handler& limit, usage_recorder& usage, limit_observer& observer,
+              const admin_server& admin)
         : commit_(io, limit, usage,
                   [&observer](const restinio::request_handle_t& req, const limit_result& settled,
                               group_commit::clock::time_point started,
@@ -66,7 +67,7 @@ public:
                   .request_handler([this, &io, &limit, &observer](restinio::request_handle_t req) {
                       return serve_public(io, limit, commit_, observer, std::move(req));
                   })),
-          admin_(restinio::external_io_context(io),
+          admin_(restinio::external_io_context(admin_io),
                  settings(cfg.admin_listen, 64 << 20, admin_max_connections,
                           std::chrono::seconds(60), admin_pipelined)
                      .request_handler([&admin](restinio::request_handle_t req) {

@@ -164,16 +164,23 @@ int serve(const config& cfg, storage::data_dir& store,
     }
 
     event_loop io;
+    // The admin API on a loop and thread of its own: a call that waits (a backup, a change
+    // acknowledged by every cluster node, a drain) never holds up /limit or /readyz.
+    event_loop admin_io;
     auto work = asio::make_work_guard(io);
+    auto admin_work = asio::make_work_guard(admin_io);
     std::vector<std::thread> workers;
     for (unsigned i = 0; i < cfg.threads; ++i) workers.emplace_back([&io] { io.run(); });
+    workers.emplace_back([&admin_io] { admin_io.run(); });
     auto stop_workers = [&] {
         work.reset();
+        admin_work.reset();
         io.stop();
+        admin_io.stop();
         for (auto& t : workers) t.join();
     };
 
-    listeners<Traits> servers(io, cfg, limit, usage, observer, admin);
+    listeners<Traits> servers(io, admin_io, cfg, limit, usage, observer, admin);
     try {
         servers.open();
     } catch (const std::exception& e) {
@@ -262,6 +269,7 @@ int serve(const config& cfg, storage::data_dir& store,
     stop_workers();
     servers.drain();
     io.drop_pending();     // while the listeners those handlers point into still exist
+    admin_io.drop_pending();
     if (!usage.recover())  // one last try for counts held while storage failed
         log("storage still failing at exit: {} held usage buckets are lost", usage.held_buckets());
     try {

@@ -49,9 +49,15 @@ TEST_CASE("haproxy config: one checked backend per group with every node, and rl
         REQUIRE(backend.find("server rl1 127.0.0.1:18081\n") != std::string::npos);
         REQUIRE(backend.find("server rl2 127.0.0.1:18082\n") != std::string::npos);
         REQUIRE(backend.find("server rl3 localhost:18083\n") != std::string::npos);
+        // While the group has no owner, requests still reach a node (401 for a revoked key).
+        REQUIRE(backend.find("option allbackups\n") != std::string::npos);
+        REQUIRE(backend.find("server rl1:any 127.0.0.1:18081 backup no-check\n") !=
+                std::string::npos);
+        REQUIRE(count_of(backend, " backup no-check\n") == 3);
     }
     const std::string any = section(files.config, "backend rl_any");
-    REQUIRE(any.find("balance roundrobin") != std::string::npos);
+    REQUIRE(any.find("balance random\n") != std::string::npos);
+    REQUIRE(any.find("retries 30\n") != std::string::npos);
     REQUIRE(any.find("option httpchk GET /readyz\n") != std::string::npos);
     REQUIRE(any.find("default-server check inter 500ms fall 2 rise 2") != std::string::npos);
     REQUIRE(count_of(any, "    server ") == 3);
