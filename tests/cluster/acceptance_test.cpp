@@ -196,9 +196,8 @@ public:
                         r.answered = steady::now();
                         r.status = a.status;
                         r.reason = a.reason;
+                        next = std::max(next + shape.period, r.answered);
                         log->push_back(std::move(r));
-                        next += shape.period;
-                        if (next < r.answered) next = r.answered;
                         std::this_thread::sleep_until(next);
                     }
                 });
@@ -269,13 +268,17 @@ public:
         step("restart", id, [&] { cluster_.node(id).start(); });
         note("ready", id);
     }
+    ~scenario() { wait_drained(); }
     // rlctl cluster drain (waiting until the node owns nothing), on a thread of its own.
-    std::thread drain(const std::string& id) {
+    void drain(const std::string& id) {
         note("drain", id);
-        return std::thread([this, id] {
+        drain_ = std::thread([this, id] {
             drain_result_ = cluster_.rlctl({"cluster", "drain", id}, id);
             note("drained", id);
         });
+    }
+    void wait_drained() {
+        if (drain_.joinable()) drain_.join();
     }
     void undrain(const std::string& id) {
         note("undrain", id);
@@ -309,6 +312,7 @@ private:
     mutable std::mutex mutex_;
     std::vector<event> events_;
     rl::testing::command_result drain_result_;
+    std::thread drain_;
 };
 
 // --- exactness ---
@@ -598,6 +602,13 @@ TEST_CASE("3 nodes under load: crash, pause, partition, drain, revocation; no wi
     print_distribution(cluster);
     auto users = provision_probes(cluster, "probe", 10, {5, 10, 50});
     const auto background = provision_background(cluster, 200);
+    std::vector<std::pair<std::string, std::string>> spare_keys;  // key, key id
+    REQUIRE(admin(cluster, "POST", "/v1/users", {{"name", "spare"}}).status == 201);
+    for (int i = 0; i < 4; ++i) {
+        const auto r = admin(cluster, "POST", "/v1/keys", {{"user", "spare"}});
+        REQUIRE(r.status == 201);
+        spare_keys.emplace_back(r.body.at("key"), r.body.at("key_id"));
+    }
     wait_probes_answered(cluster, users);
 
     const std::string killed = node_with_most_probes(users, cluster);
@@ -620,18 +631,22 @@ TEST_CASE("3 nodes under load: crash, pause, partition, drain, revocation; no wi
     s.at(34s);
     s.step("restore", isolated, [&] { cluster.isolated_path().restore(); });
     s.at(40s);
-    std::thread drain = s.drain(drained);
+    s.drain(drained);
 
     // Revocations while the drain moves groups: an rl_ key and an imported key of probe users
-    // whose groups two different nodes (not the drained one) own now.
+    // whose groups two different nodes (not the drained one) own, and have owned for 3 s.
     s.at(42s);
     revocation_report revocation;
     {
         const auto owners = cluster.owners().owners_now();
+        const auto settled = [&](std::uint32_t group) {
+            const auto changes = cluster.owners().changes(group);
+            return changes.empty() || steady::now() - changes.back().at > 3s;
+        };
         std::optional<std::size_t> of_routed, of_imported;
         for (std::size_t i = 0; i < users.size(); ++i) {
             const auto& owner = owners[users[i].group];
-            if (owner == drained || owner.empty()) continue;
+            if (owner == drained || owner.empty() || !settled(users[i].group)) continue;
             if (!of_routed) of_routed = i;
             else if (!of_imported && owner != owners[users[*of_routed].group]) of_imported = i;
         }
@@ -648,8 +663,13 @@ TEST_CASE("3 nodes under load: crash, pause, partition, drain, revocation; no wi
         revocation.revoked[*of_imported * 2 + imported] =
             revoke(cluster, b.key_ids[imported], drained, revocation);
         hammer_revoked(cluster, {a.keys[routed], b.keys[imported]}, 1s, 5ms, revocation);
+        // More timings, on keys no load uses; each then refused once by every node.
+        for (const auto& [key, key_id] : spare_keys) {
+            revoke(cluster, key_id, drained, revocation);
+            hammer_revoked(cluster, {key}, 1ms, 1ms, revocation);
+        }
     }
-    drain.join();
+    s.wait_drained();
     {
         INFO("rlctl cluster drain " << drained << ": " << s.drain_result().out
                                     << s.drain_result().err);
@@ -816,8 +836,8 @@ TEST_CASE("with fence 0 (fast mode) the probe sees over-admission at planned mov
     s.at(26s);
     s.step("restore", isolated, [&] { cluster.isolated_path().restore(); });
     s.at(32s);
-    std::thread drain = s.drain(drained);
-    drain.join();
+    s.drain(drained);
+    s.wait_drained();
     s.undrain(drained);
     std::this_thread::sleep_for(3s);
     load.stop();
