@@ -1,5 +1,7 @@
 #include "admin/catalog.hpp"
 
+#include "admin/catalog_writer.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -90,20 +92,20 @@ limiter::parsed<limiter::policy> policy_of(const std::vector<std::string>& limit
 }
 
 catalog::catalog(storage::data_dir& store, std::uint32_t default_limit, catalog_observer* observer)
-    : store_(store), default_limit_(default_limit), observer_(observer) {}
+    : store_(store),
+      default_limit_(default_limit),
+      own_writer_(std::make_unique<local_writer>(store.catalog(), observer)),
+      writer_(*own_writer_) {}
+
+catalog::catalog(storage::data_dir& store, std::uint32_t default_limit, catalog_writer& writer)
+    : store_(store), default_limit_(default_limit), writer_(writer) {}
+
+catalog::~catalog() = default;
 
 std::optional<std::string> catalog::check_limit(std::optional<std::uint32_t> limit) {
     if (limit && (*limit < 1 || *limit > max_limit))
         return fmt::format("limit must be between 1 and {}", max_limit);
     return std::nullopt;
-}
-
-void catalog::notify(const user_record& user) {
-    if (observer_) observer_->user_changed(user);
-}
-
-void catalog::notify(const key_record& key) {
-    if (observer_) observer_->key_changed(key);
 }
 
 plan_record catalog::builtin_plan() const {
@@ -136,14 +138,13 @@ result<plan_record> catalog::create_plan(std::string_view name, const limiter::p
     // A policy built by hand gets the same checks as parsed text.
     auto checked = limiter::make_policy(limits.limits);
     if (!checked) return fail<plan_record>(outcome::invalid, "limits: " + checked.error);
-    std::lock_guard lock(write_mutex_);
+    const auto turn = writer_.begin();
     if (store_.catalog().find_plan(name))
         return fail<plan_record>(outcome::already_exists,
                                  fmt::format("plan '{}' already exists", name));
     const auto now = common::wall_now();
     plan_record plan{std::string(name), limiter::to_string(*checked.value), shadow, now, now};
-    store_.catalog().put_plan(plan);
-    if (observer_) observer_->plan_changed(plan);
+    writer_.put_plan(plan);
     return {outcome::created, plan, {}};
 }
 
@@ -157,28 +158,26 @@ result<plan_record> catalog::update_plan(std::string_view name,
         if (!made) return fail<plan_record>(outcome::invalid, "limits: " + made.error);
         checked = std::move(made.value);
     }
-    std::lock_guard lock(write_mutex_);
+    const auto turn = writer_.begin();
     auto plan = store_.catalog().find_plan(name);
     if (!plan) return fail<plan_record>(outcome::not_found, fmt::format("no plan '{}'", name));
     if (checked) plan->limits = limiter::to_string(*checked);
     if (shadow) plan->shadow = *shadow;
     plan->updated_at = common::wall_now();
-    store_.catalog().put_plan(*plan);
-    if (observer_) observer_->plan_changed(*plan);
+    writer_.put_plan(*plan);
     return {outcome::ok, plan, {}};
 }
 
 result<plan_record> catalog::delete_plan(std::string_view name) {
     if (name == default_plan) return fail<plan_record>(outcome::conflict, builtin_refused());
-    std::lock_guard lock(write_mutex_);
+    const auto turn = writer_.begin();
     auto plan = store_.catalog().find_plan(name);
     if (!plan) return fail<plan_record>(outcome::not_found, fmt::format("no plan '{}'", name));
     if (const auto n = store_.catalog().count_followers(name); n > 0)
         return fail<plan_record>(outcome::conflict,
                                  fmt::format("plan '{}' is followed by {} user{}; move them first",
                                              name, n, n == 1 ? "" : "s"));
-    store_.catalog().delete_plan(name);
-    if (observer_) observer_->plan_deleted(name);
+    writer_.delete_plan(name);
     return {outcome::ok, plan, {}};
 }
 
@@ -222,15 +221,14 @@ void catalog::apply_terms(user_record& user, const user_terms& terms) const {
 result<user_record> catalog::create_user(std::string_view name, const user_terms& terms) {
     if (!common::is_valid_user_name(name))
         return fail<user_record>(outcome::invalid, bad_name(name));
-    std::lock_guard lock(write_mutex_);
+    const auto turn = writer_.begin();
     if (auto refused = check_terms_locked(terms)) return *refused;
     if (store_.catalog().find_user(name))
         return fail<user_record>(outcome::already_exists,
                                  fmt::format("user '{}' already exists", name));
     user_record user{std::string(name), {}, {}, false, common::wall_now()};
     apply_terms(user, terms);
-    store_.catalog().put_user(user);
-    notify(user);
+    writer_.put_user(user);
     return {outcome::created, user, {}};
 }
 
@@ -242,15 +240,14 @@ result<user_record> catalog::create_user(std::string_view name,
 }
 
 result<user_record> catalog::update_user(std::string_view name, const user_change& change) {
-    std::lock_guard lock(write_mutex_);
+    const auto turn = writer_.begin();
     if (change.terms)
         if (auto refused = check_terms_locked(*change.terms)) return *refused;
     auto user = store_.catalog().find_user(name);
     if (!user) return fail<user_record>(outcome::not_found, fmt::format("no user '{}'", name));
     if (change.terms) apply_terms(*user, *change.terms);
     if (change.disabled) user->disabled = *change.disabled;
-    store_.catalog().put_user(*user);
-    notify(*user);
+    writer_.put_user(*user);
     return {outcome::ok, user, {}};
 }
 
@@ -264,11 +261,10 @@ result<user_record> catalog::update_user(std::string_view name, std::optional<st
 }
 
 result<user_record> catalog::delete_user(std::string_view name) {
-    std::lock_guard lock(write_mutex_);
+    const auto turn = writer_.begin();
     auto user = store_.catalog().find_user(name);
     if (!user) return fail<user_record>(outcome::not_found, fmt::format("no user '{}'", name));
-    store_.catalog().delete_user(name);
-    if (observer_) observer_->user_deleted(name);
+    writer_.delete_user(name);
     return {outcome::ok, user, {}};
 }
 
@@ -291,7 +287,7 @@ result<created_key> catalog::create_key(std::string_view user, std::string_view 
     const auto now = common::wall_now();
     if (expires_at != 0 && expires_at <= now)
         return fail<created_key>(outcome::invalid, "expiry must be in the future");
-    std::lock_guard lock(write_mutex_);
+    const auto turn = writer_.begin();
     if (!store_.catalog().find_user(user))
         return fail<created_key>(outcome::not_found, fmt::format("no user '{}'", user));
     created_key created;
@@ -303,8 +299,7 @@ result<created_key> catalog::create_key(std::string_view user, std::string_view 
                                 now,
                                 expires_at,
                                 0};
-    store_.catalog().put_key(created.record);
-    notify(created.record);
+    writer_.put_key(created.record);
     return {outcome::created, std::move(created), {}};
 }
 
@@ -315,7 +310,7 @@ result<key_record> catalog::import_key(std::string_view user, std::string_view k
                                 "key must be 1-256 visible ASCII characters (no spaces)");
     if (!label_ok(label))
         return fail<key_record>(outcome::invalid, "label: at most 200 printable characters");
-    std::lock_guard lock(write_mutex_);
+    const auto turn = writer_.begin();
     if (!store_.catalog().find_user(user))
         return fail<key_record>(outcome::not_found, fmt::format("no user '{}'", user));
     const auto hash = common::sha256(key);
@@ -331,21 +326,19 @@ result<key_record> catalog::import_key(std::string_view user, std::string_view k
                       common::wall_now(),
                       0,
                       0};
-    store_.catalog().put_key(record);
-    notify(record);
+    writer_.put_key(record);
     return {outcome::created, record, {}};
 }
 
 result<key_record> catalog::revoke_key(std::uint64_t key_id) {
-    std::lock_guard lock(write_mutex_);
+    const auto turn = writer_.begin();
     auto key = store_.catalog().find_key_by_id(key_id);
     if (!key)
         return fail<key_record>(outcome::not_found,
                                 fmt::format("no key '{}'", common::format_key_id(key_id)));
     if (key->revoked_at == 0) {
         key->revoked_at = common::wall_now();
-        store_.catalog().put_key(*key);
-        notify(*key);
+        writer_.put_key(*key);
     }
     return {outcome::ok, key, {}};
 }
@@ -373,7 +366,7 @@ import_summary catalog::import(const std::vector<import_row>& rows) {
     std::unordered_map<std::string, std::string> batch_keys;   // hash bytes -> user
     const auto now = common::wall_now();
 
-    std::lock_guard lock(write_mutex_);
+    const auto turn = writer_.begin();
     for (std::size_t i = 0; i < rows.size(); ++i) {
         const import_row& row = rows[i];
         if (!common::is_valid_user_name(row.user)) {
@@ -452,9 +445,7 @@ import_summary catalog::import(const std::vector<import_row>& rows) {
         ++summary.keys_imported;
     }
     if (batch.users.empty() && batch.keys.empty()) return summary;
-    store_.catalog().write(batch);
-    if (observer_) observer_->users_changed(batch.users);
-    for (const auto& key : batch.keys) notify(key);
+    writer_.write(batch);
     return summary;
 }
 
@@ -465,7 +456,7 @@ std::optional<record_error> catalog::restore_records(const std::vector<catalog_r
     std::unordered_map<std::uint64_t, common::key_hash> batch_ids;
     std::unordered_map<std::string, std::uint64_t> batch_hashes;  // hash bytes -> key id
 
-    std::lock_guard lock(write_mutex_);
+    const auto turn = writer_.begin();
     for (std::size_t i = 0; i < records.size(); ++i) {
         if (const auto* plan = std::get_if<plan_record>(&records[i])) {
             if (plan->name == default_plan) return record_error{i, builtin_refused()};
@@ -536,11 +527,7 @@ std::optional<record_error> catalog::restore_records(const std::vector<catalog_r
         batch.keys.push_back(key);
     }
     if (batch.plans.empty() && batch.users.empty() && batch.keys.empty()) return std::nullopt;
-    store_.catalog().write(batch);
-    if (observer_)
-        for (const auto& plan : batch.plans) observer_->plan_changed(plan);
-    if (observer_) observer_->users_changed(batch.users);
-    for (const auto& key : batch.keys) notify(key);
+    writer_.write(batch);
     return std::nullopt;
 }
 

@@ -4,7 +4,7 @@
 // Answers in domain outcomes; only the transports (HTTP, rlctl) turn them into statuses.
 
 #include <cstdint>
-#include <mutex>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -118,10 +118,18 @@ struct user_change {
     std::optional<bool> disabled;
 };
 
+class catalog_writer;
+
 class catalog {
 public:
+    // One node: writes go to `store` (synced), then `observer` is told.
     catalog(storage::data_dir& store, std::uint32_t default_limit,
             catalog_observer* observer = nullptr);
+    // Writes go through `writer` (etcd in cluster mode); `store` is the catalog read here.
+    catalog(storage::data_dir& store, std::uint32_t default_limit, catalog_writer& writer);
+    ~catalog();
+    catalog(const catalog&) = delete;
+    catalog& operator=(const catalog&) = delete;
 
     std::uint32_t default_limit() const noexcept { return default_limit_; }
     // The built-in plan "default" as a record (never stored; times 0).
@@ -185,16 +193,14 @@ public:
 
 private:
     static std::optional<std::string> check_limit(std::optional<std::uint32_t> limit);
-    // Why the terms cannot be given (a missing plan, say); call with write_mutex_ held.
+    // Why the terms cannot be given (a missing plan, say); call inside a write turn.
     std::optional<result<user_record>> check_terms_locked(const user_terms& terms) const;
     void apply_terms(user_record& user, const user_terms& terms) const;
-    void notify(const user_record& user);
-    void notify(const key_record& key);
 
     storage::data_dir& store_;
     std::uint32_t default_limit_;
-    catalog_observer* observer_;
-    std::mutex write_mutex_;  // check-then-write must not interleave
+    std::unique_ptr<catalog_writer> own_writer_;  // the one-node constructor's local_writer
+    catalog_writer& writer_;  // check-then-write happens inside one of its turns
 };
 
 }  // namespace rl::admin

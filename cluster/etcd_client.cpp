@@ -382,8 +382,14 @@ etcd_result<range_result> etcd_client::get(const std::string& key, const range_o
 etcd_result<range_result> etcd_client::get_prefix(const std::string& prefix,
                                                   const range_options& options) {
     const std::string key = prefix.empty() ? std::string(1, '\0') : prefix;
-    auto reply = parse_reply(
-        call("/kv/range", range_request(key, prefix_range_end(prefix), options).dump(), true));
+    return get_range(key, prefix_range_end(prefix), options);
+}
+
+etcd_result<range_result> etcd_client::get_range(const std::string& key,
+                                                 const std::string& range_end,
+                                                 const range_options& options) {
+    auto reply =
+        parse_reply(call("/kv/range", range_request(key, range_end, options).dump(), true));
     if (!reply) return reply.error();
     auto kvs = parse_kvs(*reply);
     if (!kvs) return bad_reply("range kvs");

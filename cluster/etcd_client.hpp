@@ -172,6 +172,9 @@ public:
     etcd_result<range_result> get(const std::string& key, const range_options& options = {});
     etcd_result<range_result> get_prefix(const std::string& prefix,
                                          const range_options& options = {});
+    // The keys in [key, range_end), in key order: a prefix a page at a time.
+    etcd_result<range_result> get_range(const std::string& key, const std::string& range_end,
+                                        const range_options& options = {});
     etcd_result<write_result> put(const std::string& key, const std::string& value,
                                   std::int64_t lease = 0);
     etcd_result<write_result> erase(const std::string& key);

@@ -16,11 +16,12 @@
 #include <vector>
 
 #include "cluster/etcd_client.hpp"
+#include "cluster/fences.hpp"
 
 namespace rl::cluster {
 
-// CLOCK_BOOTTIME: counts a suspend, unlike steady_clock (CLOCK_MONOTONIC).
-using boot_ns = std::int64_t;
+// CLOCK_BOOTTIME: counts a suspend, unlike steady_clock (CLOCK_MONOTONIC). boot_ns and gate
+// are in fences.hpp.
 boot_ns boot_now() noexcept;
 
 // The cluster-wide timings in /rl/v1/config: every node uses the same ones.
@@ -35,20 +36,18 @@ struct cluster_settings {
 };
 // /rl/v1/config's JSON, both ways; parse throws std::invalid_argument with the reason
 // (a fence below 1 s + reply deadline is accepted only when it is 0: the documented fast mode).
+// {"groups":32,"lease_ttl_ms":3000,"keepalive_ms":500,"fence_ms":1250,"reply_deadline_ms":250,
+//  "catalog_lag_stop_ms":1000,"default_limit":10}; a missing field takes its default.
 std::string to_json(const cluster_settings& settings);
 cluster_settings settings_from_json(const std::string& json);
+// The checks settings_from_json applies, for a writer (rlctl cluster init) before it writes;
+// throws std::invalid_argument with the reason.
+void validate(const cluster_settings& settings);
 
 struct node_address {
     std::string id;      // layout::is_valid_node_id
     std::string public_url;  // http://host:port
     std::string admin_url;   // http://host:port
-};
-
-enum class gate : std::uint8_t {
-    admit,      // this node owns the group and is inside every fence
-    not_owner,  // another node owns it (or nobody yet): 503 not-owner, retried elsewhere
-    fenced,     // owned here, but a fence holds (lease close to expiry, catalog lagging,
-                // releasing): 503 fenced
 };
 
 struct group_status {
@@ -96,9 +95,12 @@ public:
     // lease revoked. Bounded by groups owned × (F + a round trip).
     void stop();
 
-    // Request path.
-    gate check(std::uint32_t group) const noexcept;
+    // Request path. `now` is a boot_now() read before the call; pass the same value to
+    // may_reply as `decided` (O2's proof needs the decision time to precede the load).
+    gate check(std::uint32_t group, boot_ns now) const noexcept;
+    gate check(std::uint32_t group) const noexcept { return check(group, boot_now()); }
     // O3, at send time: may a 200 decided at `decided` (boot_now() then) still be sent?
+    // Always true in the fast mode (fence 0).
     bool may_reply(std::uint32_t group, boot_ns decided) const noexcept;
     bool admitting(std::uint32_t group) const noexcept { return check(group) == gate::admit; }
 

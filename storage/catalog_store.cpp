@@ -1,6 +1,8 @@
 #include "storage/catalog_store.hpp"
 
 #include <cstring>
+#include <string>
+#include <unordered_set>
 
 #include <rocksdb/snapshot.h>
 
@@ -25,6 +27,16 @@ void stage_user(const database::session& s, rocksdb::WriteBatch& batch, const us
 void stage_key(const database::session& s, rocksdb::WriteBatch& batch, const key_record& key) {
     batch.Put(s.family(family::api_keys), view(key.hash), codec::encode_key(key));
     batch.Put(s.family(family::api_key_ids), codec::encode_key_id(key.key_id), view(key.hash));
+}
+
+// The plans, users and keys of a catalog_batch or catalog_changes.
+template <typename Records>
+void stage_records(const database::session& s, rocksdb::WriteBatch& batch,
+                   const Records& records) {
+    for (const auto& plan : records.plans)
+        batch.Put(s.family(family::plans), plan.name, codec::encode_plan(plan));
+    for (const auto& user : records.users) stage_user(s, batch, user);
+    for (const auto& key : records.keys) stage_key(s, batch, key);
 }
 
 }  // namespace
@@ -236,11 +248,69 @@ std::vector<key_record> catalog_store::keys_after(const key_hash* after, std::si
 void catalog_store::write(const catalog_batch& changes) {
     const auto s = db_.use();
     rocksdb::WriteBatch batch;
-    for (const auto& plan : changes.plans)
-        batch.Put(s.family(family::plans), plan.name, codec::encode_plan(plan));
-    for (const auto& user : changes.users) stage_user(s, batch, user);
-    for (const auto& key : changes.keys) stage_key(s, batch, key);
+    stage_records(s, batch, changes);
     s.write_synced(batch, "write batch");
+}
+
+std::int64_t catalog_store::revision() const {
+    const auto s = db_.use();
+    return s.meta_number(std::string(schema::meta_catalog_revision)).value_or(0);
+}
+
+namespace {
+
+void stage_revision(const database::session& s, rocksdb::WriteBatch& batch,
+                    std::int64_t revision) {
+    batch.Put(s.family(family::meta), schema::meta_catalog_revision, std::to_string(revision));
+}
+
+void stage_key_deletion(const database::session& s, rocksdb::WriteBatch& batch,
+                        const key_record& key) {
+    batch.Delete(s.family(family::api_keys), view(key.hash));
+    batch.Delete(s.family(family::api_key_ids), codec::encode_key_id(key.key_id));
+}
+
+// Every key of a family, deleted in `batch`.
+void stage_clear(const database::session& s, rocksdb::WriteBatch& batch, family f) {
+    std::unique_ptr<rocksdb::Iterator> it(s.db().NewIterator(rocksdb::ReadOptions(), s.family(f)));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) batch.Delete(s.family(f), it->key());
+    check(it->status(), "clear catalog");
+}
+
+}  // namespace
+
+void catalog_store::apply(const catalog_changes& changes, std::int64_t revision) {
+    // Read before the session below: the reads take their own.
+    std::vector<key_record> doomed;
+    for (const auto& hash : changes.deleted_keys)
+        if (auto key = find_key(hash)) doomed.push_back(std::move(*key));
+    if (!changes.deleted_users.empty()) {
+        const std::unordered_set<std::string_view> users(changes.deleted_users.begin(),
+                                                         changes.deleted_users.end());
+        for_each_key([&](const key_record& key) {
+            if (users.count(key.user)) doomed.push_back(key);
+        });
+        for (const auto& key : changes.keys)
+            if (users.count(key.user)) doomed.push_back(key);
+    }
+    const auto s = db_.use();
+    rocksdb::WriteBatch batch;
+    stage_records(s, batch, changes);
+    for (const auto& key : doomed) stage_key_deletion(s, batch, key);
+    for (const auto& name : changes.deleted_users) batch.Delete(s.family(family::users), name);
+    for (const auto& name : changes.deleted_plans) batch.Delete(s.family(family::plans), name);
+    stage_revision(s, batch, revision);
+    s.write_synced(batch, "apply catalog changes");
+}
+
+void catalog_store::replace_all(const catalog_batch& replacement, std::int64_t revision) {
+    const auto s = db_.use();
+    rocksdb::WriteBatch batch;
+    for (const family f : {family::plans, family::users, family::api_keys, family::api_key_ids})
+        stage_clear(s, batch, f);
+    stage_records(s, batch, replacement);
+    stage_revision(s, batch, revision);
+    s.write_synced(batch, "replace catalog");
 }
 
 }  // namespace rl::storage

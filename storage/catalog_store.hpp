@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -20,6 +21,23 @@ struct catalog_batch {
     std::vector<plan_record> plans;
     std::vector<user_record> users;
     std::vector<key_record> keys;
+};
+
+// Changes made elsewhere (cluster mode: etcd, through its watch), written together with the
+// revision they bring the catalog to. Puts are written first, then the deletes; a deleted user
+// takes every key of theirs along, as delete_user does.
+struct catalog_changes {
+    std::vector<plan_record> plans;
+    std::vector<user_record> users;
+    std::vector<key_record> keys;
+    std::vector<std::string> deleted_plans;
+    std::vector<std::string> deleted_users;
+    std::vector<key_hash> deleted_keys;
+
+    bool empty() const noexcept {
+        return plans.empty() && users.empty() && keys.empty() && deleted_plans.empty() &&
+               deleted_users.empty() && deleted_keys.empty();
+    }
 };
 
 class catalog_store {
@@ -58,6 +76,14 @@ public:
     std::vector<key_record> keys_after(const key_hash* after, std::size_t limit) const;
 
     void write(const catalog_batch& batch);
+
+    // Cluster mode's cache of etcd's catalog. The revision the stored catalog holds every
+    // change up to; 0 when none was ever written (one node, or a cache never loaded).
+    std::int64_t revision() const;
+    // `changes` and the revision in one synced write.
+    void apply(const catalog_changes& changes, std::int64_t revision);
+    // Every plan, user and key replaced by `batch`, with the revision, in one synced write.
+    void replace_all(const catalog_batch& batch, std::int64_t revision);
 
 private:
     database& db_;

@@ -218,7 +218,7 @@ rocksdb::Status database::session::try_write_logged(rocksdb::WriteBatch& batch) 
     return owner_->write(owner_->logged_, batch);
 }
 
-std::optional<unix_seconds> database::session::meta_time(const std::string& name) const {
+std::optional<std::int64_t> database::session::meta_number(const std::string& name) const {
     std::string text;
     const auto status = db().Get(rocksdb::ReadOptions(), family(schema::family::meta), name, &text);
     if (status.IsNotFound()) return std::nullopt;

@@ -61,8 +61,12 @@ public:
         // Held only in TSan builds: see database::write.
         std::unique_lock<std::mutex> write_turn() const { return owner_->write_turn(); }
 
-        // A time kept as decimal text under a meta key; nullopt when not set.
-        std::optional<unix_seconds> meta_time(const std::string& name) const;
+        // A number kept as decimal text under a meta key; nullopt when not set.
+        std::optional<std::int64_t> meta_number(const std::string& name) const;
+        // A time kept the same way.
+        std::optional<unix_seconds> meta_time(const std::string& name) const {
+            return meta_number(name);
+        }
 
     private:
         friend class database;

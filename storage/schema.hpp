@@ -71,6 +71,10 @@ constexpr std::string_view suffix_of(usage_resolution r) noexcept {
 // Meta keys. schema_version: the version the directory was written with.
 inline constexpr std::string_view meta_schema_version = "schema_version";
 
+// catalog_revision (cluster mode): the etcd revision the stored catalog holds everything up
+// to; absent (0) on one node and before the first load from etcd.
+inline constexpr std::string_view meta_catalog_revision = "catalog_revision";
+
 // usage_folded_until_1m, _1h: the roll-up holds every whole period before this time.
 inline std::string folded_until_key(usage_resolution r) {
     return std::string("usage_folded_until_") + std::string(suffix_of(r));

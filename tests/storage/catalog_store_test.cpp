@@ -219,3 +219,73 @@ TEST_CASE_METHOD(data_dir_fixture, "a catalog batch writes plans with its users"
     CHECK(db->catalog().find_plan("free").has_value());
     CHECK(db->catalog().find_user("alice")->plan == "free");
 }
+
+TEST_CASE_METHOD(data_dir_fixture, "the cache revision starts at 0 and survives a reopen",
+                 "[store][cache]") {
+    CHECK(db->catalog().revision() == 0);
+    catalog_changes changes;
+    changes.users.push_back({"alice", "default", "", false, 1});
+    db->catalog().apply(changes, 42);
+    CHECK(db->catalog().revision() == 42);
+    reopen();
+    CHECK(db->catalog().revision() == 42);
+    CHECK(db->catalog().find_user("alice").has_value());
+    db->catalog().apply({}, 43);  // a progress notice moves the revision alone
+    CHECK(db->catalog().revision() == 43);
+}
+
+TEST_CASE_METHOD(data_dir_fixture, "applied changes put first, then delete; a deleted user's keys go",
+                 "[store][cache]") {
+    db->catalog().put_plan({"gold", "1s:100", false, 1, 1});
+    db->catalog().put_plan({"tin", "1s:1", false, 1, 1});
+    db->catalog().put_user({"alice", "gold", "", false, 1});
+    db->catalog().put_user({"bob", "default", "", false, 1});
+    const key_record a1{1, sha256("a1"), "alice", "", 1, 0, 0};
+    const key_record a2{2, sha256("a2"), "alice", "", 1, 0, 0};
+    const key_record b1{3, sha256("b1"), "bob", "", 1, 0, 0};
+    for (const auto& key : {a1, a2, b1}) db->catalog().put_key(key);
+
+    catalog_changes changes;
+    changes.users.push_back({"carol", "", "1s:5", false, 2});
+    changes.keys.push_back({4, sha256("c1"), "carol", "", 2, 0, 0});
+    changes.keys.push_back({5, sha256("a3"), "alice", "", 2, 0, 0});  // alice goes: so does this
+    changes.deleted_users.push_back("alice");
+    changes.deleted_keys.push_back(sha256("b1"));
+    changes.deleted_keys.push_back(sha256("never-stored"));
+    changes.deleted_plans.push_back("tin");
+    db->catalog().apply(changes, 7);
+
+    CHECK(user_names(*db) == std::vector<std::string>{"bob", "carol"});
+    CHECK(key_ids(*db) == std::vector<std::uint64_t>{4});
+    CHECK_FALSE(db->catalog().find_key_by_id(1).has_value());
+    CHECK_FALSE(db->catalog().find_key_by_id(3).has_value());
+    CHECK_FALSE(db->catalog().find_key_by_id(5).has_value());
+    CHECK(db->catalog().find_key_by_id(4).has_value());
+    CHECK(db->catalog().find_plan("gold").has_value());
+    CHECK_FALSE(db->catalog().find_plan("tin").has_value());
+    CHECK(db->catalog().revision() == 7);
+}
+
+TEST_CASE_METHOD(data_dir_fixture, "replace_all leaves exactly the new catalog", "[store][cache]") {
+    db->catalog().put_plan({"tin", "1s:1", false, 1, 1});
+    db->catalog().put_user({"alice", "tin", "", false, 1});
+    db->catalog().put_key({1, sha256("a1"), "alice", "", 1, 0, 0});
+
+    catalog_batch batch;
+    batch.plans.push_back({"gold", "1s:100", false, 2, 2});
+    batch.users.push_back({"bob", "gold", "", false, 2});
+    batch.keys.push_back({2, sha256("b1"), "bob", "", 2, 0, 0});
+    db->catalog().replace_all(batch, 99);
+
+    CHECK(user_names(*db) == std::vector<std::string>{"bob"});
+    CHECK(key_ids(*db) == std::vector<std::uint64_t>{2});
+    CHECK_FALSE(db->catalog().find_key_by_id(1).has_value());
+    CHECK_FALSE(db->catalog().find_plan("tin").has_value());
+    CHECK(db->catalog().find_plan("gold").has_value());
+    CHECK(db->catalog().revision() == 99);
+
+    db->catalog().replace_all({}, 100);
+    CHECK(db->catalog().list_users().empty());
+    CHECK(key_ids(*db).empty());
+    CHECK(db->catalog().revision() == 100);
+}
