@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cluster/etcd_client.hpp"
+#include "cluster/fences.hpp"
 #include "cluster/layout.hpp"
 #include "tests/support/etcd_member.hpp"
 #include "tests/support/http_client.hpp"
@@ -427,29 +429,35 @@ local_cluster::local_cluster(const std::string& dir, options opts)
     for (auto& n : nodes_) n->launch();
     for (auto& n : nodes_) n->wait_ready();
 
-    // Every group owned, every node owning some, and no move for 3 s.
+    // Every group owned, by its rendezvous-hash choice among all the nodes (what a cluster
+    // started at once settles to, with no handback left to come).
+    std::vector<std::string> wanted(groups_);
+    for (std::uint32_t g = 0; g < groups_; ++g) {
+        std::uint64_t best = 0;
+        for (auto& n : nodes_)
+            if (wanted[g].empty() || cluster::hrw_rank(n->id(), g) > best) {
+                wanted[g] = n->id();
+                best = cluster::hrw_rank(n->id(), g);
+            }
+    }
     const auto deadline = steady::now() + opts.settle_bound;
-    std::string last;
     for (;;) {
         const auto view = cluster_status(nodes_.front()->admin_url(), admin_token);
-        last = view ? view->raw : "(no status from " + nodes_.front()->id() + ")";
-        std::map<std::string, int> owned;
-        bool all_owned = view && view->owners.size() == groups_;
-        if (view)
-            for (const auto& owner : view->owners) {
-                all_owned = all_owned && !owner.empty();
-                ++owned[owner];
-            }
-        const bool spread = owned.size() == nodes_.size() &&
-                            (view->members.empty() || view->members.size() == nodes_.size());
-        if (all_owned && spread && steady::now() - owners_->last_change() > std::chrono::seconds(3))
-            break;
+        const bool all_owned =
+            view && view->owners.size() == groups_ &&
+            std::none_of(view->owners.begin(), view->owners.end(),
+                         [](const std::string& owner) { return owner.empty(); });
+        if (all_owned && owners_->owners_now() == wanted) break;
         if (steady::now() > deadline) {
-            std::string logs;
+            std::string logs, owners, expected;
+            for (const auto& o : owners_->owners_now()) owners += " " + (o.empty() ? "-" : o);
+            for (const auto& o : wanted) expected += " " + o;
             for (auto& n : nodes_) logs += "\n--- " + n->id() + ":\n" + tail(n->log(), 3000);
-            throw std::runtime_error("groups not all owned and settled within " +
-                                     std::to_string(opts.settle_bound.count()) +
-                                     " s; last /v1/cluster/status: " + last + logs);
+            throw std::runtime_error(
+                "groups not all owned by their rendezvous choice within " +
+                std::to_string(opts.settle_bound.count()) + " s\nowners in etcd:" + owners +
+                "\nexpected:      " + expected + "\nlast /v1/cluster/status: " +
+                (view ? view->raw : "(none from " + nodes_.front()->id() + ")") + logs);
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }

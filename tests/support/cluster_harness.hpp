@@ -168,8 +168,8 @@ private:
 };
 
 // Setup steps 1-4 of design §6.12: one etcd member, `rlctl cluster init`, nodes rl1..rlN started
-// together (rlN reaches etcd only through an etcd_path), every group owned and the owners
-// settled, then HAProxy from `rlctl cluster haproxy-config` routing every group to its owner.
+// together (rlN reaches etcd only through an etcd_path), every group owned by its rendezvous
+// choice, then HAProxy from `rlctl cluster haproxy-config` routing every group to its owner.
 class local_cluster {
 public:
     struct options {
