@@ -9,6 +9,7 @@
 #include "admin/catalog.hpp"
 #include "admin/paging.hpp"
 #include "cli/admin_client.hpp"
+#include "cli/cluster_admin_commands.hpp"
 #include "cli/import_command.hpp"
 #include "cli/manual.hpp"
 #include "cli/output.hpp"
@@ -485,6 +486,12 @@ void add_top_command(CLI::App& app, arguments& a, action& chosen) {
     });
 }
 
+void add_cluster_commands(CLI::App& app, action& chosen) {
+    auto* cluster = app.add_subcommand(
+        "cluster", "Cluster mode: set up, inspect and move groups between nodes");
+    add_cluster_admin_commands(*cluster, [&chosen](action picked) { chosen = std::move(picked); });
+}
+
 }  // namespace
 
 int run(int argc, const char* const* argv) {
@@ -517,6 +524,7 @@ int run(int argc, const char* const* argv) {
         add_copy_commands(app, a, chosen);
         add_usage_command(app, a, chosen);
         add_top_command(app, a, chosen);
+        add_cluster_commands(app, chosen);
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? 0 : 2;

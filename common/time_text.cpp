@@ -61,6 +61,17 @@ std::optional<std::chrono::seconds> parse_duration(std::string_view text) noexce
     return std::chrono::seconds(*count * unit);
 }
 
+std::optional<std::chrono::milliseconds> parse_duration_ms(std::string_view text) noexcept {
+    if (text.size() > 2 && text.substr(text.size() - 2) == "ms") {
+        const auto count = parse_digits(text.substr(0, text.size() - 2));
+        if (!count || *count > std::numeric_limits<std::int64_t>::max() / 1000) return std::nullopt;
+        return std::chrono::milliseconds(*count);
+    }
+    const auto seconds = parse_duration(text);
+    if (!seconds) return std::nullopt;
+    return std::chrono::milliseconds(seconds->count() * 1000);
+}
+
 std::optional<unix_seconds> parse_rfc3339(std::string_view text) noexcept {
     // YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)
     if (text.size() < 20 || text[4] != '-' || text[7] != '-' ||

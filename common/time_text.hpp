@@ -25,6 +25,9 @@ using days = std::chrono::duration<std::int64_t, std::ratio<86400>>;
 // "<n>s|m|h|d|w"; a bare number means seconds. Nothing else, no overflow.
 std::optional<std::chrono::seconds> parse_duration(std::string_view text) noexcept;
 
+// The same, in milliseconds, also taking "<n>ms" (cluster timings: 1250ms, 3s).
+std::optional<std::chrono::milliseconds> parse_duration_ms(std::string_view text) noexcept;
+
 // The text parse_duration reads back, in the duration's own unit: hours(48) is "48h".
 template <typename Rep, typename Period>
 std::string duration_text(std::chrono::duration<Rep, Period> d) {

@@ -83,6 +83,12 @@ http_reply admin_server::handle(std::string_view method, std::string_view path,
     if (!request)
         return problem_reply(400, "invalid-request", "Invalid request",
                              "malformed percent-encoding in the request target");
+    if (extension_)
+        if (auto answer = extension_(*request)) {
+            if (audit_ && change)
+                audit(token, method, path, remote, answer->status, nullptr, answer->body);
+            return json_reply(*answer);
+        }
     if (!audit_ || !change) return json_reply(api_.handle(*request));
 
     nlohmann::json before = api_.record_of(*request);

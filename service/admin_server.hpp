@@ -30,6 +30,10 @@ public:
 
     // `path` and `query` are the raw (still percent-encoded) parts of the request target;
     // `remote` is the client's address, for the audit log.
+    // Routes answered before the admin API's (cluster mode's); nullopt passes a request on.
+    using extension = std::function<std::optional<admin::api_response>(const admin::api_request&)>;
+    void extend(extension routes) { extension_ = std::move(routes); }
+
     http_reply handle(std::string_view method, std::string_view path, std::string_view query,
                       std::optional<std::string_view> authorization, std::string body,
                       std::string_view remote = {}) const;
@@ -46,6 +50,7 @@ private:
     common::key_hash readonly_digest_;
     std::function<std::string()> render_metrics_;
     audit_log* audit_;
+    extension extension_;
 };
 
 // Reads <data_dir>/<file> (admin.token, admin.readonly.token), or creates it (mode 0600) with a

@@ -1,5 +1,7 @@
 #include "service/config.hpp"
 
+#include "cluster/layout.hpp"
+
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
@@ -62,6 +64,59 @@ void read_old_env(const CLI::Option* option, std::initializer_list<const char*> 
         }
 }
 
+std::string url_of(const endpoint& e) {
+    std::string host = e.host;
+    if (host == "0.0.0.0" || host == "::" || host.empty()) host = "127.0.0.1";
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";
+    return fmt::format("http://{}:{}", host, e.port);
+}
+
+bool is_http_url(const std::string& url) {
+    return url.rfind("http://", 0) == 0 && url.size() > 7 &&
+           url.find_first_of(" \t\n,") == std::string::npos;
+}
+
+void read_cluster(config& cfg, const std::string& etcd, const std::string& node_id,
+                  const std::string& advertise_public, const std::string& advertise_admin,
+                  const std::string& handback_after) {
+    const auto handback = common::parse_duration_ms(handback_after);
+    if (!handback || handback->count() < 0)
+        throw config_error(fmt::format("--handback-after: '{}' is not a duration (e.g. 30s)",
+                                       handback_after));
+    cfg.handback_after = *handback;
+    if (etcd.empty()) {
+        if (!node_id.empty())
+            throw config_error("--node-id: only with --cluster-etcd (cluster mode)");
+        return;
+    }
+    std::size_t start = 0;
+    while (start <= etcd.size()) {
+        const std::size_t comma = std::min(etcd.find(',', start), etcd.size());
+        const std::string url = etcd.substr(start, comma - start);
+        if (!is_http_url(url))
+            throw config_error(fmt::format(
+                "--cluster-etcd: '{}' is not an http:// URL (e.g. http://127.0.0.1:2379)", url));
+        cfg.cluster_etcd.push_back(url);
+        start = comma + 1;
+    }
+    if (!cluster::layout::is_valid_node_id(node_id))
+        throw config_error(
+            node_id.empty() ? "--node-id: cluster mode needs this node's id"
+                            : fmt::format("--node-id: '{}' is not 1-64 of A-Z a-z 0-9 . _ -",
+                                          node_id));
+    cfg.node_id = node_id;
+    cfg.advertise_public = advertise_public.empty() ? url_of(cfg.listen) : advertise_public;
+    cfg.advertise_admin = advertise_admin.empty() ? url_of(cfg.admin_listen) : advertise_admin;
+    for (const auto& [flag, url] : {std::pair{"--advertise-public", &cfg.advertise_public},
+                                    std::pair{"--advertise-admin", &cfg.advertise_admin}})
+        if (!is_http_url(*url))
+            throw config_error(fmt::format("{}: '{}' is not an http:// URL", flag, *url));
+    if (!cfg.admin_token)
+        throw config_error(
+            "RL_ADMIN_TOKEN: cluster mode needs it, the same on every node (nodes call each "
+            "other's admin API)");
+}
+
 }  // namespace
 
 const char* to_string(on_storage_error mode) noexcept {
@@ -89,6 +144,8 @@ parse_outcome parse_config(int argc, const char* const* argv) {
     bool shadow = false;
     std::string audit_log;
     std::string storage_error_mode = to_string(config{}.on_storage_error);
+    std::string cluster_etcd, node_id, advertise_public, advertise_admin;
+    std::string handback_after = "30s";
 
     app.add_option("--listen", listen, "Public address for /limit, /healthz, /readyz")
         ->envname("RL_LISTEN")
@@ -153,6 +210,27 @@ parse_outcome parse_config(int argc, const char* const* argv) {
                  "X-RateLimit-Shadow: limited, kept out of the windows and counted as "
                  "shadow_limited")
         ->envname("RL_SHADOW");
+
+    app.add_option("--cluster-etcd", cluster_etcd,
+                   "Cluster mode: etcd client URLs, comma-separated (default: one node, no etcd)")
+        ->envname("RL_CLUSTER_ETCD");
+    app.add_option("--node-id", node_id,
+                   "Cluster mode: this node's id, 1-64 of A-Z a-z 0-9 . _ - (stable: the data "
+                   "directory belongs to it)")
+        ->envname("RL_NODE_ID");
+    app.add_option("--advertise-public", advertise_public,
+                   "Cluster mode: the public URL others reach this node at (default: "
+                   "http://<--listen>)")
+        ->envname("RL_ADVERTISE_PUBLIC");
+    app.add_option("--advertise-admin", advertise_admin,
+                   "Cluster mode: the admin URL other nodes reach this node at (default: "
+                   "http://<--admin-listen>)")
+        ->envname("RL_ADVERTISE_ADMIN");
+    app.add_option("--handback-after", handback_after,
+                   "Cluster mode: membership age after which a node takes back the groups it "
+                   "ranks first for, one at a time")
+        ->envname("RL_HANDBACK_AFTER")
+        ->capture_default_str();
 
     try {
         app.parse(argc, argv);
@@ -220,6 +298,7 @@ parse_outcome parse_config(int argc, const char* const* argv) {
     cfg.admin_readonly_token = token_from_env("RL_ADMIN_READONLY_TOKEN");
     if (cfg.admin_token && cfg.admin_token == cfg.admin_readonly_token)
         throw config_error("RL_ADMIN_READONLY_TOKEN: must differ from RL_ADMIN_TOKEN");
+    read_cluster(cfg, cluster_etcd, node_id, advertise_public, advertise_admin, handback_after);
     return {cfg, 0};
 }
 

@@ -7,6 +7,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "common/defaults.hpp"
 
@@ -52,6 +53,15 @@ struct config {
     service::on_storage_error on_storage_error = service::on_storage_error::open;
     // Every plan in shadow mode: limits decided and counted, never enforced.
     bool shadow = false;
+    // Cluster mode (docs/cluster.md): on when `cluster_etcd` is not empty.
+    std::vector<std::string> cluster_etcd;  // etcd client URLs
+    std::string node_id;
+    std::string advertise_public;  // http://host:port other nodes and rlctl reach
+    std::string advertise_admin;
+    // How long a node is a member before a higher-ranked node takes groups back from others.
+    std::chrono::milliseconds handback_after{30000};
+
+    bool clustered() const noexcept { return !cluster_etcd.empty(); }
 };
 
 // Thrown for bad configuration; main prints `what()` on one line and exits 2.

@@ -1,5 +1,7 @@
 #include "service/key_index.hpp"
 
+#include "cluster/layout.hpp"
+
 #include <algorithm>
 #include <limits>
 #include <mutex>
@@ -81,6 +83,7 @@ user_entry& key_index::user_locked(std::string_view name) {
     user.id = static_cast<limiter::user_id>(users_.size());
     user.name = name;
     user.terms = default_terms_;
+    if (groups_ != 0) user.group = cluster::layout::group_of_user(name, groups_);
     place_name_locked(user.id - 1);
     return user;
 }
@@ -181,6 +184,15 @@ std::vector<std::pair<std::uint64_t, limiter::user_id>> key_index::keys_of(
                 found.emplace_back(key.key_id, key.user->id);
         });
     }
+    return found;
+}
+
+std::vector<key_index::group_member> key_index::users_of_group(std::uint32_t group) const {
+    std::vector<group_member> found;
+    std::shared_lock lock(mutex_);
+    for (const user_entry& user : users_)
+        if (!user.deleted && user.group == group)
+            found.push_back({user.id, user.name, user.terms.load(std::memory_order_acquire)});
     return found;
 }
 

@@ -27,6 +27,7 @@ struct user_entry {
     // Never null once the entry is made; its `plan` names the plan the user follows.
     std::atomic<const service::terms*> terms{nullptr};
     std::atomic<bool> disabled{false};
+    std::uint32_t group = 0;  // cluster mode: the group that decides which node admits the user
     bool deleted = false;  // guarded by the index's lock; never read on the request path
 };
 
@@ -55,6 +56,9 @@ public:
 
     key_lookup find(const common::key_hash& hash, common::unix_seconds now) const;
 
+    // Cluster mode, before anything is loaded: users are placed in `groups` groups by name.
+    void set_groups(std::uint32_t groups) { groups_ = groups; }
+
     // Loads all plans, users and live keys; `on_key` sees each loaded key with its user.
     void load(const storage::catalog_store& store,
               const std::function<void(const storage::key_record&, const user_entry&)>& on_key);
@@ -64,6 +68,14 @@ public:
     // The live keys of these users, as (key id, user) pairs.
     std::vector<std::pair<std::uint64_t, limiter::user_id>> keys_of(
         const std::vector<limiter::user_id>& users) const;
+    // Cluster mode: the live users of one group, with their terms now.
+    struct group_member {
+        limiter::user_id id = 0;
+        std::string name;
+        const service::terms* terms = nullptr;
+    };
+    std::vector<group_member> users_of_group(std::uint32_t group) const;
+
     // The terms of a user by name (null when unknown): for tests and the admin side.
     const terms* terms_of(std::string_view user) const;
 
@@ -118,6 +130,7 @@ private:
     void tell(const std::vector<terms_change>& changes) const;
     user_entry* apply_key_locked(const storage::key_record& key);  // null: not live
 
+    std::uint32_t groups_ = 0;  // 0: one node, no groups
     terms_book book_;
     const terms* default_terms_;
     terms_listener listener_;

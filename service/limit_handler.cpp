@@ -35,6 +35,17 @@ limit_result limit_handler::decide(std::optional<std::string_view> api_key, limi
     const user_entry& user = *found.user;
     if (user.disabled.load(std::memory_order_relaxed))
         return finish(metrics_, limit_outcome::user_disabled, &user, found.key_id);
+    // After the key checks, so a revoked key is a 401 on every node, owner or not.
+    cluster::boot_ns boot = 0;
+    if (cluster_) {
+        boot = cluster::boot_now();  // before the check: rule O3 measures from here
+        const cluster::gate gate = cluster_->check(user.group, boot);
+        if (gate != cluster::gate::admit)
+            return finish(metrics_,
+                          gate == cluster::gate::not_owner ? limit_outcome::not_owner
+                                                           : limit_outcome::fenced,
+                          &user, found.key_id);
+    }
 
     limit_result result;
     result.terms = user.terms.load(std::memory_order_acquire);
@@ -47,6 +58,7 @@ limit_result limit_handler::decide(std::optional<std::string_view> api_key, limi
     result.usage = usage_event{found.key_id, wall_now, usage_kind_of(result.outcome)};
     result.decided_at = now;
     result.decided_wall = wall;
+    result.decided_boot = boot;
     if (result.waits_for_usage())
         admits_decided_.fetch_add(1, std::memory_order_acq_rel);
     else
@@ -64,6 +76,11 @@ limit_result limit_handler::settle(limit_result result, usage_write usage) {
     if (usage == usage_write::refused) {
         limiter_.refund(result.user->id, result.decided_at, result.decided_wall);
         result.outcome = limit_outcome::storage_unavailable;
+    } else if (cluster_ && !cluster_->may_reply(result.user->group, result.decided_boot)) {
+        // Rule O3: a 200 sent later than its deadline could land after the next owner's first
+        // admit. Its count is already written and it keeps its place in the window: usage and the
+        // window may hold one admit more than was sent, never one less.
+        result.outcome = limit_outcome::fenced;
     }
     metrics_.count(result.outcome);
     return result;

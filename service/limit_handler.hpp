@@ -7,6 +7,7 @@
 #include <optional>
 #include <string_view>
 
+#include "cluster/ownership.hpp"
 #include "limiter/policy_limiter.hpp"
 #include "service/key_index.hpp"
 #include "service/limit_outcome.hpp"
@@ -24,6 +25,7 @@ struct limit_result {
                         // key was found (also expired and disabled)
     limiter::time_point decided_at{};  // when the limiter decided (to refund a refused admit)
     limiter::wall_time decided_wall{};
+    cluster::boot_ns decided_boot = 0;  // cluster mode: for the reply deadline (rule O3)
 
     // Decisions are counted in usage: admitted, limited and shadow-limited answers.
     bool needs_usage() const noexcept {
@@ -58,6 +60,10 @@ public:
           metrics_(metrics),
           ready_(ready),
           shadow_all_(shadow_all) {}
+
+    // Cluster mode: admit only for the groups `owner` holds (null: one node, every user).
+    void set_cluster(const cluster::ownership* owner) noexcept { cluster_ = owner; }
+    const cluster::ownership* cluster() const noexcept { return cluster_; }
 
     // Everything but the usage write. `api_key` is the X-API-KEY header, absent when the
     // request had none. A result that waits_for_usage() is final only after settle(); any other
@@ -94,6 +100,7 @@ private:
     metrics& metrics_;
     const std::atomic<bool>& ready_;
     const bool shadow_all_;
+    const cluster::ownership* cluster_ = nullptr;
     std::atomic<std::uint64_t> admits_decided_{0};
     std::atomic<std::uint64_t> admits_settled_{0};
 };

@@ -19,7 +19,11 @@ enum class limit_outcome : std::uint8_t {
     not_ready,
     storage_unavailable,
     repeated_key,  // two or more X-API-KEY fields: 400
+    // Cluster mode: 503s the balancer retries on another node; neither consumes quota.
+    not_owner,  // another node owns the user's group
+    fenced,     // this node owns it but may not admit now (lease near expiry, catalog lagging,
+                // a planned release, or a 200 that would have gone out past its deadline)
 };
-inline constexpr std::size_t limit_outcome_count = 10;
+inline constexpr std::size_t limit_outcome_count = 12;
 
 }  // namespace rl::service

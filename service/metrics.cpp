@@ -38,6 +38,8 @@ constexpr outcome_names names[limit_outcome_count] = {
     {"unavailable", "not_ready"},
     {"unavailable", "storage_error"},
     {"bad_request", "repeated_key"},
+    {"unavailable", "not_owner"},
+    {"unavailable", "fenced"},
 };
 
 constexpr std::string_view decision_outcomes[] = {"admitted", "limited", "shadow_limited",
@@ -94,8 +96,9 @@ std::string metrics::render(const gauges& now) const {
             "401 answers of /limit by reason (also counted as outcome=\"unauthorized\").",
             "unauthorized", counts);
     reasons(out, "ratelimitd_unavailable_total",
-            "503 answers of /limit, which are not decisions: keys still loading, or a usage write "
-            "storage refused.",
+            "503 answers of /limit, which are not decisions: keys still loading, a usage write "
+            "storage refused, or (cluster mode) a node that does not own the user's group or is "
+            "fenced.",
             "unavailable", counts);
     reasons(out, "ratelimitd_bad_requests_total",
             "400 answers of /limit by reason (not decisions): two or more X-API-KEY fields.",

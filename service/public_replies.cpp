@@ -131,6 +131,14 @@ void set_limited(http_reply& reply, const limit_result& result) {
     add_ratelimit_headers(reply, *result.terms, d);
 }
 
+// Cluster mode's 503s: the type again in X-RateLimit-Reason, which marks them for the balancer
+// to retry (and keeps adapt_for_auth_request from turning them into 403s).
+void set_retry_elsewhere(http_reply& reply, const problem& p) {
+    set_problem(reply, p);
+    reply.headers.emplace_back("Retry-After", "1");
+    reply.headers.emplace_back("X-RateLimit-Reason", std::string(p.type));
+}
+
 }  // namespace
 
 http_reply render(const limit_result& result) {
@@ -171,6 +179,16 @@ http_reply render(const limit_result& result) {
             set_problem(reply, 400, "repeated-api-key", "More than one API key",
                         "send exactly one X-API-KEY header");
             break;
+        case limit_outcome::not_owner:
+            set_retry_elsewhere(reply, {503, "not-owner", "Not this node's user",
+                                        "another node admits this user's requests; retry on "
+                                        "another node"});
+            break;
+        case limit_outcome::fenced:
+            set_retry_elsewhere(reply, {503, "fenced", "Ownership moving",
+                                        "this node may not admit this user's requests now; "
+                                        "retry shortly"});
+            break;
         case limit_outcome::storage_unavailable:
             set_problem(reply, 503, "storage-unavailable", "Storage unavailable",
                         "usage could not be recorded; the request was not admitted");
@@ -199,6 +217,25 @@ http_reply readiness_reply(readiness state) {
     return reply;
 }
 
+http_reply group_readiness_reply(const limit_handler& limit, std::string_view query) {
+    constexpr std::string_view name = "group=";
+    std::uint32_t group = 0;
+    const bool named = query.substr(0, name.size()) == name && query.size() > name.size() &&
+                       query.size() <= name.size() + 3;
+    for (std::size_t i = name.size(); named && i < query.size(); ++i) {
+        if (query[i] < '0' || query[i] > '9') return group_readiness_reply(limit, {});
+        group = group * 10 + static_cast<std::uint32_t>(query[i] - '0');
+    }
+    if (!named)
+        return problem_reply(400, "bad-query", "Bad query", "the only query is group=<number>");
+    const cluster::ownership* owner = limit.cluster();
+    if (owner && limit.ready() == readiness::ready && group < owner->settings().groups &&
+        owner->admitting(group))
+        return http_reply{200, "application/json", {}, R"({"status":"owner"})"};
+    return problem_reply(503, "not-owner", "Not this group's owner",
+                         "this node does not admit this group's users now");
+}
+
 http_reply not_found_reply() {
     return problem_reply(404, "not-found", "Not found",
                          "no such path; the public endpoints are /limit, /healthz and /readyz");
@@ -213,6 +250,9 @@ http_reply problem_reply(int status, std::string_view type, std::string_view tit
 
 void adapt_for_auth_request(http_reply& reply) {
     if (reply.status < 300) return;
+    // HAProxy retries these on another node only while they stay 503.
+    for (const auto& [name, value] : reply.headers)
+        if (name == "X-RateLimit-Reason") return;
     reply.headers.emplace_back("X-RateLimit-Status", std::to_string(reply.status));
     if (reply.status != 401 && reply.status != 403) reply.status = 403;
 }

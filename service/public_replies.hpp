@@ -29,6 +29,10 @@ http_reply health_reply();
 // /readyz: 200 once ready, else a 503 saying whether keys are loading or storage is failing.
 http_reply readiness_reply(readiness state);
 
+// /readyz?group=G (cluster mode, HAProxy's health check of a group's backend): 200 only while
+// this node admits group G; 503 not-owner otherwise, 400 for a query that names no group.
+http_reply group_readiness_reply(const limit_handler& limit, std::string_view query);
+
 // Any other path on the public port.
 http_reply not_found_reply();
 

@@ -35,7 +35,11 @@ public_answer answer_public(limit_handler& limit, const restinio::http_request_h
         return {std::nullopt, true, result};
     }
     if (path == "/healthz") return {health_reply(), false, {}};
-    if (path == "/readyz") return {readiness_reply(limit.ready()), false, {}};
+    if (path == "/readyz") {
+        const std::string_view query = request.query();
+        if (query.empty()) return {readiness_reply(limit.ready()), false, {}};
+        return {group_readiness_reply(limit, query), false, {}};
+    }
     return {not_found_reply(), false, {}};
 }
 

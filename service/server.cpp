@@ -19,6 +19,9 @@
 #include "service/access_log.hpp"
 #include "service/admin_server.hpp"
 #include "service/audit_log.hpp"
+#include "service/cluster_admin.hpp"
+#include "service/cluster_node.hpp"
+#include "service/group_seeds.hpp"
 #include "service/key_index.hpp"
 #include "service/limit_handler.hpp"
 #include "service/limit_observer.hpp"
@@ -91,12 +94,39 @@ int serve(const config& cfg, storage::data_dir& store,
     }
 
     const auto log_line = [](const std::string& line) { log("{}", line); };
-    key_index keys(cfg.default_limit);
+    // Cluster mode: the settings every node shares come from etcd, and so does the catalog.
+    std::unique_ptr<cluster_node> node;
+    std::uint32_t default_limit = cfg.default_limit;
+    if (cfg.clustered()) {
+        try {
+            node = std::make_unique<cluster_node>(cfg, log_line);
+        } catch (const config_error& e) {
+            log("{}", e.what());
+            return 2;
+        } catch (const std::exception& e) {
+            log("cannot join the cluster: {}", e.what());
+            return 1;
+        }
+        default_limit = node->settings().default_limit;
+    }
+    key_index keys(default_limit);
+    if (node) {
+        keys.set_groups(node->settings().groups);
+        try {
+            log("node {}: loading the catalog from etcd {}", cfg.node_id,
+                fmt::join(cfg.cluster_etcd, ","));
+            node->open_catalog(store, keys);
+        } catch (const std::exception& e) {
+            log("cannot load the catalog from etcd: {}", e.what());
+            return 1;
+        }
+    }
     limiter::policy_limiter limiter;
     usage_recorder usage(store, cfg.on_storage_error, log_line);
     metrics counters;
     std::atomic<bool> ready{false};
-    admin::catalog catalog(store, cfg.default_limit, &keys);
+    admin::local_writer local_catalog(store.catalog(), &keys);
+    admin::catalog catalog(store, default_limit, node ? node->writer() : local_catalog);
     admin::admin_api api(catalog);
     limit_handler limit(keys, limiter, usage, counters, ready, cfg.shadow);
     terms_follower follower(keys, limiter, limit, store, log_line);
@@ -179,6 +209,26 @@ int serve(const config& cfg, storage::data_dir& store,
         return 1;
     }
     ready = true;
+    std::unique_ptr<cluster_admin> cluster_routes;
+    group_seeds seeds(keys, limiter, store);
+    if (node) {
+        try {
+            node->start(limit, seeds, token);
+        } catch (const std::exception& e) {
+            log("cannot join the cluster: {}", e.what());
+            servers.close();
+            stop_workers();
+            return 1;
+        }
+        cluster_routes =
+            std::make_unique<cluster_admin>(node->ownership(), node->etcd(), api, seeds, token);
+        admin.extend([&routes = *cluster_routes](const admin::api_request& request) {
+            return routes.handle(request);
+        });
+        log("node {} joined: {} groups, lease {} ms, fence {} ms, advertised {} / {}", cfg.node_id,
+            node->settings().groups, node->settings().lease_ttl.count(),
+            node->settings().fence.count(), cfg.advertise_public, cfg.advertise_admin);
+    }
     log("ready in {:.2f} s: version {} (git {}), public {}:{}, admin {}:{}, data {}, {} users, "
         "{} keys, {} thread(s), access log {}",
         seconds_since(started), common::version(), common::revision(), cfg.listen.host,
@@ -195,6 +245,9 @@ int serve(const config& cfg, storage::data_dir& store,
         const int sig = stop_signal.get_future().get();
         log("{} received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         notify_stopping();
+        // Groups first (each released after the fence), while the listeners still answer
+        // not-owner for the balancer to retry elsewhere.
+        if (node) node->stop();
         ready = false;
         servers.close();  // stop accepting
         // Replies already queued get a moment to reach the wire before the loop stops.
