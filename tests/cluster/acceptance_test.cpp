@@ -269,11 +269,19 @@ public:
         note("ready", id);
     }
     ~scenario() { wait_drained(); }
-    // rlctl cluster drain (waiting until the node owns nothing), on a thread of its own.
+    // rlctl cluster drain, then on a thread of its own until etcd shows the node owning nothing
+    // (at most 60 s). --no-wait: the waiting form holds a thread of the node that answers it
+    // for the whole drain, and with --threads 1 that node serves nothing meanwhile.
     void drain(const std::string& id) {
         note("drain", id);
+        drain_result_ = cluster_.rlctl({"cluster", "drain", id, "--no-wait"}, id);
         drain_ = std::thread([this, id] {
-            drain_result_ = cluster_.rlctl({"cluster", "drain", id}, id);
+            const auto deadline = steady::now() + 60s;
+            while (steady::now() < deadline) {
+                const auto owners = cluster_.owners().owners_now();
+                if (std::find(owners.begin(), owners.end(), id) == owners.end()) break;
+                std::this_thread::sleep_for(50ms);
+            }
             note("drained", id);
         });
     }
@@ -334,11 +342,15 @@ std::size_t excess_of(const std::vector<request_record>& records, const probe_us
     return rl::testing::proven_excess(admits, static_cast<std::size_t>(u.limit));
 }
 
-// The access logs of every node (one machine clock): per user, the most admits that one
-// `window` of log times holds.
-std::map<std::string, int> most_logged_admits(local_cluster& cluster,
-                                              std::chrono::milliseconds window) {
-    std::map<std::string, std::vector<std::int64_t>> times;
+// The nodes' access logs (one machine clock), per user: each admit as an interval that holds
+// its decision, from the log line's time less its latency to the log line's time (a ms either
+// side for the rounding).
+struct logged_admits {
+    std::vector<rl::testing::timed_admit> admits;
+};
+
+std::map<std::string, logged_admits> admits_in_access_logs(local_cluster& cluster) {
+    std::map<std::string, logged_admits> out;
     for (auto& node : cluster.nodes()) {
         std::ifstream in(node->access_log_path());
         for (std::string line; std::getline(in, line);) {
@@ -354,24 +366,23 @@ std::map<std::string, int> most_logged_admits(local_cluster& cluster,
                 continue;
             tm.tm_year -= 1900;
             tm.tm_mon -= 1;
-            times[entry["user"].get<std::string>()].push_back(
-                static_cast<std::int64_t>(::timegm(&tm)) * 1000 + ms);
+            const std::int64_t logged = static_cast<std::int64_t>(::timegm(&tm)) * 1000 + ms;
+            const std::int64_t latency_ms = entry.value("latency_us", std::int64_t{0}) / 1000 + 1;
+            auto& user = out[entry["user"].get<std::string>()];
+            user.admits.push_back({steady::time_point(std::chrono::milliseconds(logged - latency_ms - 1)),
+                                   steady::time_point(std::chrono::milliseconds(logged + 1))});
         }
     }
-    std::map<std::string, int> most;
-    for (auto& [user, t] : times) {
-        std::sort(t.begin(), t.end());
-        int best = 0;
-        for (std::size_t i = 0, j = 0; j < t.size(); ++j) {
-            while (t[j] - t[i] >= window.count()) ++i;
-            best = std::max(best, static_cast<int>(j - i + 1));
-        }
-        most[user] = best;
-    }
-    return most;
+    return out;
 }
 
 // --- availability ---
+
+// One revocation by rlctl: when the call began and when it returned.
+struct revocation_call {
+    steady::time_point began, returned;
+};
+
 
 struct outage_window {
     std::string node;
@@ -400,7 +411,8 @@ bool good_answer(int status) {
 }
 
 struct availability_report {
-    std::vector<std::string> unexcused;  // described
+    std::vector<std::string> unexcused;  // described: the first few of each kind
+    std::map<std::string, int> unexcused_by_kind;  // "imported 503 not-owner" → count
     std::map<std::string, int> failures_by_status;
     double longest_outage_s = 0;
     std::string longest_outage;
@@ -409,7 +421,7 @@ struct availability_report {
 availability_report check_availability(const std::vector<request_record>& records,
                                        const std::vector<probe_user>& users, local_cluster& cluster,
                                        const scenario& s,
-                                       const std::map<std::size_t, steady::time_point>& revoked) {
+                                       const std::map<std::size_t, revocation_call>& revoked) {
     availability_report report;
     const auto windows = disruptions(s);
     std::vector<std::vector<rl::testing::owner_timeline::change>> changes(cluster.groups());
@@ -419,7 +431,8 @@ availability_report check_availability(const std::vector<request_record>& record
         const auto& u = users[r.user];
         const auto key_index = r.user * 2 + r.key;
         const auto revoked_at = revoked.find(key_index);
-        if (revoked_at != revoked.end() && r.answered >= revoked_at->second) continue;
+        // Refused once the revocation may have applied: expected, not a failure.
+        if (revoked_at != revoked.end() && r.answered >= revoked_at->second.began) continue;
         by_group[u.group].push_back(&r);
         if (good_answer(r.status)) continue;
         ++report.failures_by_status[std::to_string(r.status) +
@@ -431,7 +444,13 @@ availability_report check_availability(const std::vector<request_record>& record
         for (const auto& w : windows)
             excused = excused || (overlaps(r, w.from, w.to) &&
                                   (w.node == owner_then || r.key == imported));
-        if (!excused && report.unexcused.size() < 30) {
+        if (!excused)
+            ++report.unexcused_by_kind[std::string(kind_name[r.key]) + " " +
+                                       std::to_string(r.status) +
+                                       (r.reason.empty() ? "" : " " + r.reason)];
+        if (!excused && report.unexcused_by_kind[std::string(kind_name[r.key]) + " " +
+                                                 std::to_string(r.status) +
+                                                 (r.reason.empty() ? "" : " " + r.reason)] <= 4) {
             char line[300];
             std::snprintf(line, sizeof line,
                           "t=%.3f..%.3f s %s %s key of %s (group %u, owner %s): %d %s",
@@ -439,8 +458,6 @@ availability_report check_availability(const std::vector<request_record>& record
                           r.status == 503 ? "503" : "failed", kind_name[r.key], u.name.c_str(),
                           u.group, owner_then.c_str(), r.status, r.reason.c_str());
             report.unexcused.emplace_back(line);
-        } else if (!excused) {
-            report.unexcused.emplace_back("…");
         }
     }
     // The longest time a group's users got no answer but 200 or 429.
@@ -499,21 +516,21 @@ void print_unavailability(const std::vector<request_record>& records,
 
 struct revocation_report {
     std::vector<double> call_ms;
-    std::map<std::size_t, steady::time_point> revoked;  // user * 2 + key → when rlctl returned
+    std::map<std::size_t, revocation_call> revoked;  // user * 2 + key
     int sent = 0;
     std::vector<std::string> not_refused;
 };
 
 // Revokes `key` of `user` with rlctl against a node other than `avoid`, timing the call.
-steady::time_point revoke(local_cluster& cluster, const std::string& key_id,
-                          const std::string& avoid, revocation_report& report) {
+revocation_call revoke(local_cluster& cluster, const std::string& key_id,
+                       const std::string& avoid, revocation_report& report) {
     const auto began = steady::now();
     const auto r = cluster.rlctl({"key", "revoke", key_id}, avoid);
     const auto returned = steady::now();
     INFO("rlctl key revoke " << key_id << ": " << r.out << r.err);
     REQUIRE(r.exit_code == 0);
     report.call_ms.push_back(std::chrono::duration<double, std::milli>(returned - began).count());
-    return returned;
+    return {began, returned};
 }
 
 // From now, for `span`, every `every`: each key to each node directly and through HAProxy.
@@ -634,22 +651,27 @@ TEST_CASE("3 nodes under load: crash, pause, partition, drain, revocation; no wi
     s.drain(drained);
 
     // Revocations while the drain moves groups: an rl_ key and an imported key of probe users
-    // whose groups two different nodes (not the drained one) own, and have owned for 3 s.
+    // of two different owners, best not the drained node and in groups that have not moved for
+    // 3 s (an rl_ key reaches only its group's owner; an imported key any node).
     s.at(42s);
     revocation_report revocation;
     {
         const auto owners = cluster.owners().owners_now();
-        const auto settled = [&](std::uint32_t group) {
-            const auto changes = cluster.owners().changes(group);
-            return changes.empty() || steady::now() - changes.back().at > 3s;
+        const auto fitness = [&](std::size_t i) {
+            const auto& owner = owners[users[i].group];
+            if (owner.empty()) return 0;
+            const auto changes = cluster.owners().changes(users[i].group);
+            const bool settled = changes.empty() || steady::now() - changes.back().at > 3s;
+            return 1 + (owner != drained) * 2 + settled;
         };
         std::optional<std::size_t> of_routed, of_imported;
-        for (std::size_t i = 0; i < users.size(); ++i) {
-            const auto& owner = owners[users[i].group];
-            if (owner == drained || owner.empty() || !settled(users[i].group)) continue;
-            if (!of_routed) of_routed = i;
-            else if (!of_imported && owner != owners[users[*of_routed].group]) of_imported = i;
-        }
+        for (std::size_t i = 0; i < users.size(); ++i)
+            if (fitness(i) > 0 && (!of_routed || fitness(i) > fitness(*of_routed))) of_routed = i;
+        REQUIRE(of_routed);
+        for (std::size_t i = 0; i < users.size(); ++i)
+            if (fitness(i) > 0 && owners[users[i].group] != owners[users[*of_routed].group] &&
+                (!of_imported || fitness(i) > fitness(*of_imported)))
+                of_imported = i;
         REQUIRE(of_routed);
         REQUIRE(of_imported);
         const auto& a = users[*of_routed];
@@ -674,6 +696,8 @@ TEST_CASE("3 nodes under load: crash, pause, partition, drain, revocation; no wi
         INFO("rlctl cluster drain " << drained << ": " << s.drain_result().out
                                     << s.drain_result().err);
         CHECK(s.drain_result().exit_code == 0);
+        const auto owners = cluster.owners().owners_now();
+        CHECK(std::count(owners.begin(), owners.end(), drained) == 0);
     }
     s.undrain(drained);
     std::this_thread::sleep_for(3s);
@@ -703,6 +727,9 @@ TEST_CASE("3 nodes under load: crash, pause, partition, drain, revocation; no wi
         std::printf("acceptance: rlctl key revoke: p50 %.1f ms, max %.1f ms over %zu calls; %d "
                     "requests with revoked keys sent after\n",
                     sorted[sorted.size() / 2], sorted.back(), sorted.size(), revocation.sent);
+        std::string each;
+        for (double ms : revocation.call_ms) each += " " + std::to_string(static_cast<int>(ms));
+        std::printf("acceptance: rlctl key revoke calls (ms):%s\n", each.c_str());
         for (double ms : revocation.call_ms) CHECK(ms < 2000);
         if (sorted.back() >= 500)
             WARN("a revoke took " << sorted.back() << " ms; design §6.12 targets 500 ms");
@@ -713,7 +740,7 @@ TEST_CASE("3 nodes under load: crash, pause, partition, drain, revocation; no wi
         int admitted_after = 0;
         for (const auto& r : records) {
             const auto it = revocation.revoked.find(r.user * 2u + r.key);
-            admitted_after += it != revocation.revoked.end() && r.sent > it->second &&
+            admitted_after += it != revocation.revoked.end() && r.sent > it->second.returned &&
                               r.status == 200;
         }
         CHECK(admitted_after == 0);
@@ -729,19 +756,25 @@ TEST_CASE("3 nodes under load: crash, pause, partition, drain, revocation; no wi
         std::printf("acceptance: failed answers by status:%s; longest outage %.2f s (%s)\n",
                     by_status.c_str(), report.longest_outage_s, report.longest_outage.c_str());
         print_unavailability(records, users, cluster, s);
+        std::string kinds;
+        for (const auto& [kind, n] : report.unexcused_by_kind)
+            kinds += " [" + kind + "]=" + std::to_string(n);
+        std::printf("acceptance: failed answers outside the excused windows:%s\n",
+                    kinds.empty() ? " none" : kinds.c_str());
         INFO("failed answers outside every excused window (" << report.unexcused.size()
                                                              << "):\n" << unexcused);
-        CHECK(report.unexcused.empty());
+        CHECK(report.unexcused_by_kind.empty());
     }
 
-    // 2. The nodes' own logs agree: no 980 ms of log times holds more than the limit.
+    // 2. The nodes' own logs agree: no run of limit + 1 logged admits within one second.
     {
-        const auto most = most_logged_admits(cluster, 980ms);
+        auto logged = admits_in_access_logs(cluster);
         for (const auto& u : users) {
-            const auto it = most.find(u.name);
-            INFO(u.name << " (limit " << u.limit << ")");
-            REQUIRE(it != most.end());
-            CHECK(it->second <= u.limit);
+            auto& user = logged[u.name];
+            INFO(u.name << " (limit " << u.limit << "): " << user.admits.size()
+                        << " admits in the access logs");
+            CHECK(user.admits.size() > 0);
+            CHECK(rl::testing::proven_excess(user.admits, static_cast<std::size_t>(u.limit)) == 0);
         }
     }
 

@@ -300,6 +300,7 @@ steady::time_point owner_timeline::last_change() const {
 gateway::gateway(const std::string& dir, const std::string& admin_url, const std::string& token)
     : socket_(dir + "/haproxy/rl.sock"), port_(free_port()) {
     const std::string out = dir + "/haproxy";
+    std::filesystem::create_directories(out);
     const auto written =
         rlctl(admin_url, token,
               {"cluster", "haproxy-config", "--listen", "127.0.0.1:" + std::to_string(port_),
