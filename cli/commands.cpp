@@ -9,7 +9,7 @@
 #include "admin/catalog.hpp"
 #include "admin/paging.hpp"
 #include "cli/admin_client.hpp"
-#include "cli/cluster_admin_commands.hpp"
+#include "cli/cluster_command.hpp"
 #include "cli/import_command.hpp"
 #include "cli/manual.hpp"
 #include "cli/output.hpp"
@@ -484,12 +484,6 @@ void add_top_command(CLI::App& app, arguments& a, action& chosen) {
                 [&] { return format_top_csv(ranking); });
         };
     });
-}
-
-void add_cluster_commands(CLI::App& app, action& chosen) {
-    auto* cluster = app.add_subcommand(
-        "cluster", "Cluster mode: set up, inspect and move groups between nodes");
-    add_cluster_admin_commands(*cluster, [&chosen](action picked) { chosen = std::move(picked); });
 }
 
 }  // namespace

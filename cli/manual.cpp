@@ -47,6 +47,14 @@ common::man_page rlctl_manual() {
              "  plan update NAME [--limit ...] [--shadow | --no-shadow]\n"
              "  plan list | plan show NAME | plan delete NAME\n"
              "  user create|update NAME [--plan PLAN | --limit W:Q ...]  (--limit N = 1s:N)"},
+            {"CLUSTER",
+             "Cluster mode keeps the catalog in etcd (docs/cluster.md). Once, before the nodes:\n"
+             "  cluster init --etcd URLS [--groups 32] [--lease-ttl 3s] [--fence 1250ms]\n"
+             "               [--reply-deadline 250ms] [--default-limit N]\n"
+             "               [--from-data-dir DIR] [--force]\n"
+             "writes /rl/v1/config (a different one is replaced only with --force) and, with\n"
+             "--from-data-dir, copies a stopped node's plans, users and keys into etcd. Records\n"
+             "etcd already holds are left alone, so an interrupted copy is simply run again."},
             {"EXAMPLES",
              "rlctl plan create free --limit 1s:5 --limit day:1000\n"
              "rlctl user create bob --plan free\n"

@@ -8,7 +8,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "cluster/catalog_codec.hpp"
+#include "cluster/catalog_records.hpp"
 #include "cluster/layout.hpp"
 #include "storage/codec.hpp"
 
@@ -60,12 +60,16 @@ void add(Records& batch, admin::catalog_record record) {
 }  // namespace
 
 catalog_sync::catalog_sync(etcd_client& etcd, storage::data_dir& store,
-                           admin::catalog_observer& observer, std::string node_id,
-                           log_function log)
-    : etcd_(etcd), store_(store), observer_(observer), node_(std::move(node_id)),
+                           admin::catalog_observer& observer, std::string node_id, log_function log)
+    : etcd_(etcd),
+      store_(store),
+      observer_(observer),
+      node_(std::move(node_id)),
       log_(log ? std::move(log) : [](const std::string&) {}) {}
 
-catalog_sync::~catalog_sync() { stop(); }
+catalog_sync::~catalog_sync() {
+    stop();
+}
 
 void catalog_sync::load() {
     const std::int64_t cached = store_.catalog().revision();
@@ -99,28 +103,20 @@ void catalog_sync::reload(bool tell_observer) {
     std::int64_t revision = 0;
     for (const std::string_view prefix :
          {layout::plans_prefix, layout::users_prefix, layout::keys_prefix}) {
-        std::string from(prefix);
-        const std::string end = prefix_range_end(std::string(prefix));
-        for (;;) {
-            range_options page;
-            page.limit = page_size;
-            page.revision = revision;
-            auto got = etcd_.get_range(from, end, page);
-            if (!got) fail(got.error(), "read the catalog");
-            if (revision == 0) revision = got->revision;
-            for (const auto& kv : got->kvs) {
+        const auto failed = for_each_in_prefix(
+            etcd_, prefix, revision, false,
+            [&](const key_value& kv) {
                 const auto name = parse_catalog_key(kv.key);
-                if (!name) continue;
+                if (!name) return;
                 auto record = decode_catalog_value(*name, kv.value);
                 if (!record) {
                     log_(fmt::format("catalog: {} does not decode; skipped", kv.key));
-                    continue;
+                    return;
                 }
                 add(fresh, std::move(*record));
-            }
-            if (!got->more || got->kvs.empty()) break;
-            from = got->kvs.back().key + std::string(1, '\0');
-        }
+            },
+            page_size);
+        if (failed) fail(*failed, "read the catalog");
     }
     {
         std::unordered_set<std::string_view> users;
@@ -130,6 +126,16 @@ void catalog_sync::reload(bool tell_observer) {
             if (users.count(key.user)) kept.push_back(std::move(key));
         fresh.keys = std::move(kept);
     }
+
+    // A single node's catalog is not given up for an empty one: that is a missed migration.
+    const auto& local = store_.catalog();
+    if (fresh.plans.empty() && fresh.users.empty() && local.revision() == 0 &&
+        (!local.list_users({}, 1).empty() || !local.list_plans({}, 1).empty()))
+        throw storage::storage_error(
+            storage::storage_errc::exists,
+            fmt::format("{} holds a single node's catalog and etcd's is empty: copy it in with "
+                        "`rlctl cluster init --from-data-dir` (node stopped) first",
+                        store_.directory()));
 
     // What the observer must hear: every record that differs, and everything that went.
     std::vector<plan_record> vanished_plans;
@@ -169,7 +175,8 @@ void catalog_sync::reload(bool tell_observer) {
             if (it != old_keys.end()) old_keys.erase(it);
         }
         for (auto& [name, bytes] : old_plans)
-            if (auto plan = storage::codec::decode_plan(name, bytes)) vanished_plans.push_back(*plan);
+            if (auto plan = storage::codec::decode_plan(name, bytes))
+                vanished_plans.push_back(*plan);
         for (auto& [name, bytes] : old_users) vanished_users.push_back(name);
         const std::unordered_set<std::string> gone_users(vanished_users.begin(),
                                                          vanished_users.end());
@@ -229,9 +236,9 @@ void catalog_sync::apply(const watch_update& update) {
         bool persist = false;
         {
             std::lock_guard lock(mutex_);
-            persist = update.revision > persisted_ &&
-                      std::chrono::steady_clock::now() - persisted_at_ >=
-                          persist_quiet_revisions_every;
+            persist =
+                update.revision > persisted_ &&
+                std::chrono::steady_clock::now() - persisted_at_ >= persist_quiet_revisions_every;
         }
         if (persist) {
             store_.catalog().apply(changes, update.revision);
@@ -320,8 +327,8 @@ void catalog_sync::run_watch() {
             }
             changed_.notify_all();
         };
-        auto watch = etcd_.watch_prefix(std::string(layout::root), applied_.load() + 1,
-                                        std::move(handler));
+        auto watch =
+            etcd_.watch_prefix(std::string(layout::root), applied_.load() + 1, std::move(handler));
         std::optional<etcd_error> ended;
         {
             std::unique_lock lock(mutex_);

@@ -37,7 +37,8 @@ public:
     // Brings the cache up to etcd: kept as it is when etcd still has the history after its
     // revision (the watch catches up), else replaced by a paged read of the whole catalog at one
     // revision. Tells the observer nothing: call it before the key index loads from the cache.
-    // Throws storage::storage_error when etcd cannot be read or the cache written.
+    // Throws storage::storage_error when etcd cannot be read or the cache written, and (errc
+    // exists) when the data directory holds a single node's catalog while etcd's is empty.
     void load();
     // Watches /rl/v1/ from applied_revision() + 1 on threads of its own, applying each update
     // to the cache and then to the observer; a compacted history reloads everything (the
@@ -72,8 +73,8 @@ private:
     std::atomic<std::uint64_t> reloads_{0};
     mutable std::mutex mutex_;
     mutable std::condition_variable changed_;  // applied_, ack_target_, stopping_, watch_ended_
-    std::int64_t ack_target_ = 0;   // the applied revision as of the last catalog change
-    std::int64_t persisted_ = 0;    // the revision last written to the cache
+    std::int64_t ack_target_ = 0;              // the applied revision as of the last catalog change
+    std::int64_t persisted_ = 0;               // the revision last written to the cache
     std::chrono::steady_clock::time_point persisted_at_{};
     bool stopping_ = false;
     bool started_ = false;

@@ -7,7 +7,7 @@
 #include <set>
 #include <thread>
 
-#include "cluster/catalog_codec.hpp"
+#include "cluster/catalog_records.hpp"
 #include "cluster/layout.hpp"
 
 namespace rl::cluster {
@@ -19,11 +19,12 @@ using storage::storage_error;
 using clock_type = std::chrono::steady_clock;
 
 [[noreturn]] void fail(const etcd_error& error, std::string_view doing) {
-    throw storage_error(storage_errc::io_error,
-                        fmt::format("etcd: {}: {}", doing, error.message));
+    throw storage_error(storage_errc::io_error, fmt::format("etcd: {}: {}", doing, error.message));
 }
 
-std::string lock_key() { return std::string(layout::catalog_lock_key); }
+std::string lock_key() {
+    return std::string(layout::catalog_lock_key);
+}
 
 // The node ids under a prefix (members/, acks/) with their values.
 std::vector<std::pair<std::string, std::string>> entries_of(etcd_client& etcd,
@@ -95,11 +96,11 @@ std::unique_ptr<admin::write_turn> etcd_catalog_writer::begin() {
     renewed_ = clock_type::now();
     if (!sync_.wait_applied(lock_revision_, options_.apply_wait)) {
         release();
-        throw storage_error(storage_errc::io_error,
-                            fmt::format("this node's catalog has not reached revision {} within "
-                                        "{} ms (at {})",
-                                        lock_revision_, options_.apply_wait.count(),
-                                        sync_.applied_revision()));
+        throw storage_error(
+            storage_errc::io_error,
+            fmt::format("this node's catalog has not reached revision {} within "
+                        "{} ms (at {})",
+                        lock_revision_, options_.apply_wait.count(), sync_.applied_revision()));
     }
     return std::make_unique<turn>(*this, std::move(local));
 }
@@ -174,13 +175,17 @@ std::vector<std::string> etcd_catalog_writer::last_unacked() const {
     return last_unacked_;
 }
 
-void etcd_catalog_writer::put_plan(const storage::plan_record& plan) { commit({put_of(plan)}); }
+void etcd_catalog_writer::put_plan(const storage::plan_record& plan) {
+    commit({put_of(plan)});
+}
 
 void etcd_catalog_writer::delete_plan(std::string_view name) {
     commit({txn_op::erase(layout::plan_key(name))});
 }
 
-void etcd_catalog_writer::put_user(const storage::user_record& user) { commit({put_of(user)}); }
+void etcd_catalog_writer::put_user(const storage::user_record& user) {
+    commit({put_of(user)});
+}
 
 // The keys first and the user last, so etcd never holds a key without its user, even when a
 // call is cut short.
@@ -193,7 +198,9 @@ void etcd_catalog_writer::delete_user(std::string_view name) {
     commit(ops);
 }
 
-void etcd_catalog_writer::put_key(const storage::key_record& key) { commit({put_of(key)}); }
+void etcd_catalog_writer::put_key(const storage::key_record& key) {
+    commit({put_of(key)});
+}
 
 void etcd_catalog_writer::write(const storage::catalog_batch& batch) {
     std::vector<txn_op> ops;

@@ -18,13 +18,13 @@
 namespace rl::cluster {
 
 struct catalog_writer_options {
-    std::int64_t lock_ttl_s = 10;                     // the lock's lease
-    std::chrono::milliseconds lock_wait{10000};       // then begin() gives up
-    std::chrono::milliseconds lock_retry{20};         // while another node holds it
-    std::chrono::milliseconds apply_wait{5000};       // for this node's watch
-    std::chrono::milliseconds ack_wait{2000};         // for the other members
+    std::int64_t lock_ttl_s = 10;                // the lock's lease
+    std::chrono::milliseconds lock_wait{10000};  // then begin() gives up
+    std::chrono::milliseconds lock_retry{20};    // while another node holds it
+    std::chrono::milliseconds apply_wait{5000};  // for this node's watch
+    std::chrono::milliseconds ack_wait{2000};    // for the other members
     std::chrono::milliseconds ack_poll{5};
-    std::size_t ops_per_txn = 100;                    // etcd's --max-txn-ops is 128
+    std::size_t ops_per_txn = 100;  // etcd's --max-txn-ops is 128
 };
 
 class etcd_catalog_writer final : public admin::catalog_writer {

@@ -2,8 +2,7 @@
 // Where cluster mode keeps its state in etcd, and which group a user belongs to. Every key is
 // under /rl/v1/, so one etcd can serve other tenants and a later layout can live beside this one.
 //
-//   /rl/v1/config              {"groups":32,"lease_ttl_s":3,"keepalive_ms":500,"fence_ms":1250,
-//                               "default_limit":10}                  (rlctl cluster init)
+//   /rl/v1/config              cluster_settings as JSON (ownership.hpp)  (rlctl cluster init)
 //   /rl/v1/users/<name>        the user record; {"deleted":true} is a tombstone
 //   /rl/v1/keys/<sha256hex>    a key's record: only the hash of the key, as on one node
 //   /rl/v1/key_ids/<id>        <sha256hex>: revoke by id, id uniqueness checked in the txn

@@ -204,6 +204,7 @@ struct ownership::impl {
     std::mutex wake_mutex;  // the watches' threads wake the campaign only while it exists
     common::periodic_worker* wake_target = nullptr;
 
+    // Never called under `mutex`: the hook may well ask for status().
     void log(const std::string& line) const {
         if (hooks.log) hooks.log("ownership " + self.id + ": " + line);
     }
@@ -312,6 +313,7 @@ struct ownership::impl {
         auto reply = etcd.lease_keepalive(lease);
         const std::int64_t applied_now = applied();
         bool lost = false;
+        std::string note;
         {
             std::lock_guard lock(mutex);
             if (lease != lease_id) return settings.keepalive;
@@ -320,19 +322,20 @@ struct ownership::impl {
                 deadline = std::max(deadline, deadline_after(sent, reply->ttl_s));
                 seen_revision = std::max(seen_revision, reply->revision);
                 if (hooks.applied_revision) lag.saw(reply->revision, now);
-                if (keepalive_failing) log("keepalive answered again");
+                if (keepalive_failing) note = "keepalive answered again";
                 keepalive_failing = false;
             } else if (reply.error().code == etcd_errc::lease_not_found) {
-                log("lease lost: every group dropped; a new lease and a fresh campaign");
+                note = "lease lost: every group dropped; a new lease and a fresh campaign";
                 lose_lease_locked(now);
                 lost = true;
             } else if (!keepalive_failing) {
                 keepalive_failing = true;
-                log("keepalive failed: " + reply.error().message);
+                note = "keepalive failed: " + reply.error().message;
             }
             if (hooks.applied_revision) lag.applied(applied_now);
             publish_locked(now);
         }
+        if (!note.empty()) log(note);
         if (lost) {
             establish();
         } else if (need_register) {
@@ -534,6 +537,7 @@ struct ownership::impl {
         bool recently_unowned = false;  // a group released lately and not yet taken
         std::vector<std::uint32_t> pending_ready;
         std::vector<std::uint32_t> retry_release;
+        std::vector<std::uint32_t> lost_groups;
         {
             std::lock_guard lock(mutex);
             if (generation != lease_generation) return milliseconds(0);
@@ -542,7 +546,7 @@ struct ownership::impl {
                 const bool ours = kv && kv->value == self.id && kv->lease == lease;
                 group_state& state = groups[g];
                 if (state.held && !ours) {
-                    log("group " + std::to_string(g) + " is no longer ours in etcd");
+                    lost_groups.push_back(g);
                     if (state.open_until != 0) ++fences;
                     state = group_state{};
                 } else if (!state.held && ours) {
@@ -565,6 +569,8 @@ struct ownership::impl {
             draining = drained;
             publish_locked(now);
         }
+        for (const std::uint32_t g : lost_groups)
+            log("group " + std::to_string(g) + " is no longer ours in etcd");
         for (const std::uint32_t g : retry_release) release(g);
         const boot_ns ready_by = now + to_ns(settings.keepalive);
         for (const std::uint32_t g : pending_ready) make_ready(g, ready_by);

@@ -82,6 +82,7 @@ struct ownership_hooks {
 
 class ownership {
 public:
+    // Throws std::invalid_argument for settings validate() refuses or an invalid node id.
     ownership(etcd_client& etcd, cluster_settings settings, node_address self,
               ownership_hooks hooks, std::chrono::milliseconds handback_after);
     ~ownership();  // stop()
@@ -92,7 +93,7 @@ public:
     // std::runtime_error when etcd cannot be reached.
     void start();
     // A planned stop: every owned group released (O2: stop admitting, wait F, delete), then the
-    // lease revoked. Bounded by groups owned × (F + a round trip).
+    // lease revoked. The groups share one wait: bounded by F + a round trip per group owned.
     void stop();
 
     // Request path. `now` is a boot_now() read before the call; pass the same value to

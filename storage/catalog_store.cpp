@@ -31,8 +31,7 @@ void stage_key(const database::session& s, rocksdb::WriteBatch& batch, const key
 
 // The plans, users and keys of a catalog_batch or catalog_changes.
 template <typename Records>
-void stage_records(const database::session& s, rocksdb::WriteBatch& batch,
-                   const Records& records) {
+void stage_records(const database::session& s, rocksdb::WriteBatch& batch, const Records& records) {
     for (const auto& plan : records.plans)
         batch.Put(s.family(family::plans), plan.name, codec::encode_plan(plan));
     for (const auto& user : records.users) stage_user(s, batch, user);
@@ -259,8 +258,7 @@ std::int64_t catalog_store::revision() const {
 
 namespace {
 
-void stage_revision(const database::session& s, rocksdb::WriteBatch& batch,
-                    std::int64_t revision) {
+void stage_revision(const database::session& s, rocksdb::WriteBatch& batch, std::int64_t revision) {
     batch.Put(s.family(family::meta), schema::meta_catalog_revision, std::to_string(revision));
 }
 

@@ -50,7 +50,8 @@ struct two_nodes {
 
 }  // namespace
 
-TEST_CASE_METHOD(two_nodes, "etcd writer: the same user created on two nodes at once is created once") {
+TEST_CASE_METHOD(two_nodes,
+                 "etcd writer: the same user created on two nodes at once is created once") {
     for (int round = 0; round < 5; ++round) {
         const std::string name = "user" + std::to_string(round);
         admin::result<storage::user_record> first, second;
@@ -58,8 +59,8 @@ TEST_CASE_METHOD(two_nodes, "etcd writer: the same user created on two nodes at 
         std::thread b([&] { second = two.catalog.create_user(name, std::uint32_t{7}); });
         a.join();
         b.join();
-        const int created = (first.status == admin::outcome::created) +
-                            (second.status == admin::outcome::created);
+        const int created =
+            (first.status == admin::outcome::created) + (second.status == admin::outcome::created);
         CHECK(created == 1);
         CHECK((first.status == admin::outcome::already_exists ||
                second.status == admin::outcome::already_exists));
@@ -94,17 +95,21 @@ TEST_CASE_METHOD(two_nodes, "etcd writer: a revoke is in the other node's cache 
     CHECK(std::stoll(ack->kvs.front().value) >= two.writer.last_revision());
 }
 
-TEST_CASE_METHOD(two_nodes, "etcd writer: plans, updates, bulk writes and deletes reach both caches") {
+TEST_CASE_METHOD(two_nodes,
+                 "etcd writer: plans, updates, bulk writes and deletes reach both caches") {
     REQUIRE(one.catalog.create_plan("gold", "1s:100", false).succeeded());
-    REQUIRE(two.catalog.update_plan("gold", limiter::policy{{limiter::sliding_limit(1, 50)}},
-                                    std::nullopt)
+    REQUIRE(two.catalog
+                .update_plan("gold", limiter::policy{{limiter::sliding_limit(1, 50)}}, std::nullopt)
                 .succeeded());
     CHECK(one.data->catalog().find_plan("gold")->limits == "1s:50");
 
     // 250 rows: three transactions of at most 100 records.
     std::vector<admin::import_row> rows;
     for (int i = 0; i < 250; ++i)
-        rows.push_back({i % 2 ? "bob" : "carol", "imported-key-" + std::to_string(i), {}, {},
+        rows.push_back({i % 2 ? "bob" : "carol",
+                        "imported-key-" + std::to_string(i),
+                        {},
+                        {},
                         i % 2 ? "gold" : ""});
     const auto summary = two.catalog.import(rows);
     CHECK(summary.keys_imported == 250);

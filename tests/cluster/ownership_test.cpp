@@ -9,6 +9,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -163,6 +168,109 @@ private:
     std::atomic<int> max_unadmitted_{0};
     std::atomic<bool> stop_{false};
     std::thread thread_;  // last: starts after the members it uses
+};
+
+// A loopback TCP relay to etcd that a test can cut: the node behind it is cut off from etcd
+// (every relayed connection closed, new ones accepted and closed at once) while its process runs.
+class cuttable_link {
+public:
+    explicit cuttable_link(int target_port)
+        : target_port_(target_port), listen_fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+        sockaddr_in addr = loopback(0);
+        socklen_t len = sizeof addr;
+        REQUIRE(::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+        REQUIRE(::listen(listen_fd_, 64) == 0);
+        REQUIRE(::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+        port_ = ntohs(addr.sin_port);
+        thread_ = std::thread([this] { run(); });
+    }
+    ~cuttable_link() {
+        stop_ = true;
+        thread_.join();
+        for (const auto& [a, b] : pairs_) ::close(a), ::close(b);
+        ::close(listen_fd_);
+    }
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+    // Returns once every relayed connection is closed.
+    void cut() {
+        cut_ = true;
+        while (!cut_done_) std::this_thread::sleep_for(1ms);
+    }
+
+private:
+    static sockaddr_in loopback(int port) {
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        addr.sin_port = htons(static_cast<std::uint16_t>(port));
+        return addr;
+    }
+    static bool send_all(int fd, const char* data, ssize_t size) {
+        while (size > 0) {
+            const ssize_t sent = ::send(fd, data, static_cast<std::size_t>(size), MSG_NOSIGNAL);
+            if (sent <= 0) return false;
+            data += sent;
+            size -= sent;
+        }
+        return true;
+    }
+    void run() {
+        char buffer[65536];
+        while (!stop_) {
+            if (cut_ && !pairs_.empty()) {
+                for (const auto& [a, b] : pairs_) ::close(a), ::close(b);
+                pairs_.clear();
+            }
+            if (cut_) cut_done_ = true;
+            std::vector<pollfd> fds{{listen_fd_, POLLIN, 0}};
+            for (const auto& [a, b] : pairs_) {
+                fds.push_back({a, POLLIN, 0});
+                fds.push_back({b, POLLIN, 0});
+            }
+            if (::poll(fds.data(), fds.size(), 20) <= 0) continue;
+            if (fds[0].revents & POLLIN) accept_one();
+            std::vector<std::size_t> closed;
+            for (std::size_t i = 1; i < fds.size(); ++i) {
+                if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+                const auto& pair = pairs_[(i - 1) / 2];
+                const int to = fds[i].fd == pair.first ? pair.second : pair.first;
+                const ssize_t got = ::recv(fds[i].fd, buffer, sizeof buffer, 0);
+                if (got <= 0 || !send_all(to, buffer, got)) closed.push_back((i - 1) / 2);
+            }
+            std::sort(closed.begin(), closed.end());
+            closed.erase(std::unique(closed.begin(), closed.end()), closed.end());
+            for (auto it = closed.rbegin(); it != closed.rend(); ++it) {
+                ::close(pairs_[*it].first);
+                ::close(pairs_[*it].second);
+                pairs_.erase(pairs_.begin() + static_cast<std::ptrdiff_t>(*it));
+            }
+        }
+    }
+    void accept_one() {
+        const int client = ::accept(listen_fd_, nullptr, nullptr);
+        if (client < 0) return;
+        if (cut_) {
+            ::close(client);
+            return;
+        }
+        const int upstream = ::socket(AF_INET, SOCK_STREAM, 0);
+        const sockaddr_in target = loopback(target_port_);
+        if (::connect(upstream, reinterpret_cast<const sockaddr*>(&target), sizeof target) != 0) {
+            ::close(upstream);
+            ::close(client);
+            return;
+        }
+        pairs_.emplace_back(client, upstream);
+    }
+
+    int target_port_;
+    int listen_fd_;
+    int port_ = 0;
+    std::vector<std::pair<int, int>> pairs_;  // the relay thread's only
+    std::atomic<bool> cut_{false};
+    std::atomic<bool> cut_done_{false};
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
 };
 
 template <typename Pred>
@@ -450,5 +558,37 @@ TEST_CASE("ownership: a higher-ranked newcomer gets its groups only after handba
     CHECK(s.max_unadmitted() <= 2);
     s.finish();
     CHECK_FALSE(s.moves().empty());
+    check_moves(s, one_second);
+}
+
+TEST_CASE("ownership: a node cut off from etcd fences itself; the next owner admits > 1 s later") {
+    rl::testing::temp_dir dir;
+    rl::testing::etcd_member etcd(dir.path());
+    cuttable_link link(etcd.client_port());
+    const std::uint32_t groups = 4;
+    test_node a(link.url(), "rl1", test_settings(groups), 60s);
+    test_node b(etcd.client_url(), "rl2", test_settings(groups), 60s);
+    sampler s({&a.own, &b.own}, groups);
+    a.own.start();
+    REQUIRE(eventually([&] { return every_group(a.own, gate::admit); }, 15s));
+    b.own.start();
+    std::this_thread::sleep_for(500ms);
+    REQUIRE(every_group(a.own, gate::admit));  // sticky: b is too young to get any back
+
+    const auto cut = std::chrono::steady_clock::now();
+    link.cut();
+    // O1: the last keepalive that succeeded was sent before the cut, so admission ends by
+    // cut + TTL - F (0.75 s here), by the clock alone.
+    REQUIRE(eventually([&] { return every_group(a.own, gate::admit, true); }, 5s));
+    CHECK(std::chrono::steady_clock::now() - cut < 1s);
+    CHECK(every_group(a.own, gate::fenced));  // a still holds them, as far as it knows
+    // O3: a decision made just before the fence may still go out for R; after that, none.
+    std::this_thread::sleep_for(300ms);
+    CHECK_FALSE(a.own.may_reply(0, boot_now()));
+    // b takes them once etcd expired a's lease.
+    REQUIRE(eventually([&] { return every_group(b.own, gate::admit); }, 20s));
+    CHECK(every_group(a.own, gate::admit, true));
+    s.finish();
+    REQUIRE(s.moves().size() == groups);
     check_moves(s, one_second);
 }

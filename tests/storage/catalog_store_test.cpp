@@ -234,7 +234,8 @@ TEST_CASE_METHOD(data_dir_fixture, "the cache revision starts at 0 and survives 
     CHECK(db->catalog().revision() == 43);
 }
 
-TEST_CASE_METHOD(data_dir_fixture, "applied changes put first, then delete; a deleted user's keys go",
+TEST_CASE_METHOD(data_dir_fixture,
+                 "applied changes put first, then delete; a deleted user's keys go",
                  "[store][cache]") {
     db->catalog().put_plan({"gold", "1s:100", false, 1, 1});
     db->catalog().put_plan({"tin", "1s:1", false, 1, 1});

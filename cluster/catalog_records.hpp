@@ -1,7 +1,9 @@
 #pragma once
 // Catalog records as etcd holds them: under layout's users/, keys/ and plans/ prefixes, each
 // value the storage codec's bytes (what RocksDB holds), so a node's cache stores them as they are.
+// And reading a whole prefix of them, a page at a time, at one revision.
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,8 +27,8 @@ txn_op put_of(const admin::catalog_record& record);
 struct catalog_name {
     enum class kind { plan, user, key };
     kind what = kind::user;
-    std::string name;            // plan and user
-    storage::key_hash hash{};    // key
+    std::string name;          // plan and user
+    storage::key_hash hash{};  // key
 };
 
 // nullopt for a key that is no catalog record (key_ids/, members/, anything else).
@@ -35,5 +37,13 @@ std::optional<catalog_name> parse_catalog_key(std::string_view key);
 // The record a put carries; nullopt when the bytes do not decode.
 std::optional<admin::catalog_record> decode_catalog_value(const catalog_name& name,
                                                           std::string_view value);
+
+// Every key under `prefix`, in key order, `page` at a time, all at one revision: `revision` when
+// it is not 0, else the first page's (written back, for the next prefix read "at the same
+// time"). The etcd error of the first page that fails.
+std::optional<etcd_error> for_each_in_prefix(etcd_client& etcd, std::string_view prefix,
+                                             std::int64_t& revision, bool keys_only,
+                                             const std::function<void(const key_value&)>& visit,
+                                             std::int64_t page = 500);
 
 }  // namespace rl::cluster

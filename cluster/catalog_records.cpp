@@ -1,4 +1,4 @@
-#include "cluster/catalog_codec.hpp"
+#include "cluster/catalog_records.hpp"
 
 #include "cluster/layout.hpp"
 #include "storage/codec.hpp"
@@ -17,9 +17,13 @@ std::string_view view(const storage::key_hash& hash) {
 
 }  // namespace
 
-std::string etcd_key_of(const storage::plan_record& plan) { return layout::plan_key(plan.name); }
+std::string etcd_key_of(const storage::plan_record& plan) {
+    return layout::plan_key(plan.name);
+}
 
-std::string etcd_key_of(const storage::user_record& user) { return layout::user_key(user.name); }
+std::string etcd_key_of(const storage::user_record& user) {
+    return layout::user_key(user.name);
+}
 
 std::string etcd_key_of(const storage::key_record& key) {
     return layout::key_key(common::to_hex(key.hash.data(), key.hash.size()));
@@ -74,6 +78,26 @@ std::optional<admin::catalog_record> decode_catalog_value(const catalog_name& na
             return std::nullopt;
     }
     return std::nullopt;
+}
+
+std::optional<etcd_error> for_each_in_prefix(etcd_client& etcd, std::string_view prefix,
+                                             std::int64_t& revision, bool keys_only,
+                                             const std::function<void(const key_value&)>& visit,
+                                             std::int64_t page) {
+    std::string from(prefix);
+    const std::string end = prefix_range_end(std::string(prefix));
+    for (;;) {
+        range_options options;
+        options.limit = page;
+        options.revision = revision;
+        options.keys_only = keys_only;
+        auto got = etcd.get_range(from, end, options);
+        if (!got) return got.error();
+        if (revision == 0) revision = got->revision;
+        for (const auto& kv : got->kvs) visit(kv);
+        if (!got->more || got->kvs.empty()) return std::nullopt;
+        from = got->kvs.back().key + std::string(1, '\0');
+    }
 }
 
 }  // namespace rl::cluster
