@@ -3,58 +3,19 @@
 
 #include <catch2/catch.hpp>
 
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
 #include <chrono>
-#include <cstring>
 #include <fstream>
 #include <map>
 #include <memory>
-#include <sstream>
 #include <thread>
 
 #include "cluster/haproxy_config.hpp"
+#include "tests/support/cluster_harness.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
 
-namespace {
-
-// One command on HAProxy's stats socket, and its whole answer.
-std::string stats_command(const std::string& socket_path, const std::string& command) {
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, socket_path.c_str(), sizeof addr.sun_path - 1);
-    std::string answer;
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-        ::write(fd, (command + "\n").data(), command.size() + 1) > 0) {
-        char buf[4096];
-        for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;)
-            answer.append(buf, static_cast<std::size_t>(n));
-    }
-    ::close(fd);
-    return answer;
-}
-
-// backend → the servers `show stat` reports UP in it.
-std::map<std::string, std::vector<std::string>> servers_up(const std::string& socket_path) {
-    std::map<std::string, std::vector<std::string>> up;
-    std::istringstream lines(stats_command(socket_path, "show stat"));
-    for (std::string line; std::getline(lines, line);) {
-        std::vector<std::string> fields;
-        std::stringstream row(line);
-        for (std::string field; std::getline(row, field, ',');) fields.push_back(field);
-        // pxname, svname, ..., status is the 18th field
-        if (fields.size() < 18 || fields[1] == "FRONTEND" || fields[1] == "BACKEND") continue;
-        if (fields[17] == "UP") up[fields[0]].push_back(fields[1]);
-    }
-    return up;
-}
-
-}  // namespace
+using rl::testing::servers_up;
 
 TEST_CASE("haproxy -c accepts the generated config and map, without a warning") {
     rl::testing::temp_dir dir;

@@ -134,6 +134,10 @@ command_result run_command(const std::vector<std::string>& argv,
     return result;
 }
 
+std::string read_text_file(const std::string& path) {
+    return read_all(path);
+}
+
 int free_port() {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
@@ -161,11 +165,12 @@ std::string find_program(const std::string& name) {
     return {};
 }
 
-child_process::child_process(std::vector<std::string> argv, std::string log_path)
+child_process::child_process(std::vector<std::string> argv, std::string log_path,
+                             const std::vector<std::string>& env)
     : log_path_(std::move(log_path)) {
     const int log_fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
     const int null_fd = ::open("/dev/null", O_RDWR);
-    pid_ = spawn(std::move(argv), {}, null_fd, log_fd, log_fd);
+    pid_ = spawn(std::move(argv), env, null_fd, log_fd, log_fd);
     ::close(log_fd);
     ::close(null_fd);
 }
@@ -198,6 +203,19 @@ void child_process::wait_until_answering(const std::string& url) {
 
 std::string child_process::log() const {
     return read_all(log_path_);
+}
+
+bool child_process::running() {
+    int status = 0;
+    if (pid_ > 0 && ::waitpid(pid_, &status, WNOHANG) == pid_) pid_ = -1;
+    return pid_ > 0;
+}
+
+void child_process::kill_hard() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    wait_exit(pid_);
+    pid_ = -1;
 }
 
 std::string ratelimitd_path() {

@@ -19,6 +19,9 @@ struct command_result {
 command_result run_command(const std::vector<std::string>& argv,
                            const std::vector<std::string>& env = {}, const std::string& input = {});
 
+// The whole file, or "" when it cannot be read.
+std::string read_text_file(const std::string& path);
+
 // A TCP port nothing listens on right now.
 int free_port();
 
@@ -29,10 +32,12 @@ std::string rlctl_path();
 std::string find_program(const std::string& name);
 
 // Any other long-running program a test needs (nginx, a test upstream): its stdout and stderr go
-// to `log_path`; SIGTERM, then SIGKILL, when it goes away.
+// to `log_path`, `env` entries ("NAME=value") are added to the environment; SIGTERM, then
+// SIGKILL, when it goes away.
 class child_process {
 public:
-    child_process(std::vector<std::string> argv, std::string log_path);
+    child_process(std::vector<std::string> argv, std::string log_path,
+                  const std::vector<std::string>& env = {});
     ~child_process();
     child_process(const child_process&) = delete;
     child_process& operator=(const child_process&) = delete;
@@ -41,6 +46,11 @@ public:
     // when the program exits.
     void wait_until_answering(const std::string& url);
     std::string log() const;
+
+    int pid() const noexcept { return pid_; }
+    // True while it runs (a stopped process runs); reaps it once it has exited.
+    bool running();
+    void kill_hard();  // SIGKILL, reaped
 
 private:
     std::string log_path_;
