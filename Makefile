@@ -33,7 +33,7 @@ stop: ## Stop the ratelimitd started by `make run`
 test: compile ## Run every test: unit and integration (real binaries on free ports)
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
 
-bench: deps ## Benchmark ratelimitd vs nginx limit_req and a bare restinio responder (Release, build-rel; ROUNDS, DURATION, SCENARIOS, SYSCALL_SECONDS)
+bench: deps ## Benchmark ratelimitd vs nginx limit_req and a bare restinio responder (Release, build-rel; ROUNDS, DURATION, SCENARIOS: spread hot ceiling, or also plan, cluster (2 nodes behind HAProxy); SYSCALL_SECONDS)
 	@cmake -S . -B build-rel -DCMAKE_BUILD_TYPE=Release -DRL_BUILD_TESTS=OFF >/dev/null
 	@cmake --build build-rel -j2 --target ratelimitd rlctl bare_responder
 	@BUILD=build-rel bench/run.sh
