@@ -19,10 +19,13 @@ run_asan() {
     echo "sanitize: ASan+UBSan build in build-asan"
     configure_asan_build
     cmake --build build-asan -j"$JOBS"
-    echo "sanitize: every test under ASan+UBSan"
+    # Every test but the cluster acceptance test, whose availability bounds (seconds of 503 per
+    # failure) hold for unsanitized nodes (ASan slows every hop); the cluster code it drives runs under ASan in
+    # ownership_tests, catalog_sync_tests, etcd_catalog_writer_tests and cluster_init_tests.
+    echo "sanitize: every test under ASan+UBSan (the cluster acceptance test natively only)"
     ASAN_OPTIONS=detect_leaks=1:strict_init_order=1 \
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-        ctest --test-dir build-asan --output-on-failure -j"$JOBS"
+        ctest --test-dir build-asan --output-on-failure -j"$JOBS" -E '^cluster_acceptance_tests$'
     elapsed "ASan+UBSan" "$start"
 }
 

@@ -463,8 +463,10 @@ availability_report check_availability(const std::vector<request_record>& record
         // Around a move [move - 2 s, move + 2 s]; and a group fenced by its owner is excused
         // when a move follows within 5 s: a release (O2) deletes the owner key F after it stops
         // admitting, and one interrupted by a lost lease (a cut or pause mid-release) only at
-        // the lease's expiry.
-        const bool fenced_first = r.reason == "fenced" || (r.status == 503 && r.reason.empty());
+        // the lease's expiry. Meanwhile HAProxy's checks find no owner up and send the group's
+        // requests to the unchecked backups, which answer not-owner (the owner answers fenced).
+        const bool fenced_first = r.status == 503 && (r.reason == "fenced" ||
+                                                      r.reason == "not-owner" || r.reason.empty());
         for (const auto& c : changes[u.group])
             excused = excused || overlaps(r, c.at - 2s, c.at + 2s) ||
                       (fenced_first && overlaps(r, c.at - 5s, c.at));
