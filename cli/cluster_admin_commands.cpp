@@ -28,11 +28,12 @@ struct cluster_arguments {
 };
 
 std::string format_status(const json& s) {
-    std::string out = fmt::format("node {} (asked): lease {}, {:.2f} s left, catalog revision {} "
-                                  "(etcd {})\n",
-                                  s.value("node", ""), s.value("lease_held", false) ? "held" : "NOT held",
-                                  s.value("lease_remaining_s", 0.0),
-                                  s.value("applied_revision", 0), s.value("seen_revision", 0));
+    std::string out = fmt::format(
+        "node {} (asked): lease {}, {:.2f} s left, catalog revision {} "
+        "(etcd {})\n",
+        s.value("node", ""), s.value("lease_held", false) ? "held" : "NOT held",
+        s.value("lease_remaining_s", 0.0), s.value("applied_revision", 0),
+        s.value("seen_revision", 0));
     std::map<std::string, std::vector<std::string>> by_owner;
     std::size_t unowned = 0;
     for (const json& g : s.at("groups")) {
@@ -62,10 +63,9 @@ std::string format_status(const json& s) {
             out += fmt::format("{:<16} {:<28} {:>6}  not a member (lease expiring)\n", owner, "",
                                groups.size());
     }
-    out += fmt::format("groups: {} of {} owned{}\n", s.at("groups").size() - unowned,
-                       s.at("groups").size(),
-                       unowned ? fmt::format(", {} without an owner (503 for their users)", unowned)
-                               : "");
+    out += fmt::format(
+        "groups: {} of {} owned{}\n", s.at("groups").size() - unowned, s.at("groups").size(),
+        unowned ? fmt::format(", {} without an owner (503 for their users)", unowned) : "");
     return out;
 }
 
@@ -130,11 +130,11 @@ void add_cluster_admin_commands(CLI::App& cluster,
     haproxy->add_option("--out", a->out, "Directory to write both files to")->capture_default_str();
     haproxy->add_option("--map-path", a->map_path,
                         "Where the map will be installed (default: <--out>/rl-groups.map)");
-    haproxy->add_option("--stats-socket", a->stats_socket,
-                        "HAProxy's runtime socket ('' for none)")
+    haproxy->add_option("--stats-socket", a->stats_socket, "HAProxy's runtime socket ('' for none)")
         ->capture_default_str();
-    haproxy->add_option("--timeout-server", a->timeout_server,
-                        "HAProxy's timeout server: the nodes' reply deadline")
+    haproxy
+        ->add_option("--timeout-server", a->timeout_server,
+                     "HAProxy's timeout server: the nodes' reply deadline")
         ->capture_default_str();
     haproxy->callback([a, choose] {
         choose([a](session& s) {
@@ -169,8 +169,9 @@ void add_cluster_admin_commands(CLI::App& cluster,
                             {"map", (dir / "rl-groups.map").string()},
                             {"nodes", nodes.size()}};
             s.print(done, [&] {
-                return fmt::format("wrote {} and {} for {} node(s)\n", (dir / "haproxy.cfg").string(),
-                                   (dir / "rl-groups.map").string(), nodes.size());
+                return fmt::format("wrote {} and {} for {} node(s)\n",
+                                   (dir / "haproxy.cfg").string(), (dir / "rl-groups.map").string(),
+                                   nodes.size());
             });
         });
     });

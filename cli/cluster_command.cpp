@@ -265,9 +265,8 @@ void add_cluster_commands(CLI::App& app, std::function<void(session&)>& chosen) 
     auto a = std::make_shared<init_arguments>();
     auto* cluster = app.add_subcommand(
         "cluster", "Cluster mode: set up, inspect, and move groups between nodes");
-    add_cluster_admin_commands(*cluster, [&chosen](std::function<void(session&)> picked) {
-        chosen = std::move(picked);
-    });
+    add_cluster_admin_commands(
+        *cluster, [&chosen](std::function<void(session&)> picked) { chosen = std::move(picked); });
     auto* init = cluster->add_subcommand(
         "init",
         "Write the cluster's config to etcd, once; with --from-data-dir, copy a stopped "

@@ -29,8 +29,8 @@ struct cluster_settings {
     std::uint32_t groups = 32;
     std::chrono::milliseconds lease_ttl{3000};
     std::chrono::milliseconds keepalive{500};
-    std::chrono::milliseconds fence{1250};           // F: O1 and O2
-    std::chrono::milliseconds reply_deadline{250};   // O3
+    std::chrono::milliseconds fence{1250};             // F: O1 and O2
+    std::chrono::milliseconds reply_deadline{250};     // O3
     std::chrono::milliseconds catalog_lag_stop{1000};  // O4
     std::uint32_t default_limit = 10;
 };
@@ -45,7 +45,7 @@ cluster_settings settings_from_json(const std::string& json);
 void validate(const cluster_settings& settings);
 
 struct node_address {
-    std::string id;      // layout::is_valid_node_id
+    std::string id;          // layout::is_valid_node_id
     std::string public_url;  // http://host:port
     std::string admin_url;   // http://host:port
 };
@@ -59,13 +59,13 @@ struct group_status {
 struct ownership_status {
     std::string node;
     bool lease_held = false;
-    double lease_remaining_s = 0;   // deadline - now, by this node's reckoning
+    double lease_remaining_s = 0;  // deadline - now, by this node's reckoning
     std::int64_t applied_revision = 0;
     std::int64_t seen_revision = 0;  // etcd's revision in the last keepalive reply
     bool draining = false;
-    std::vector<group_status> groups;        // every group, 0..G-1
-    std::vector<node_address> members;       // live members (members/ under leases)
-    std::uint64_t fences = 0;                // times a group stopped admitting (O1, O4, lease lost)
+    std::vector<group_status> groups;   // every group, 0..G-1
+    std::vector<node_address> members;  // live members (members/ under leases)
+    std::uint64_t fences = 0;           // times a group stopped admitting (O1, O4, lease lost)
     std::uint64_t acquisitions = 0;
     std::uint64_t releases = 0;
 };

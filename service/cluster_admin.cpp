@@ -16,9 +16,9 @@ namespace rl::service {
 
 namespace {
 
-using nlohmann::json;
 using admin::api_request;
 using admin::api_response;
+using nlohmann::json;
 
 constexpr std::chrono::milliseconds member_timeout{1000};
 constexpr std::chrono::seconds drain_wait{60};
@@ -32,11 +32,11 @@ api_response etcd_failed(const cluster::etcd_error& error) {
     return problem(503, "etcd-unavailable", "etcd unavailable", error.message);
 }
 
-// The request's query again, percent-encoded, with scope=local and without `drop`.
-std::string local_query(const api_request& request, std::string_view drop = {}) {
+// The request's query again, percent-encoded, with scope=local.
+std::string local_query(const api_request& request) {
     std::string query = "?scope=local";
     for (const auto& [name, value] : request.query) {
-        if (name == "scope" || name == drop) continue;
+        if (name == "scope") continue;
         query += "&" + common::url_encode(name) + "=" + common::url_encode(value);
     }
     return query;
@@ -50,7 +50,8 @@ struct counts {
         shadow_limited += j.value("shadow_limited", std::uint64_t{0});
     }
     json to_json() const {
-        return json{{"allowed", allowed}, {"rejected", rejected}, {"shadow_limited", shadow_limited}};
+        return json{
+            {"allowed", allowed}, {"rejected", rejected}, {"shadow_limited", shadow_limited}};
     }
 };
 
@@ -91,9 +92,8 @@ json sum_top(const std::vector<json>& answers, std::size_t limit, const std::str
     }
     auto ranked = [&](std::uint64_t counts::*of) {
         std::vector<std::pair<std::string, counts>> rows(users.begin(), users.end());
-        std::stable_sort(rows.begin(), rows.end(), [&](const auto& x, const auto& y) {
-            return x.second.*of > y.second.*of;
-        });
+        std::stable_sort(rows.begin(), rows.end(),
+                         [&](const auto& x, const auto& y) { return x.second.*of > y.second.*of; });
         json list = json::array();
         for (const auto& [user, c] : rows) {
             if (list.size() == limit || c.*of == 0) break;
@@ -151,8 +151,8 @@ std::optional<api_response> cluster_admin::handle(const api_request& request) co
     if (request.path == "/v1/cluster/seeds" && request.method == "GET") {
         const auto group = request.query.find("group");
         char* end = nullptr;
-        const long g = group == request.query.end() ? -1
-                                                    : std::strtol(group->second.c_str(), &end, 10);
+        const long g =
+            group == request.query.end() ? -1 : std::strtol(group->second.c_str(), &end, 10);
         if (g < 0 || *end != '\0' || g >= static_cast<long>(own.settings().groups))
             return problem(400, "invalid-request", "Invalid request",
                            "group: a group number of this cluster");

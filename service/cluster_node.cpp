@@ -40,7 +40,9 @@ cluster_node::cluster_node(const config& cfg, log_function log)
     }
 }
 
-cluster_node::~cluster_node() { stop(); }
+cluster_node::~cluster_node() {
+    stop();
+}
 
 void cluster_node::open_catalog(storage::data_dir& store, key_index& keys) {
     sync_ = std::make_unique<cluster::catalog_sync>(etcd_, store, keys, cfg_.node_id, log_);
@@ -49,8 +51,7 @@ void cluster_node::open_catalog(storage::data_dir& store, key_index& keys) {
                                                              cfg_.node_id);
 }
 
-void cluster_node::seed_group(std::uint32_t group, group_seeds& seeds,
-                              const std::string& token) {
+void cluster_node::seed_group(std::uint32_t group, group_seeds& seeds, const std::string& token) {
     if (!seeds.needed(group)) return;
     std::vector<std::string> ids, urls;
     // Read from etcd, not from the ownership's view: this runs on one of its threads.
@@ -65,9 +66,9 @@ void cluster_node::seed_group(std::uint32_t group, group_seeds& seeds,
         }
     else
         log_(fmt::format("group {}: cannot list members: {}", group, members.error().message));
-    const auto replies = cluster::get_all(
-        urls, fmt::format("/v1/cluster/seeds?group={}&scope=local", group), token,
-        std::chrono::milliseconds(1000));
+    const auto replies =
+        cluster::get_all(urls, fmt::format("/v1/cluster/seeds?group={}&scope=local", group), token,
+                         std::chrono::milliseconds(1000));
     std::vector<nlohmann::json> answers;
     std::vector<std::string> missing;
     for (std::size_t i = 0; i < replies.size(); ++i) {
@@ -79,9 +80,11 @@ void cluster_node::seed_group(std::uint32_t group, group_seeds& seeds,
     }
     try {
         const std::size_t users = seeds.rebuild(group, answers);
-        log_(fmt::format("group {}: windows longer than 1 s of {} user(s) rebuilt from {} node(s){}",
-                         group, users, answers.size() + 1,
-                         missing.empty() ? "" : "; no answer from " + fmt::format("{}", fmt::join(missing, ","))));
+        log_(fmt::format(
+            "group {}: windows longer than 1 s of {} user(s) rebuilt from {} node(s){}", group,
+            users, answers.size() + 1,
+            missing.empty() ? ""
+                            : "; no answer from " + fmt::format("{}", fmt::join(missing, ","))));
     } catch (const std::exception& e) {
         log_(fmt::format("group {}: rebuilding windows longer than 1 s failed: {}", group,
                          e.what()));

@@ -81,8 +81,8 @@ void read_cluster(config& cfg, const std::string& etcd, const std::string& node_
                   const std::string& handback_after) {
     const auto handback = common::parse_duration_ms(handback_after);
     if (!handback || handback->count() < 0)
-        throw config_error(fmt::format("--handback-after: '{}' is not a duration (e.g. 30s)",
-                                       handback_after));
+        throw config_error(
+            fmt::format("--handback-after: '{}' is not a duration (e.g. 30s)", handback_after));
     cfg.handback_after = *handback;
     if (etcd.empty()) {
         if (!node_id.empty())
@@ -101,9 +101,9 @@ void read_cluster(config& cfg, const std::string& etcd, const std::string& node_
     }
     if (!cluster::layout::is_valid_node_id(node_id))
         throw config_error(
-            node_id.empty() ? "--node-id: cluster mode needs this node's id"
-                            : fmt::format("--node-id: '{}' is not 1-64 of A-Z a-z 0-9 . _ -",
-                                          node_id));
+            node_id.empty()
+                ? "--node-id: cluster mode needs this node's id"
+                : fmt::format("--node-id: '{}' is not 1-64 of A-Z a-z 0-9 . _ -", node_id));
     cfg.node_id = node_id;
     cfg.advertise_public = advertise_public.empty() ? url_of(cfg.listen) : advertise_public;
     cfg.advertise_admin = advertise_admin.empty() ? url_of(cfg.admin_listen) : advertise_admin;

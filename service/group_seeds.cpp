@@ -17,8 +17,7 @@ bool reaches_past_fence(const limiter::policy& policy) {
     return needs.sliding_seconds > 1 || needs.day || needs.month;
 }
 
-std::vector<key_index::group_member> long_window_users(const key_index& keys,
-                                                       std::uint32_t group) {
+std::vector<key_index::group_member> long_window_users(const key_index& keys, std::uint32_t group) {
     std::vector<key_index::group_member> users = keys.users_of_group(group);
     users.erase(std::remove_if(users.begin(), users.end(),
                                [](const key_index::group_member& u) {

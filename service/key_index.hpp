@@ -28,7 +28,7 @@ struct user_entry {
     std::atomic<const service::terms*> terms{nullptr};
     std::atomic<bool> disabled{false};
     std::uint32_t group = 0;  // cluster mode: the group that decides which node admits the user
-    bool deleted = false;  // guarded by the index's lock; never read on the request path
+    bool deleted = false;     // guarded by the index's lock; never read on the request path
 };
 
 // A user whose terms changed: what the limiter must reshape their windows for.

@@ -41,10 +41,10 @@ limit_result limit_handler::decide(std::optional<std::string_view> api_key, limi
         boot = cluster::boot_now();  // before the check: rule O3 measures from here
         const cluster::gate gate = cluster_->check(user.group, boot);
         if (gate != cluster::gate::admit)
-            return finish(metrics_,
-                          gate == cluster::gate::not_owner ? limit_outcome::not_owner
-                                                           : limit_outcome::fenced,
-                          &user, found.key_id);
+            return finish(
+                metrics_,
+                gate == cluster::gate::not_owner ? limit_outcome::not_owner : limit_outcome::fenced,
+                &user, found.key_id);
     }
 
     limit_result result;

@@ -2,10 +2,10 @@
 // Counters for /metrics, in the Prometheus text format. Updated lock-free on the request path.
 
 #include <array>
-#include <optional>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -34,10 +34,10 @@ struct gauges {
     std::size_t usage_held_buckets = 0;
     // Cluster mode only (absent on one node).
     struct cluster_gauges {
-        std::size_t groups_owned = 0;     // groups this node admits for now
-        double lease_remaining_s = 0;     // until its lease could expire, by its own clock
-        std::int64_t catalog_lag = 0;     // revisions etcd is ahead of what this node applied
-        std::uint64_t fences = 0;         // times a group stopped admitting here
+        std::size_t groups_owned = 0;  // groups this node admits for now
+        double lease_remaining_s = 0;  // until its lease could expire, by its own clock
+        std::int64_t catalog_lag = 0;  // revisions etcd is ahead of what this node applied
+        std::uint64_t fences = 0;      // times a group stopped admitting here
         std::uint64_t acquisitions = 0;
         std::uint64_t releases = 0;
     };

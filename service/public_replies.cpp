@@ -220,10 +220,10 @@ http_reply readiness_reply(readiness state) {
 http_reply group_readiness_reply(const limit_handler& limit, std::string_view query) {
     constexpr std::string_view name = "group=";
     std::uint32_t group = 0;
-    const bool named = query.substr(0, name.size()) == name && query.size() > name.size() &&
-                       query.size() <= name.size() + 3;
+    bool named = query.substr(0, name.size()) == name && query.size() > name.size() &&
+                 query.size() <= name.size() + 3;
     for (std::size_t i = name.size(); named && i < query.size(); ++i) {
-        if (query[i] < '0' || query[i] > '9') return group_readiness_reply(limit, {});
+        named = query[i] >= '0' && query[i] <= '9';
         group = group * 10 + static_cast<std::uint32_t>(query[i] - '0');
     }
     if (!named)

@@ -147,11 +147,10 @@ int serve(const config& cfg, storage::data_dir& store,
     admin_server admin(
         api, token, readonly_token,
         [&] {
-            return counters.render(gauges{keys.user_count(), keys.key_count(),
-                                          limiter.active_users(), usage.batches(), usage.failures(),
-                                          ready.load(), usage.storage_errors(), usage.healthy(),
-                                          usage.held_buckets(),
-                                          node ? node->metrics_gauges() : std::nullopt});
+            return counters.render(
+                gauges{keys.user_count(), keys.key_count(), limiter.active_users(), usage.batches(),
+                       usage.failures(), ready.load(), usage.storage_errors(), usage.healthy(),
+                       usage.held_buckets(), node ? node->metrics_gauges() : std::nullopt});
         },
         changes_log.get());
 
@@ -268,7 +267,7 @@ int serve(const config& cfg, storage::data_dir& store,
     }
     stop_workers();
     servers.drain();
-    io.drop_pending();     // while the listeners those handlers point into still exist
+    io.drop_pending();  // while the listeners those handlers point into still exist
     admin_io.drop_pending();
     if (!usage.recover())  // one last try for counts held while storage failed
         log("storage still failing at exit: {} held usage buckets are lost", usage.held_buckets());

@@ -157,9 +157,9 @@ void cluster_node::launch() {
                                      "--access-log",
                                      access_log_path()};
     argv.insert(argv.end(), config_.extra_args.begin(), config_.extra_args.end());
-    process_ = std::make_unique<child_process>(argv, config_.dir + "/" + config_.id + ".log",
-                                               std::vector<std::string>{
-                                                   "RL_ADMIN_TOKEN=" + config_.admin_token});
+    process_ = std::make_unique<child_process>(
+        argv, config_.dir + "/" + config_.id + ".log",
+        std::vector<std::string>{"RL_ADMIN_TOKEN=" + config_.admin_token});
 }
 
 void cluster_node::wait_ready(std::chrono::seconds bound) {
@@ -209,10 +209,9 @@ bool cluster_node::running() {
 
 // --- status ---
 
-std::optional<cluster_view> cluster_status(const std::string& admin_url,
-                                           const std::string& token) {
-    const auto r = http_request("GET", admin_url + "/v1/cluster/status",
-                                {"Authorization: Bearer " + token});
+std::optional<cluster_view> cluster_status(const std::string& admin_url, const std::string& token) {
+    const auto r =
+        http_request("GET", admin_url + "/v1/cluster/status", {"Authorization: Bearer " + token});
     if (r.status != 200) return std::nullopt;
     const auto body = nlohmann::json::parse(r.body, nullptr, false);
     if (!body.is_object() || !body.contains("groups") || !body["groups"].is_array())
@@ -227,8 +226,10 @@ std::optional<cluster_view> cluster_status(const std::string& admin_url,
     }
     if (body.contains("members") && body["members"].is_array())
         for (const auto& m : body["members"]) {
-            if (m.is_string()) view.members.push_back(m.get<std::string>());
-            else if (m.is_object() && m.contains("id")) view.members.push_back(m.value("id", ""));
+            if (m.is_string())
+                view.members.push_back(m.get<std::string>());
+            else if (m.is_object() && m.contains("id"))
+                view.members.push_back(m.value("id", ""));
         }
     return view;
 }
@@ -262,8 +263,8 @@ owner_timeline::owner_timeline(const std::string& etcd_url, std::uint32_t groups
         }
     };
     handler.on_error = [](const cluster::etcd_error&) {};  // it reconnects by itself
-    watch_ = etcd_->watch_prefix(std::string(cluster::layout::owners_prefix),
-                                 start->revision + 1, std::move(handler));
+    watch_ = etcd_->watch_prefix(std::string(cluster::layout::owners_prefix), start->revision + 1,
+                                 std::move(handler));
 }
 
 owner_timeline::~owner_timeline() = default;
@@ -381,8 +382,7 @@ probe_connection::~probe_connection() {
     curl_easy_cleanup(static_cast<CURL*>(curl_));
 }
 
-probe_connection::answer probe_connection::get(const std::string& url,
-                                               const std::string& api_key) {
+probe_connection::answer probe_connection::get(const std::string& url, const std::string& api_key) {
     CURL* curl = static_cast<CURL*>(curl_);
     const std::string header = "X-API-KEY: " + api_key;
     curl_slist* list = curl_slist_append(nullptr, header.c_str());
@@ -422,8 +422,10 @@ local_cluster::local_cluster(const std::string& dir, options opts)
     for (std::size_t i = 1; i <= opts.nodes; ++i) {
         const bool isolated = i == opts.nodes;
         nodes_.push_back(std::make_unique<cluster_node>(
-            node_config{"rl" + std::to_string(i), dir,
-                        isolated ? path_->url() : etcd_->client_url(), admin_token,
+            node_config{"rl" + std::to_string(i),
+                        dir,
+                        isolated ? path_->url() : etcd_->client_url(),
+                        admin_token,
                         {"--handback-after", opts.handback_after}}));
     }
     // Together, so that no node finds every group unowned and takes them all.
@@ -444,10 +446,9 @@ local_cluster::local_cluster(const std::string& dir, options opts)
     const auto deadline = steady::now() + opts.settle_bound;
     for (;;) {
         const auto view = cluster_status(nodes_.front()->admin_url(), admin_token);
-        const bool all_owned =
-            view && view->owners.size() == groups_ &&
-            std::none_of(view->owners.begin(), view->owners.end(),
-                         [](const std::string& owner) { return owner.empty(); });
+        const bool all_owned = view && view->owners.size() == groups_ &&
+                               std::none_of(view->owners.begin(), view->owners.end(),
+                                            [](const std::string& owner) { return owner.empty(); });
         if (all_owned && owners_->owners_now() == wanted) break;
         if (steady::now() > deadline) {
             std::string logs, owners, expected;

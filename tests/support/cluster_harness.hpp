@@ -54,10 +54,10 @@ private:
 };
 
 struct node_config {
-    std::string id;          // rl1, rl2, ...
-    std::string dir;         // its data dir is dir/<id>, its logs dir/<id>.log and .access.log
-    std::string etcd_url;    // what --cluster-etcd gets
-    std::string admin_token; // RL_ADMIN_TOKEN, the same on every node
+    std::string id;           // rl1, rl2, ...
+    std::string dir;          // its data dir is dir/<id>, its logs dir/<id>.log and .access.log
+    std::string etcd_url;     // what --cluster-etcd gets
+    std::string admin_token;  // RL_ADMIN_TOKEN, the same on every node
     std::vector<std::string> extra_args;
 };
 
@@ -100,8 +100,7 @@ struct cluster_view {
     std::string raw;                   // the JSON as it came
 };
 // nullopt when the node does not answer 200 with JSON that has the groups.
-std::optional<cluster_view> cluster_status(const std::string& admin_url,
-                                           const std::string& token);
+std::optional<cluster_view> cluster_status(const std::string& admin_url, const std::string& token);
 
 // The owners of the groups as etcd records them (/rl/v1/owners/), from a watch that keeps the
 // time each change arrived at, to tell afterwards who owned a group when.
