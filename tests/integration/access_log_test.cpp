@@ -27,7 +27,9 @@ std::vector<json> read_lines(const std::string& path) {
 TEST_CASE("the access log has a line per /limit request with the key_id and never the key") {
     rl::testing::temp_dir logs;
     const std::string path = logs / "access.jsonl";
-    live_server server({}, {"RL_ACCESS_LOG=" + path});
+    // One worker thread: lines are written after each reply, so with two a line could land
+    // after the next request's, and this test reads them in request order.
+    live_server server({"--threads", "1"}, {"RL_ACCESS_LOG=" + path});
     server.create_user("alice", 2);
     const std::string key = server.create_key("alice");
     const std::string key_id =
