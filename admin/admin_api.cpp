@@ -763,6 +763,7 @@ struct route {
     std::string_view method;
     std::string_view pattern;  // segments; a {placeholder} matches any one
     handler_fn handler;
+    bool reads_usage = false;  // runs admin_api's before_usage_reads hook first
 };
 
 // Tried in order; the first route whose method and pattern match answers.
@@ -784,11 +785,11 @@ constexpr route routes[] = {
     {"GET",    "/v1/keys/{key_id}",        show_key},
     {"POST",   "/v1/keys/{key_id}/revoke", revoke_key},
     {"POST",   "/v1/import",               import_rows},
-    {"GET",    "/v1/usage",                usage_over_time},
-    {"GET",    "/v1/usage/top",            usage_top},
-    {"GET",    "/v1/export",               export_records},
+    {"GET",    "/v1/usage",                usage_over_time, true},
+    {"GET",    "/v1/usage/top",            usage_top,       true},
+    {"GET",    "/v1/export",               export_records,  true},
     {"POST",   "/v1/import/records",       import_records},
-    {"POST",   "/v1/backup",               take_backup},
+    {"POST",   "/v1/backup",               take_backup,     true},
 };
 // clang-format on
 
@@ -858,8 +859,10 @@ api_response admin_api::dispatch(const api_request& request) const {
     const auto parts = split_path(request.path);
     for (const route& r : routes) {
         if (request.method != r.method) continue;
-        if (auto params = match(r.pattern, parts))
+        if (auto params = match(r.pattern, parts)) {
+            if (r.reads_usage && before_usage_reads_) before_usage_reads_();
             return r.handler(catalog_, {request, std::move(*params), common::wall_now()});
+        }
     }
     return {404, problem(404, "not-found", "Not found",
                          fmt::format("no admin route {} {}", request.method, request.path))};

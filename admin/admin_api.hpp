@@ -2,6 +2,7 @@
 // The admin JSON API as a plain function of a request: ratelimitd serves it over HTTP and rlctl
 // calls it in-process on a data directory no server holds, so both behave the same.
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -42,6 +43,9 @@ nlohmann::json to_json(const key_record& key, common::unix_seconds now);
 class admin_api {
 public:
     explicit admin_api(catalog& catalog) : catalog_(catalog) {}
+    // Runs before a route that reads usage (reports, export, backup): writes the counts still
+    // held in memory.
+    void before_usage_reads(std::function<void()> hook) { before_usage_reads_ = std::move(hook); }
     // Never throws: storage failures become 503 problems.
     api_response handle(const api_request& request) const;
     // The record a change request names (a user, a key), as it is now; null when there is none
@@ -51,6 +55,7 @@ public:
 private:
     api_response dispatch(const api_request& request) const;
     catalog& catalog_;
+    std::function<void()> before_usage_reads_;
 };
 
 }  // namespace rl::admin

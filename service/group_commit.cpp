@@ -10,9 +10,7 @@ void group_commit::submit(restinio::request_handle_t request, const limit_result
 }
 
 void group_commit::count(const usage_event& usage) {
-    std::lock_guard lock(mutex_);
-    answered_.push_back(usage);
-    schedule_locked();
+    usage_.tally(usage);
 }
 
 void group_commit::schedule_locked() {
@@ -23,14 +21,12 @@ void group_commit::schedule_locked() {
 
 void group_commit::drain() {
     std::vector<pending> unanswered;
-    std::vector<usage_event> counts;
     {
         std::lock_guard lock(mutex_);
         unanswered.swap(queue_);
-        counts.swap(answered_);
         flush_scheduled_ = false;
     }
-    usage_.record(counts);
+    usage_.write_tallied();
 }
 
 void group_commit::flush() {
@@ -42,7 +38,6 @@ void group_commit::flush() {
     {
         std::lock_guard lock(mutex_);
         batch.swap(queue_);
-        events.swap(answered_);
         flush_scheduled_ = false;
     }
     for (const pending& p : batch) events.push_back(p.result.usage);

@@ -1,7 +1,8 @@
 #pragma once
 // Group commit for /limit: requests decided close together share one usage write, and each
 // admit is answered only once the write that counts it is in the WAL. A 429 or a shadow-limited
-// 200 is answered at once; its count rides in the next write.
+// 200 is answered at once; its count is tallied (usage_recorder::tally) and written within about
+// a second.
 
 #include <chrono>
 #include <functional>
@@ -33,12 +34,11 @@ public:
     void submit(restinio::request_handle_t request, const limit_result& result,
                 clock::time_point started);
 
-    // Queues the count of a request already answered (a 429, a shadow-limited 200) for the next
-    // flush.
+    // Tallies the count of a request already answered (a 429, a shadow-limited 200).
     void count(const usage_event& usage);
 
-    // Once the event loop has stopped: writes the counts of answered requests still queued.
-    // Admits still waiting were never answered, so they are dropped uncounted.
+    // Once the event loop has stopped: writes the tallied counts of answered requests. Admits
+    // still waiting were never answered, so they are dropped uncounted.
     void drain();
 
 private:
@@ -56,7 +56,6 @@ private:
     reply_sender send_;
     std::mutex mutex_;
     std::vector<pending> queue_;
-    std::vector<usage_event> answered_;  // counts nobody waits for
     bool flush_scheduled_ = false;
 };
 

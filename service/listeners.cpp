@@ -29,7 +29,7 @@ restinio::request_handling_status_t serve_public(asio::io_context& io, limit_han
         commit.submit(std::move(req), answer.decision, started);  // answered once in the WAL
         return restinio::request_accepted();
     }
-    // A 429 or a shadow-limited 200: answered now, counted in the next write.
+    // A 429 or a shadow-limited 200: answered now, its count tallied (written within a second).
     if (answer.decision.needs_usage()) commit.count(answer.decision.usage);
     // From the event loop, after this call returns: with one request in handling per
     // connection, a reply written inside it makes restinio start on the next pipelined

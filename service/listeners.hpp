@@ -34,8 +34,8 @@ struct capped_traits : Traits {
     static constexpr bool use_connection_count_limiter = true;
 };
 
-// One public request: answered from the event loop at once (a 429's count queued for the next
-// usage write), or (an admit) queued for its usage write.
+// One public request: answered from the event loop at once (a 429's count tallied, written within
+// a second), or (an admit) queued for its usage write.
 restinio::request_handling_status_t serve_public(asio::io_context& io, limit_handler& limit,
                                                  group_commit& commit, limit_observer& observer,
                                                  restinio::request_handle_t req);

@@ -2,10 +2,18 @@
 
 namespace rl::service {
 
-maintenance::maintenance(limiter::policy_limiter& limiter, usage_upkeep& usage, log_line log)
-    : limiter_(limiter), usage_(usage), log_(std::move(log)), worker_(period, [this] { tick(); }) {}
+maintenance::maintenance(limiter::policy_limiter& limiter, usage_recorder& counts,
+                         usage_upkeep& usage, log_line log)
+    : limiter_(limiter),
+      counts_(counts),
+      usage_(usage),
+      log_(std::move(log)),
+      worker_(period, [this] { tick(); }) {}
 
 void maintenance::tick() {
+    // Before the fold, so a minute is folded with the counts of its last seconds (the fold waits
+    // usage_upkeep::fold_grace past its end).
+    counts_.write_tallied();
     limiter_.forget_idle(std::chrono::steady_clock::now(), std::chrono::system_clock::now());
     try {
         usage_.fold(common::wall_now());

@@ -1,6 +1,7 @@
 #pragma once
-// Every second: frees idle limiter windows, folds closed minutes and hours into the usage
-// roll-ups and drops usage past its retention (which moves a minute at a time).
+// Every second: writes the tallied counts of answered requests, frees idle limiter windows, folds
+// closed minutes and hours into the usage roll-ups and drops usage past its retention (which
+// moves a minute at a time).
 
 #include <chrono>
 #include <functional>
@@ -8,6 +9,7 @@
 
 #include "common/periodic_worker.hpp"
 #include "limiter/policy_limiter.hpp"
+#include "service/usage_recorder.hpp"
 #include "service/usage_upkeep.hpp"
 
 namespace rl::service {
@@ -17,12 +19,14 @@ public:
     using log_line = std::function<void(const std::string&)>;
     static constexpr std::chrono::seconds period{1};
 
-    maintenance(limiter::policy_limiter& limiter, usage_upkeep& usage, log_line log);
+    maintenance(limiter::policy_limiter& limiter, usage_recorder& counts, usage_upkeep& usage,
+                log_line log);
 
 private:
     void tick();
 
     limiter::policy_limiter& limiter_;
+    usage_recorder& counts_;
     usage_upkeep& usage_;
     const log_line log_;
     // While storage fails a tick fails every second: one line a minute is enough (the storage

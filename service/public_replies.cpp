@@ -88,15 +88,18 @@ void set_admitted(http_reply& reply, const limit_result& result) {
 const std::pair<std::string, std::string> www_authenticate{"WWW-Authenticate",
                                                            "ApiKey header=\"X-API-KEY\""};
 
+// A problem body up to the opening quote of its detail, which the caller writes and closes.
+text& problem_head(text& body, int status, std::string_view type, std::string_view title) {
+    return body << R"({"type":")" << common::problem_type_prefix << type << R"(","title":")"
+                << title << R"(","status":)" << status << R"(,"detail":")";
+}
+
 void set_problem(http_reply& reply, int status, std::string_view type, std::string_view title,
                  std::string_view detail) {
     reply.status = status;
     reply.content_type = "application/problem+json";
-    reply.body =
-        (text(96 + common::problem_type_prefix.size() + type.size() + title.size() + detail.size())
-         << R"({"type":")" << common::problem_type_prefix << type << R"(","title":")" << title
-         << R"(","status":)" << status << R"(,"detail":")" << detail << R"("})")
-            .take();
+    text body(96 + common::problem_type_prefix.size() + type.size() + title.size() + detail.size());
+    reply.body = (problem_head(body, status, type, title) << detail << R"("})").take();
 }
 
 void set_problem(http_reply& reply, const problem& p) {
@@ -104,29 +107,34 @@ void set_problem(http_reply& reply, const problem& p) {
 }
 
 // A 429: Retry-After is when every violated limit has room again, and the body names them
-// (violated-policies, as the RateLimit fields name them).
+// (violated-policies, as the RateLimit fields name them). Written in one buffer: most replies
+// under load are 429s.
 void set_limited(http_reply& reply, const limit_result& result) {
     const limiter::policy_decision& d = result.decision;
     const limiter::policy& p = result.terms->policy;
     const long long retry = std::max(1LL, seconds_until(d.retry_after));
-    text detail(64), violated(32);
-    detail << "limit reached: ";
-    bool first = true;
-    for (std::size_t i = 0; i < d.count; ++i) {
-        if (!d.limits[i].violated) continue;
+    const auto violated = [&](auto&& each) {
+        bool first = true;
+        for (std::size_t i = 0; i < d.count; ++i) {
+            if (!d.limits[i].violated) continue;
+            each(i, first);
+            first = false;
+        }
+    };
+    reply.status = 429;
+    reply.content_type = "application/problem+json";
+    text body(256);
+    problem_head(body, 429, "rate-limited", "Too many requests") << "limit reached: ";
+    violated([&](std::size_t i, bool first) {
         const std::string& name = result.terms->names[i];
-        detail << (first ? "" : ", ") << static_cast<long long>(p.limits[i].quota)
-               << " requests per "
-               << (name == "default" ? std::string_view("second") : std::string_view(name));
-        violated << (first ? "\"" : ",\"") << name << "\"";
-        first = false;
-    }
-    detail << "; retry in " << retry << " s";
-    set_problem(reply, 429, "rate-limited", "Too many requests", detail.take());
-    reply.body.pop_back();  // the closing brace: violated-policies goes in before it
-    reply.body += R"(,"violated-policies":[)";
-    reply.body += violated.take();
-    reply.body += "]}";
+        body << (first ? "" : ", ") << static_cast<long long>(p.limits[i].quota) << " requests per "
+             << (name == "default" ? std::string_view("second") : std::string_view(name));
+    });
+    body << "; retry in " << retry << R"( s","violated-policies":[)";
+    violated([&](std::size_t i, bool first) {
+        body << (first ? "\"" : ",\"") << result.terms->names[i] << "\"";
+    });
+    reply.body = (body << "]}").take();
     reply.headers.emplace_back("Retry-After", std::to_string(retry));
     add_ratelimit_headers(reply, *result.terms, d);
 }

@@ -128,6 +128,8 @@ int serve(const config& cfg, storage::data_dir& store,
     admin::local_writer local_catalog(store.catalog(), &keys);
     admin::catalog catalog(store, default_limit, node ? node->writer() : local_catalog);
     admin::admin_api api(catalog);
+    // A usage report counts every request answered before it was asked for.
+    api.before_usage_reads([&usage] { usage.write_tallied(); });
     limit_handler limit(keys, limiter, usage, counters, ready, cfg.shadow);
     terms_follower follower(keys, limiter, limit, store, log_line);
     keys.on_terms_changed(
@@ -252,7 +254,7 @@ int serve(const config& cfg, storage::data_dir& store,
     {
         usage_upkeep usage_rollups(store.usage(), {cfg.usage_retention_1s, cfg.usage_retention_1m,
                                                    cfg.usage_retention_1h});
-        maintenance upkeep(limiter, usage_rollups, log_line);
+        maintenance upkeep(limiter, usage, usage_rollups, log_line);
         storage_recovery recovery(usage);
         const int sig = stop_signal.get_future().get();
         log("{} received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");

@@ -56,26 +56,53 @@ usage_write usage_recorder::record(const std::vector<usage_event>& events) noexc
         // Reused per thread: no allocation once warm.
         thread_local std::vector<storage::usage_bucket> buckets;
         sum_per_bucket(events, buckets);
-        batches_.fetch_add(1, std::memory_order_relaxed);
-        // Counts are held only once storage is seen failing under the lock: recover() takes
-        // what is held under the same lock after resuming storage, so nothing is left held once
-        // storage is healthy again. A failed write has told storage's health (and so us).
-        std::unique_lock lock(mutex_, std::defer_lock);
-        for (int attempt = 0;; ++attempt) {
-            if (healthy()) {
-                if (data_.usage().add(buckets)) return usage_write::written;
-                failures_.fetch_add(1, std::memory_order_relaxed);
-            }
-            lock.lock();
-            if (!healthy() || attempt == 1) break;
-            lock.unlock();  // recovered since the check above
-        }
-        if (mode_ == on_storage_error::closed) return usage_write::refused;
-        return hold_locked(buckets) ? usage_write::held : usage_write::refused;
+        return write(buckets);
     } catch (...) {  // allocation failure: treated like a refused write
         failures_.fetch_add(1, std::memory_order_relaxed);
         return usage_write::refused;
     }
+}
+
+void usage_recorder::tally(const usage_event& event) {
+    std::lock_guard lock(tally_mutex_);
+    tallied_[{event.second, event.key_id}] += count_of(event.kind);
+}
+
+usage_write usage_recorder::write_tallied() noexcept {
+    try {
+        bucket_table summed;
+        {
+            std::lock_guard lock(tally_mutex_);
+            summed.swap(tallied_);
+        }
+        if (summed.empty()) return usage_write::written;
+        std::vector<storage::usage_bucket> buckets;
+        buckets.reserve(summed.size());
+        for (const auto& [at, count] : summed) buckets.push_back({at.first, at.second, count});
+        return write(buckets);
+    } catch (...) {  // allocation failure: treated like a refused write
+        failures_.fetch_add(1, std::memory_order_relaxed);
+        return usage_write::refused;
+    }
+}
+
+usage_write usage_recorder::write(const std::vector<storage::usage_bucket>& buckets) {
+    batches_.fetch_add(1, std::memory_order_relaxed);
+    // Counts are held only once storage is seen failing under the lock: recover() takes what
+    // is held under the same lock after resuming storage, so nothing is left held once storage
+    // is healthy again. A failed write has told storage's health (and so us).
+    std::unique_lock lock(mutex_, std::defer_lock);
+    for (int attempt = 0;; ++attempt) {
+        if (healthy()) {
+            if (data_.usage().add(buckets)) return usage_write::written;
+            failures_.fetch_add(1, std::memory_order_relaxed);
+        }
+        lock.lock();
+        if (!healthy() || attempt == 1) break;
+        lock.unlock();  // recovered since the check above
+    }
+    if (mode_ == on_storage_error::closed) return usage_write::refused;
+    return hold_locked(buckets) ? usage_write::held : usage_write::refused;
 }
 
 bool usage_recorder::recover() noexcept {

@@ -2,7 +2,9 @@
 // Counts decisions into the per-second usage buckets: many requests, one write, in the WAL
 // before any of their replies is sent. When storage fails (storage's own health says so) it
 // keeps the service deciding: per --on-storage-error, counts are held in memory (bounded) until
-// storage recovers, or refused. It also logs every storage failure, wherever it happened.
+// storage recovers, or refused. Counts nobody waits for (429s, shadow-limited 200s) are summed
+// in memory and written about once a second instead. It also logs every storage failure,
+// wherever it happened.
 
 #include <atomic>
 #include <chrono>
@@ -67,6 +69,14 @@ public:
     // Writes the events as one batch, same (second, key) summed. Never throws.
     usage_write record(const std::vector<usage_event>& events) noexcept;
 
+    // The count of a request already answered, which nothing waits for: summed in memory per
+    // (second, key) until the next write_tallied(). A hot key's 429s then make one usage entry a
+    // second instead of one per write; kill -9 loses the counts tallied since that write.
+    void tally(const usage_event& event);
+    // Writes what tally() has summed as one batch (maintenance calls it every second, usage
+    // reports before they read, the shutdown once the event loop has stopped). Never throws.
+    usage_write write_tallied() noexcept;
+
     // While storage is failing: resumes it and writes what is held. True once storage is
     // healthy again. For one background thread (never two at once), retrying with a backoff.
     bool recover() noexcept;
@@ -83,6 +93,17 @@ public:
     }
 
 private:
+    using bucket_id = std::pair<common::unix_seconds, std::uint64_t>;  // (second, key)
+    struct bucket_hash {
+        std::size_t operator()(const bucket_id& b) const {
+            return std::hash<std::uint64_t>()(b.second * 0x9E3779B97F4A7C15ULL ^
+                                              static_cast<std::uint64_t>(b.first));
+        }
+    };
+    using bucket_table = std::unordered_map<bucket_id, storage::usage_count, bucket_hash>;
+
+    // Writes the buckets, or holds or refuses them while storage fails.
+    usage_write write(const std::vector<storage::usage_bucket>& buckets);
     // From storage's health, on the failing thread (which holds no lock of ours).
     void storage_failed(const std::string& error) noexcept;
     // Under mutex_: counts an error, and logs the first one and then one line per interval.
@@ -104,16 +125,11 @@ private:
     std::atomic<std::uint64_t> failures_{0};
     std::atomic<std::uint64_t> storage_errors_{0};
 
+    std::mutex tally_mutex_;  // tallied_
+    bucket_table tallied_;
+
     mutable std::mutex mutex_;  // everything below
-    struct bucket_hash {
-        std::size_t operator()(const std::pair<common::unix_seconds, std::uint64_t>& b) const {
-            return std::hash<std::uint64_t>()(b.second * 0x9E3779B97F4A7C15ULL ^
-                                              static_cast<std::uint64_t>(b.first));
-        }
-    };
-    std::unordered_map<std::pair<common::unix_seconds, std::uint64_t>, storage::usage_count,
-                       bucket_hash>
-        held_;
+    bucket_table held_;
     clock::time_point failing_since_{};
     clock::time_point last_logged_{};
     std::uint64_t errors_since_log_ = 0;

@@ -52,6 +52,13 @@ struct commit_harness : testing::handler_fixture {
     restinio::no_extra_data_factory_t extra_data;
     restinio::impl::connection_handle_t connection = std::make_shared<no_connection>();
 
+    storage::usage_count total() const {
+        storage::usage_count sum;
+        store->usage().scan({storage::usage_resolution::second, 0, INT64_MAX},
+                            [&](const storage::usage_bucket& b) { sum += b.count; });
+        return sum;
+    }
+
     std::size_t stored() const {
         std::size_t buckets = 0;
         store->usage().scan({storage::usage_resolution::second, 0, INT64_MAX},
@@ -112,29 +119,38 @@ TEST_CASE("requests submitted in one turn of the loop share one write, and each 
     CHECK(h.counters.decisions(limit_outcome::admitted) == 4);
 }
 
-TEST_CASE("a limited request is answered at once; its count joins the next write, once") {
+TEST_CASE("a limited request is answered at once; its count is tallied and written once") {
     commit_harness h;
     const auto key = h.key_for("alice", 1);
     asio::post(h.io, [&] {
         h.submit("/limit?n=1", key);
-        const auto limited = h.handler.decide(key, h.t0, h.wall);
-        REQUIRE(limited.outcome == limit_outcome::limited);
-        REQUIRE_FALSE(limited.waits_for_usage());
-        h.commit.count(limited.usage);  // answered by the caller, not by the commit
+        for (int i = 0; i < 3; ++i) {
+            const auto limited = h.handler.decide(key, h.t0, h.wall);
+            REQUIRE(limited.outcome == limit_outcome::limited);
+            REQUIRE_FALSE(limited.waits_for_usage());
+            h.commit.count(limited.usage);  // answered by the caller, not by the commit
+        }
     });
     h.run();
     REQUIRE(h.replies.size() == 1);
     CHECK(h.replies[0].status == 200);
-    CHECK(h.usage.batches() == 1);
-    CHECK(h.counters.decisions(limit_outcome::limited) == 1);
-    storage::usage_count total;
-    h.store->usage().scan({storage::usage_resolution::second, 0, INT64_MAX},
-                          [&](const storage::usage_bucket& b) { total += b.count; });
-    CHECK(total.admitted == 1);
-    CHECK(total.limited == 1);
+    CHECK(h.usage.batches() == 1);  // the admit's write carries no tallied count
+    CHECK(h.counters.decisions(limit_outcome::limited) == 3);
+    CHECK(h.total().admitted == 1);
+    CHECK(h.total().limited == 0);
+
+    // What maintenance does every second: one bucket for the three 429s of that second and key.
+    CHECK(h.usage.write_tallied() == service::usage_write::written);
+    CHECK(h.usage.batches() == 2);
+    CHECK(h.stored() == 1);
+    CHECK(h.total().admitted == 1);
+    CHECK(h.total().limited == 3);
+    CHECK(h.usage.write_tallied() == service::usage_write::written);  // nothing left: no write
+    CHECK(h.usage.batches() == 2);
+    CHECK(h.total().limited == 3);
 }
 
-TEST_CASE("a shadow-limited request is answered at once; its count joins the next write") {
+TEST_CASE("a shadow-limited request is answered at once; its count is tallied") {
     commit_harness h;
     const auto key = h.key_for("alice", 1);
     asio::post(h.io, [&] {
@@ -148,15 +164,14 @@ TEST_CASE("a shadow-limited request is answered at once; its count joins the nex
     REQUIRE(h.replies.size() == 1);  // only the admit waited for the write
     CHECK(h.replies[0].outcome == limit_outcome::admitted);
     CHECK(h.usage.batches() == 1);
-    storage::usage_count total;
-    h.store->usage().scan({storage::usage_resolution::second, 0, INT64_MAX},
-                          [&](const storage::usage_bucket& b) { total += b.count; });
-    CHECK(total.admitted == 1);
-    CHECK(total.limited == 0);
-    CHECK(total.shadow_limited == 1);
+    CHECK(h.total().shadow_limited == 0);
+    h.usage.write_tallied();
+    CHECK(h.total().admitted == 1);
+    CHECK(h.total().limited == 0);
+    CHECK(h.total().shadow_limited == 1);
 }
 
-TEST_CASE("counts still queued when the loop stops are written by drain, once") {
+TEST_CASE("counts still tallied when the loop stops are written by drain, once") {
     commit_harness h;
     const auto key = h.key_for("alice", 1);
     h.submit("/limit?n=1", key);  // an admit never answered: the loop does not run
@@ -165,11 +180,8 @@ TEST_CASE("counts still queued when the loop stops are written by drain, once") 
     h.commit.drain();
     CHECK(h.replies.empty());
     CHECK(h.usage.batches() == 1);
-    storage::usage_count total;
-    h.store->usage().scan({storage::usage_resolution::second, 0, INT64_MAX},
-                          [&](const storage::usage_bucket& b) { total += b.count; });
-    CHECK(total.admitted == 0);  // not answered, not counted
-    CHECK(total.limited == 1);
+    CHECK(h.total().admitted == 0);  // not answered, not counted
+    CHECK(h.total().limited == 1);
     h.run();  // the flush scheduled before the drain finds nothing
     CHECK(h.replies.empty());
     CHECK(h.usage.batches() == 1);
