@@ -96,6 +96,18 @@ std::size_t usage_store::fold(usage_resolution into, unix_seconds through,
         if (into == usage_resolution::minute) minutes_folded_until_.store(next);
     };
 
+    if (into == usage_resolution::minute) {
+        if (auto summed = take_sums(start, end)) {
+            // Every second of these minutes went through add(), which summed them.
+            for (auto it = summed->begin(); it != summed->end(); ++it) {
+                const auto next = std::next(it);
+                write_period(it->first, it->second, next == summed->end() ? end : next->first);
+            }
+            if (summed->empty()) write_period(start, {}, end);  // only the watermark
+            return summed->size();
+        }
+    }
+
     usage_cursor cursor(s, from, start, end);
     auto& it = cursor.it;
     std::size_t written = 0;

@@ -1,6 +1,9 @@
 #include "storage/usage_store.hpp"
 
 #include <algorithm>
+#include <memory>
+
+#include "common/time_text.hpp"
 
 #include "storage/usage_cursor.hpp"
 
@@ -10,6 +13,54 @@ usage_store::usage_store(database& db) : db_(db) {
     const auto s = db_.use();
     minutes_folded_until_ =
         s.meta_time(schema::folded_until_key(usage_resolution::minute)).value_or(0);
+    // Minutes from the next whole one on, and past any second already stored (a clock that
+    // stepped back since), are written by this store alone.
+    unix_seconds after = common::wall_now();
+    const std::unique_ptr<rocksdb::Iterator> it(
+        s.db().NewIterator(rocksdb::ReadOptions(), s.family(schema::family::usage_1s)));
+    it->SeekToLast();
+    if (it->Valid())
+        if (const auto last = codec::decode_usage_key(it->key().ToStringView()))
+            after = std::max(after, last->start);
+    summed_from_ = taken_until_ = common::floor_to(after, 60) + 60;
+}
+
+void usage_store::sum_locked(const std::vector<usage_bucket>& buckets,
+                             std::vector<unix_seconds>& late) {
+    for (const auto& b : buckets) {
+        const unix_seconds minute = common::floor_to(b.start, 60);
+        if (minute < summed_from_) continue;  // before this store: folded by a scan
+        if (minute < taken_until_) {
+            late.push_back(minute);
+            continue;
+        }
+        minute_sums& sums = sums_[minute];
+        if (sums.overflowed) continue;
+        if (sums.per_key.size() == max_summed_keys && !sums.per_key.count(b.key_id)) {
+            sums.overflowed = true;
+            key_sums().swap(sums.per_key);  // its memory back now
+            continue;
+        }
+        sums.per_key[b.key_id] += b.count;
+    }
+}
+
+std::optional<std::map<unix_seconds, usage_store::key_sums>> usage_store::take_sums(
+    unix_seconds begin, unix_seconds end) {
+    std::lock_guard lock(sums_mutex_);
+    taken_until_ = std::max(taken_until_, end);
+    bool whole = begin >= summed_from_;
+    std::map<unix_seconds, key_sums> taken;
+    while (!sums_.empty() && sums_.begin()->first < end) {
+        auto node = sums_.extract(sums_.begin());
+        whole &= !node.mapped().overflowed;
+        if (node.key() >= begin) taken.emplace(node.key(), std::move(node.mapped().per_key));
+    }
+    if (!whole) {
+        summed_from_ = std::max(summed_from_, end);  // what was dropped here is scanned
+        return std::nullopt;
+    }
+    return taken;
 }
 
 bool usage_store::add(const std::vector<usage_bucket>& buckets, std::string* error) noexcept {
@@ -20,24 +71,28 @@ bool usage_store::add(const std::vector<usage_bucket>& buckets, std::string* err
         batch.Clear();
         auto* family = s.family(schema::family::usage_1s);
         const unix_seconds folded = minutes_folded_until_.load(std::memory_order_relaxed);
-        bool late = false;
+        thread_local std::vector<unix_seconds> late;  // minutes written after their fold
+        late.clear();
         for (const auto& b : buckets) {
             char key[codec::usage_key_size], value[codec::usage_value_size];
             codec::encode_usage_key(b.start, b.key_id, key);
             codec::encode_usage_value(b.count, value);
             batch.Merge(family, rocksdb::Slice(key, sizeof key),
                         rocksdb::Slice(value, sizeof value));
-            late |= b.start < folded;
+            if (b.start < folded) late.push_back(common::floor_to(b.start, 60));
         }
         const auto status = s.try_write_logged(batch);
         if (!status.ok()) {
             if (error) *error = status.ToString();
             return false;
         }
-        if (late) {  // rare: never on the request path's usual course
+        {
+            std::lock_guard lock(sums_mutex_);
+            sum_locked(buckets, late);
+        }
+        if (!late.empty()) {  // rare: never on the request path's usual course
             std::lock_guard lock(late_mutex_);
-            for (const auto& b : buckets)
-                if (b.start < folded) late_minutes_.insert(common::floor_to(b.start, 60));
+            late_minutes_.insert(late.begin(), late.end());
         }
         return true;
     } catch (const storage_error& e) {  // closed after a failed reopen

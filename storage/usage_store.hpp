@@ -6,8 +6,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <set>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -39,8 +42,9 @@ public:
     explicit usage_store(database& db);  // throws storage_error
 
     // Adds the buckets to the per-second usage: in the WAL (the OS has it, a killed process
-    // loses nothing) when this returns true; not fsynced. Never throws and allocates nothing
-    // while storage is healthy: false means the write failed, and `error` (if given) says why.
+    // loses nothing) when this returns true; not fsynced. Never throws: false means the write
+    // failed, and `error` (if given) says why. Written buckets are also summed per minute in
+    // memory, for the fold (the only allocation here: a key's first entry in a minute).
     bool add(const std::vector<usage_bucket>& buckets, std::string* error = nullptr) noexcept;
 
     void scan(const usage_range& range,
@@ -55,13 +59,31 @@ public:
     // call. Each period's sums are Put (not merged) together with the watermark in one atomic
     // write, so folding a period again, after a crash or otherwise, never double counts.
     // Returns the number of periods written. Hours are folded only from folded minutes. Minutes
-    // (and their hours) that got usage after they were folded are folded again first.
+    // (and their hours) that got usage after they were folded are folded again first. A minute
+    // whose every second this store wrote (it was open from the minute's start) is folded from
+    // the sums add() kept, without reading its seconds back.
     std::size_t fold(usage_resolution into, unix_seconds through, std::size_t max_periods = 1000);
 
     usage_coverage coverage(usage_resolution resolution) const;
 
+    // Keys summed in memory per minute at most; past it, that minute is folded by a scan.
+    static constexpr std::size_t max_summed_keys = 1 << 17;
+
 private:
+    using key_sums = std::unordered_map<std::uint64_t, usage_count>;
+    struct minute_sums {
+        key_sums per_key;
+        bool overflowed = false;  // past max_summed_keys: dropped, to be folded by a scan
+    };
+
     void refold_late_minutes();  // in fold(), with the database in use
+    // Under sums_mutex_, after a successful write: adds the buckets to their minutes' sums,
+    // and the minutes the fold has already taken to `late`.
+    void sum_locked(const std::vector<usage_bucket>& buckets, std::vector<unix_seconds>& late);
+    // The sums of the minutes in [begin, end) when add() saw every one of their seconds (a
+    // minute without an entry had no usage); nullopt when one must be scanned. Either way the
+    // fold owns those minutes from now on: later writes to them are late.
+    std::optional<std::map<unix_seconds, key_sums>> take_sums(unix_seconds begin, unix_seconds end);
 
     database& db_;
     // Usage that arrives for an already folded minute (the clock stepped back, or a write was
@@ -70,6 +92,11 @@ private:
     std::atomic<unix_seconds> minutes_folded_until_{0};
     std::mutex late_mutex_;
     std::set<unix_seconds> late_minutes_;
+
+    std::mutex sums_mutex_;      // the three below
+    unix_seconds summed_from_;   // the first minute all of whose seconds this store writes
+    unix_seconds taken_until_;   // minutes before it belong to the fold
+    std::map<unix_seconds, minute_sums> sums_;
 };
 
 }  // namespace rl::storage

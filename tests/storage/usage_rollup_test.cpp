@@ -216,3 +216,70 @@ TEST_CASE_METHOD(rollup_fixture,
     reopen();
     CHECK(read_all(hour).at({day, 1}) == std::make_tuple(3u, 1u, 7u));
 }
+
+// Minutes this store saw whole (it was open from their start: here, minutes tomorrow) are folded
+// from the sums add() kept; the rest by a scan of their seconds. Both give the same roll-ups.
+namespace {
+
+unix_seconds tomorrow() {
+    return rl::common::floor_to(rl::common::wall_now(), 3600) + 86400;
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(rollup_fixture, "a minute the store saw whole is folded from what it summed",
+                 "[rollup]") {
+    const unix_seconds m = tomorrow();
+    // The first fold scans from the oldest bucket there is; from its end on, the sums serve.
+    CHECK(db->usage().fold(minute, m) == 0);
+    add({{m + 1, 1, {2, 1}}, {m + 1, 1, {1, 0}}, {m + 59, 1, {3, 0}}, {m + 30, 2, {1, 0}}});
+    add({{m + 60, 1, {5, 5}}, {m + 185, 2, {0, 4}}, {m + 250, 1, {7, 0}}});
+    const sums expected{{{m, 1}, {6, 1}},
+                        {{m, 2}, {1, 0}},
+                        {{m + 60, 1}, {5, 5}},
+                        {{m + 180, 2}, {0, 4}}};
+    // The seconds dropped before the fold (never done by the service, which expires only folded
+    // seconds): what the fold writes can then only come from the sums.
+    db->usage().expire(second, m + 240);
+    REQUIRE(read(second, m, m + 240).empty());
+    CHECK(db->usage().fold(minute, m + 245) == 3);
+    CHECK(read(minute) == expected);
+    CHECK(db->usage().coverage(minute).folded_until == m + 240);
+    CHECK(db->usage().fold(minute, m + 245) == 0);
+    CHECK(read(minute) == expected);
+}
+
+TEST_CASE_METHOD(rollup_fixture,
+                 "minutes written before the store opened, or after their fold, are scanned",
+                 "[rollup]") {
+    const unix_seconds m = tomorrow();
+    add({{m + 1, 1, {1, 0}}, {m + 61, 1, {1, 0}}});
+    reopen();  // as after a restart: these minutes were not all seen by this store
+    add({{m + 2, 1, {2, 0}}, {m + 62, 2, {3, 0}}, {m + 121, 1, {4, 0}}});
+    CHECK(db->usage().fold(minute, m + 130) == 2);
+    CHECK(read(minute) == sums{{{m, 1}, {3, 0}}, {{m + 60, 1}, {1, 0}}, {{m + 60, 2}, {3, 0}}});
+    // Minute m+120 was seen whole after all (it starts after the reopen's last second); a
+    // write to it after its fold is late, and folded again.
+    CHECK(db->usage().fold(minute, m + 190) == 1);
+    add({{m + 150, 1, {10, 0}}});
+    db->usage().fold(minute, m + 190);
+    CHECK(read(minute, m + 120, m + 180) == sums{{{m + 120, 1}, {14, 0}}});
+}
+
+TEST_CASE_METHOD(rollup_fixture, "a minute with more keys than are summed in memory is scanned",
+                 "[rollup]") {
+    const unix_seconds m = tomorrow();
+    CHECK(db->usage().fold(minute, m) == 0);
+    std::vector<usage_bucket> buckets;
+    for (std::uint64_t k = 1; k <= usage_store::max_summed_keys + 10; ++k)
+        buckets.push_back({m + static_cast<unix_seconds>(k % 60), k, {1, 0}});
+    add(buckets);
+    add({{m + 5, 1, {1, 0}}, {m + 65, 1, {2, 0}}});
+    db->usage().fold(minute, m + 125);
+    const sums rolled = read(minute);
+    CHECK(rolled.size() == usage_store::max_summed_keys + 11);
+    CHECK(rolled.at({m, 1}) == std::make_pair<std::uint64_t, std::uint64_t>(2, 0));
+    CHECK(rolled.at({m, usage_store::max_summed_keys + 10}) ==
+          std::make_pair<std::uint64_t, std::uint64_t>(1, 0));
+    CHECK(rolled.at({m + 60, 1}) == std::make_pair<std::uint64_t, std::uint64_t>(2, 0));
+}
