@@ -21,11 +21,13 @@ packages=(
 # sanitizer builds and the fuzzers; wrk for the soak; Google Benchmark for the micro-benchmarks;
 # lintian and systemd (systemd-analyze) for the Debian package's test. Node.js and npm (Debian's
 # npm, unless a Node.js is already installed) for the RFC 8941 parser that checks the RateLimit
-# fields: npm's structured-headers, pinned in tests/sf/package-lock.json.
+# fields: npm's structured-headers, pinned in tests/sf/package-lock.json. hey, h2load (in
+# nghttp2-client), ab (in apache2-utils) and python3-requests as real HTTP clients of /limit.
 # RL_DEPS_NO_TEST_TOOLS=1 leaves them out (the Docker image's build stage, which only compiles).
 [ "${RL_DEPS_NO_TEST_TOOLS:-0}" = 1 ] ||
   packages+=(nginx caddy prometheus python3-yaml clang-14 libclang-rt-14-dev wrk libbenchmark-dev
-             lintian systemd etcd-server haproxy)
+             lintian systemd etcd-server haproxy hey nghttp2-client apache2-utils
+             python3-requests)
 
 if [ "${1:-}" = --compose ]; then
   $sudo apt-get update -qq
