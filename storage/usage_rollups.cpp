@@ -2,7 +2,6 @@
 // hours, and minutes that got usage after they were folded folded again.
 
 #include <algorithm>
-#include <unordered_map>
 
 #include "storage/usage_cursor.hpp"
 #include "storage/usage_store.hpp"
@@ -12,7 +11,7 @@ namespace rl::storage {
 namespace {
 
 using common::floor_to;
-using sums = std::unordered_map<std::uint64_t, usage_count>;
+using sums = usage_store::key_sums;
 
 // Sums per key of the `from` buckets in [begin, end).
 sums sums_of(const database::session& s, usage_resolution from, unix_seconds begin,

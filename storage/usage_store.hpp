@@ -10,8 +10,8 @@
 #include <mutex>
 #include <optional>
 #include <set>
-#include <unordered_map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "storage/records.hpp"
@@ -68,9 +68,10 @@ public:
 
     // Keys summed in memory per minute at most; past it, that minute is folded by a scan.
     static constexpr std::size_t max_summed_keys = 1 << 17;
+    // One period's counts per key: what a fold writes.
+    using key_sums = std::unordered_map<std::uint64_t, usage_count>;
 
 private:
-    using key_sums = std::unordered_map<std::uint64_t, usage_count>;
     struct minute_sums {
         key_sums per_key;
         bool overflowed = false;  // past max_summed_keys: dropped, to be folded by a scan
@@ -93,9 +94,9 @@ private:
     std::mutex late_mutex_;
     std::set<unix_seconds> late_minutes_;
 
-    std::mutex sums_mutex_;      // the three below
-    unix_seconds summed_from_;   // the first minute all of whose seconds this store writes
-    unix_seconds taken_until_;   // minutes before it belong to the fold
+    std::mutex sums_mutex_;     // the three below
+    unix_seconds summed_from_;  // the first minute all of whose seconds this store writes
+    unix_seconds taken_until_;  // minutes before it belong to the fold
     std::map<unix_seconds, minute_sums> sums_;
 };
 

@@ -234,10 +234,8 @@ TEST_CASE_METHOD(rollup_fixture, "a minute the store saw whole is folded from wh
     CHECK(db->usage().fold(minute, m) == 0);
     add({{m + 1, 1, {2, 1}}, {m + 1, 1, {1, 0}}, {m + 59, 1, {3, 0}}, {m + 30, 2, {1, 0}}});
     add({{m + 60, 1, {5, 5}}, {m + 185, 2, {0, 4}}, {m + 250, 1, {7, 0}}});
-    const sums expected{{{m, 1}, {6, 1}},
-                        {{m, 2}, {1, 0}},
-                        {{m + 60, 1}, {5, 5}},
-                        {{m + 180, 2}, {0, 4}}};
+    const sums expected{
+        {{m, 1}, {6, 1}}, {{m, 2}, {1, 0}}, {{m + 60, 1}, {5, 5}}, {{m + 180, 2}, {0, 4}}};
     // The seconds dropped before the fold (never done by the service, which expires only folded
     // seconds): what the fold writes can then only come from the sums.
     db->usage().expire(second, m + 240);
