@@ -85,8 +85,8 @@ void set_admitted(http_reply& reply, const limit_result& result) {
     reply.headers.emplace_back("X-RateLimit-User", result.user->name);
 }
 
-const std::pair<std::string, std::string> www_authenticate{"WWW-Authenticate",
-                                                           "ApiKey header=\"X-API-KEY\""};
+const std::pair<std::string_view, std::string> www_authenticate{"WWW-Authenticate",
+                                                                "ApiKey header=\"X-API-KEY\""};
 
 // A problem body up to the opening quote of its detail, which the caller writes and closes.
 text& problem_head(text& body, int status, std::string_view type, std::string_view title) {

@@ -13,10 +13,11 @@
 
 namespace rl::service {
 
+// Content types and header names are fixed text (string literals), never built per reply.
 struct http_reply {
     int status = 200;
-    std::string content_type;
-    std::vector<std::pair<std::string, std::string>> headers;
+    std::string_view content_type;
+    std::vector<std::pair<std::string_view, std::string>> headers;
     std::string body;
 };
 

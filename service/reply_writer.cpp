@@ -1,32 +1,96 @@
 #include "service/reply_writer.hpp"
 
+#include <charconv>
+#include <string_view>
+
+namespace rl::service {
+
+// The output strategy of the builder below: the whole response, status line to body, written
+// by us into one buffer.
+struct whole_response_output_t {};
+
+}  // namespace rl::service
+
+namespace restinio {
+
+// restinio's own builders keep each header field as a pair of std::string (an allocation for
+// every name or value past 15 characters: RateLimit-Policy, X-RateLimit-User,
+// application/problem+json), then copy the fields into a header string with snprintf for
+// Content-Length, and send header and body as two buffers. A /limit reply is known whole when it
+// is sent, so this builder takes it as one buffer: one allocation and one iovec per reply.
+// restinio's create_response<Output>() is the extension point; the connection, request id and
+// keep-alive decision are restinio's, as with any builder.
+template <>
+class response_builder_t<rl::service::whole_response_output_t> final
+    : public base_response_builder_t<response_builder_t<rl::service::whole_response_output_t>> {
+public:
+    using base_type_t =
+        base_response_builder_t<response_builder_t<rl::service::whole_response_output_t>>;
+    using base_type_t::base_type_t;
+    response_builder_t(response_builder_t&&) = default;
+
+    // Whether the connection stays open after this reply (the request's framing decides).
+    bool keep_alive() const noexcept { return m_header.should_keep_alive(); }
+
+    // Sends `whole`, whose first `status_line_size` bytes are the status line without its CRLF.
+    request_handling_status_t done(std::string whole, std::size_t status_line_size) {
+        if (!m_connection) throw_done_must_be_called_once();
+        const response_output_flags_t flags{response_parts_attr_t::final_parts,
+                                            response_connection_attr(keep_alive())};
+        writable_items_container_t items;
+        items.emplace_back(std::move(whole));
+        write_group_t group{std::move(items)};
+        // Non-zero: restinio starts a new response here rather than appending to the last one.
+        group.status_line_size(status_line_size);
+        auto connection = std::move(m_connection);
+        connection->write_response_parts(m_request_id, flags, std::move(group));
+        return request_accepted();
+    }
+};
+
+}  // namespace restinio
+
 namespace rl::service {
 
 namespace {
 
-template <typename Builder>
-Builder& with_headers(Builder& response, http_reply& reply) {
-    response.append_header(restinio::http_field::content_type, std::move(reply.content_type));
-    for (auto& [name, value] : reply.headers)
-        response.append_header(std::move(name), std::move(value));
-    return response;
+void append_line(std::string& out, std::string_view name, std::string_view value) {
+    out.append(name).append(": ").append(value).append("\r\n");
+}
+
+void append_number(std::string& out, std::size_t n) {
+    char digits[24];
+    out.append(digits, std::to_chars(digits, digits + sizeof digits, n).ptr);
 }
 
 }  // namespace
 
 restinio::request_handling_status_t send(const restinio::request_handle_t& req, http_reply reply) {
-    const restinio::http_status_line_t status{
-        restinio::http_status_code_t{static_cast<std::uint16_t>(reply.status)},
-        reason_phrase(reply.status)};
-    if (req->header().method() == restinio::http_method_head()) {
-        // HEAD: the headers GET would get, Content-Length included, and no body.
-        auto response = req->create_response<restinio::user_controlled_output_t>(status);
-        with_headers(response, reply).set_content_length(reply.body.size());
-        return response.done();
-    }
-    auto response = req->create_response(status);
-    with_headers(response, reply).set_body(std::move(reply.body));
-    return response.done();
+    // restinio's status line carries no text here: the reason phrase is written below.
+    auto response = req->create_response<whole_response_output_t>(
+        restinio::http_status_line_t{restinio::http_status_code_t{0}, std::string()});
+    const std::string_view reason = reason_phrase(reply.status);
+    const bool keep_alive = response.keep_alive();
+    // HEAD: the headers GET would get, Content-Length included, and no body.
+    const bool with_body = req->header().method() != restinio::http_method_head();
+
+    std::size_t size = 96 + reason.size() + reply.content_type.size() + reply.body.size();
+    for (const auto& [name, value] : reply.headers) size += name.size() + value.size() + 4;
+    std::string out;
+    out.reserve(size);
+    out.append("HTTP/1.1 ");
+    append_number(out, static_cast<std::size_t>(reply.status));
+    out.append(" ").append(reason);
+    const std::size_t status_line_size = out.size();
+    out.append(keep_alive ? "\r\nConnection: keep-alive\r\n" : "\r\nConnection: close\r\n");
+    out.append("Content-Length: ");
+    append_number(out, reply.body.size());
+    out.append("\r\n");
+    append_line(out, "Content-Type", reply.content_type);
+    for (const auto& [name, value] : reply.headers) append_line(out, name, value);
+    out.append("\r\n");
+    if (with_body) out.append(reply.body);
+    return response.done(std::move(out), status_line_size);
 }
 
 int send_limit_reply(const restinio::request_handle_t& req, http_reply reply) {

@@ -132,7 +132,7 @@ TEST_CASE("auth-request mode: 429 and 503 become 403 with the real status beside
     adapt_for_auth_request(limited);
     REQUIRE(limited.status == 403);
     REQUIRE(limited.headers.back() ==
-            std::pair<std::string, std::string>{"X-RateLimit-Status", "429"});
+            std::pair<std::string_view, std::string>{"X-RateLimit-Status", "429"});
     REQUIRE(limited.headers.front().first == "Retry-After");
 
     http_reply unauthorized{401, "application/problem+json", {}, "{}"};

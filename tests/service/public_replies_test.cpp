@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <string_view>
 
 #include "service/public_replies.hpp"
 #include "tests/service/handler_fixture.hpp"
@@ -12,7 +13,7 @@ using service::limit_outcome;
 
 namespace {
 
-std::string header(const service::http_reply& r, const std::string& name) {
+std::string header(const service::http_reply& r, std::string_view name) {
     for (const auto& [n, v] : r.headers)
         if (n == name) return v;
     return "(none)";
