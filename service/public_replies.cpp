@@ -1,9 +1,9 @@
 #include "service/public_replies.hpp"
 
 #include <algorithm>
-#include <charconv>
 
 #include "common/problem.hpp"
+#include "service/text.hpp"
 
 namespace rl::service {
 
@@ -28,27 +28,6 @@ long long seconds_until(std::chrono::nanoseconds d) {
     const auto ns = d.count();
     return ns <= 0 ? 0 : std::max(1LL, (ns - rounding + 999'999'999) / 1'000'000'000);
 }
-
-// Builds header values and bodies by appending pieces: render runs once per request, and
-// fmt::format would parse its format string each time.
-class text {
-public:
-    explicit text(std::size_t capacity) { out_.reserve(capacity); }
-    text& operator<<(std::string_view piece) {
-        out_.append(piece);
-        return *this;
-    }
-    text& operator<<(long long number) {
-        char digits[24];
-        const auto end = std::to_chars(digits, digits + sizeof digits, number).ptr;
-        out_.append(digits, end);
-        return *this;
-    }
-    std::string take() { return std::move(out_); }
-
-private:
-    std::string out_;
-};
 
 // RateLimit-Policy lists every limit; RateLimit gives each limit's remaining quota and the
 // seconds until it frees some (draft-ietf-httpapi-ratelimit-headers-11), closest to

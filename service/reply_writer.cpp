@@ -1,7 +1,8 @@
 #include "service/reply_writer.hpp"
 
-#include <charconv>
 #include <string_view>
+
+#include "service/text.hpp"
 
 namespace rl::service {
 
@@ -52,19 +53,6 @@ public:
 
 namespace rl::service {
 
-namespace {
-
-void append_line(std::string& out, std::string_view name, std::string_view value) {
-    out.append(name).append(": ").append(value).append("\r\n");
-}
-
-void append_number(std::string& out, std::size_t n) {
-    char digits[24];
-    out.append(digits, std::to_chars(digits, digits + sizeof digits, n).ptr);
-}
-
-}  // namespace
-
 restinio::request_handling_status_t send(const restinio::request_handle_t& req, http_reply reply) {
     // restinio's status line carries no text here: the reason phrase is written below.
     auto response = req->create_response<whole_response_output_t>(
@@ -74,23 +62,19 @@ restinio::request_handling_status_t send(const restinio::request_handle_t& req, 
     // HEAD: the headers GET would get, Content-Length included, and no body.
     const bool with_body = req->header().method() != restinio::http_method_head();
 
+    // 96: the status code and the fixed text of the lines below.
     std::size_t size = 96 + reason.size() + reply.content_type.size() + reply.body.size();
     for (const auto& [name, value] : reply.headers) size += name.size() + value.size() + 4;
-    std::string out;
-    out.reserve(size);
-    out.append("HTTP/1.1 ");
-    append_number(out, static_cast<std::size_t>(reply.status));
-    out.append(" ").append(reason);
+    text out(size);
+    out << "HTTP/1.1 " << reply.status << " " << reason;
     const std::size_t status_line_size = out.size();
-    out.append(keep_alive ? "\r\nConnection: keep-alive\r\n" : "\r\nConnection: close\r\n");
-    out.append("Content-Length: ");
-    append_number(out, reply.body.size());
-    out.append("\r\n");
-    append_line(out, "Content-Type", reply.content_type);
-    for (const auto& [name, value] : reply.headers) append_line(out, name, value);
-    out.append("\r\n");
-    if (with_body) out.append(reply.body);
-    return response.done(std::move(out), status_line_size);
+    out << (keep_alive ? "\r\nConnection: keep-alive\r\n" : "\r\nConnection: close\r\n");
+    out << "Content-Length: " << static_cast<long long>(reply.body.size()) << "\r\n";
+    out << "Content-Type: " << reply.content_type << "\r\n";
+    for (const auto& [name, value] : reply.headers) out << name << ": " << value << "\r\n";
+    out << "\r\n";
+    if (with_body) out << reply.body;
+    return response.done(out.take(), status_line_size);
 }
 
 int send_limit_reply(const restinio::request_handle_t& req, http_reply reply) {
