@@ -14,7 +14,8 @@ void maintenance::tick() {
     // Before the fold, so a minute is folded with the counts of its last seconds (the fold waits
     // usage_upkeep::fold_grace past its end).
     counts_.write_tallied();
-    limiter_.forget_idle(std::chrono::steady_clock::now(), std::chrono::system_clock::now());
+    if (++ticks_ % idle_sweep_every == 0)
+        limiter_.forget_idle(std::chrono::steady_clock::now(), std::chrono::system_clock::now());
     try {
         usage_.fold(common::wall_now());
         usage_.expire(common::wall_now());
