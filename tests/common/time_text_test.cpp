@@ -3,7 +3,6 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
-#include <ctime>
 #include <optional>
 #include <string>
 
@@ -127,9 +126,16 @@ TEST_CASE("report bounds are now, an RFC 3339 time, or a duration before now", "
 }
 
 TEST_CASE("wall_now reads the system clock in whole seconds", "[time_text]") {
-    const auto before = static_cast<unix_seconds>(std::time(nullptr));
+    // The same clock on both sides: std::time() reads the kernel's coarse clock, which can still
+    // show the last second for up to a tick after system_clock has moved on.
+    const auto seconds = [] {
+        return static_cast<unix_seconds>(std::chrono::duration_cast<std::chrono::seconds>(
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count());
+    };
+    const unix_seconds before = seconds();
     const unix_seconds now = wall_now();
-    const auto after = static_cast<unix_seconds>(std::time(nullptr));
+    const unix_seconds after = seconds();
     CHECK(now >= before);
     CHECK(now <= after);
 }
