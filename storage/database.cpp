@@ -49,9 +49,20 @@ rocksdb::ColumnFamilyOptions usage_options() {
     // Flushing is most of what a usage write costs: leave the short-lived level-0 files
     // uncompressed; compaction compresses what stays.
     options.compression_per_level = {rocksdb::kNoCompression, rocksdb::kSnappyCompression};
-    // Keys arrive in time order; old ones are removed by range tombstones, and periodic
-    // compaction makes sure the files behind them are rewritten even without new writes.
-    options.periodic_compaction_seconds = 24 * 3600;
+    // Keys arrive in time order, and expiry deletes whole files (usage_store::expire): no file
+    // needs rewriting for its age.
+    options.periodic_compaction_seconds = 0;
+    return options;
+}
+
+// Per-second usage: usage_store switches memtables between seconds (before RocksDB's bound
+// here), so each flushed file holds seconds no other file does and moves down the levels
+// without being rewritten. A move keeps a file's compression, so every level has the same.
+rocksdb::ColumnFamilyOptions per_second_usage_options() {
+    rocksdb::ColumnFamilyOptions options = usage_options();
+    options.write_buffer_size = 32 << 20;
+    options.compression_per_level.clear();
+    options.compression = rocksdb::kSnappyCompression;
     return options;
 }
 
@@ -62,7 +73,7 @@ rocksdb::ColumnFamilyOptions options_for(schema::family family) {
         case schema::family::api_keys:
         case schema::family::api_key_ids:
         case schema::family::plans: return catalog_options();
-        case schema::family::usage_1s:
+        case schema::family::usage_1s: return per_second_usage_options();
         case schema::family::usage_1m:
         case schema::family::usage_1h: break;
     }

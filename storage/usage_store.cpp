@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <memory>
 
+#include <rocksdb/convenience.h>
+
 #include "common/time_text.hpp"
 
 #include "storage/usage_cursor.hpp"
@@ -63,6 +65,18 @@ std::optional<std::map<unix_seconds, usage_store::key_sums>> usage_store::take_s
     return taken;
 }
 
+// Keys are (second, key id) and arrive in time order, so memtables switched between seconds
+// hold disjoint key ranges: RocksDB then moves their files down the levels (a trivial move)
+// instead of merging each with the newest file below it, which was half of the background CPU
+// a per-second entry cost. RocksDB's own switch at write_buffer_size stays as the bound; a
+// late entry (an older second after the switch) only makes that one compaction a merge.
+bool usage_store::memtable_switch_due(unix_seconds first) noexcept {
+    if (first <= newest_second_.load(std::memory_order_relaxed)) return false;
+    auto written = entries_since_switch_.load(std::memory_order_relaxed);
+    return written >= entries_per_memtable &&
+           entries_since_switch_.compare_exchange_strong(written, 0);
+}
+
 bool usage_store::add(const std::vector<usage_bucket>& buckets, std::string* error) noexcept {
     try {
         // Reused per thread and encoded on the stack: the request path allocates nothing here.
@@ -70,7 +84,14 @@ bool usage_store::add(const std::vector<usage_bucket>& buckets, std::string* err
         thread_local rocksdb::WriteBatch batch;
         batch.Clear();
         auto* family = s.family(schema::family::usage_1s);
+        if (!buckets.empty() && memtable_switch_due(buckets.front().start)) {
+            rocksdb::FlushOptions options;
+            options.wait = false;              // the switch only; the flush runs in the background
+            options.allow_write_stall = true;  // never wait here for an earlier flush to end
+            s.db().Flush(options, family);     // if it fails, RocksDB switches at its bound
+        }
         const unix_seconds folded = minutes_folded_until_.load(std::memory_order_relaxed);
+        unix_seconds newest = 0;
         thread_local std::vector<unix_seconds> late;  // minutes written after their fold
         late.clear();
         for (const auto& b : buckets) {
@@ -80,11 +101,16 @@ bool usage_store::add(const std::vector<usage_bucket>& buckets, std::string* err
             batch.Merge(family, rocksdb::Slice(key, sizeof key),
                         rocksdb::Slice(value, sizeof value));
             if (b.start < folded) late.push_back(common::floor_to(b.start, 60));
+            newest = std::max(newest, b.start);
         }
         const auto status = s.try_write_logged(batch);
         if (!status.ok()) {
             if (error) *error = status.ToString();
             return false;
+        }
+        entries_since_switch_.fetch_add(buckets.size(), std::memory_order_relaxed);
+        for (auto seen = newest_second_.load(std::memory_order_relaxed);
+             seen < newest && !newest_second_.compare_exchange_weak(seen, newest);) {
         }
         {
             std::lock_guard lock(sums_mutex_);
@@ -142,11 +168,19 @@ void usage_store::expire(usage_resolution resolution, unix_seconds cutoff) {
     const auto s = db_.use();
     const std::string kept_from = schema::kept_from_key(resolution);
     if (cutoff <= s.meta_time(kept_from).value_or(0)) return;
+    // The cutoff first: every read starts from it (usage_cursor), so what the files below keep
+    // of the expired seconds is never seen again.
     rocksdb::WriteBatch batch;
-    batch.DeleteRange(s.family(schema::usage_family(resolution)), codec::encode_usage_key(0, 0),
-                      codec::encode_usage_key(cutoff, 0));
     batch.Put(s.family(schema::family::meta), kept_from, std::to_string(cutoff));
     s.write_logged(batch, "expire usage");
+    // Then every table file wholly before the cutoff goes, unread. No range tombstone: one
+    // would make the memtable it lands in span from the cutoff to the newest second, and the
+    // file flushed from it be merged with every file in between.
+    const std::string begin = codec::encode_usage_key(0, 0), end = codec::encode_usage_key(cutoff, 0);
+    const rocksdb::Slice from(begin), until(end);
+    check(rocksdb::DeleteFilesInRange(&s.db(), s.family(schema::usage_family(resolution)), &from,
+                                      &until, false),
+          "expire usage");
 }
 
 usage_coverage usage_store::coverage(usage_resolution resolution) const {

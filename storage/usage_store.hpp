@@ -50,8 +50,10 @@ public:
     void scan(const usage_range& range,
               const std::function<void(const usage_bucket&)>& visit) const;
 
-    // Drops every bucket of the resolution older than `cutoff` with one range tombstone, no
-    // scan, and records the cutoff, so reports know what is gone. Never moves back.
+    // Drops every bucket of the resolution older than `cutoff`: records the cutoff, so reads
+    // (and reports, through coverage) start from it, then deletes the table files holding only
+    // older buckets, without reading them. Never moves back; usage written later for a second
+    // before the cutoff is not read either.
     void expire(usage_resolution resolution, unix_seconds cutoff);
 
     // Roll-ups: sums every whole minute (hour) that ends at or before `through` from the
@@ -68,6 +70,8 @@ public:
 
     // Keys summed in memory per minute at most; past it, that minute is folded by a scan.
     static constexpr std::size_t max_summed_keys = 1 << 17;
+    // Per-second entries per memtable: about 15 MiB of memory, 2 MiB of table file.
+    static constexpr std::uint64_t entries_per_memtable = 256 * 1024;
     // One period's counts per key: what a fold writes.
     using key_sums = std::unordered_map<std::uint64_t, usage_count>;
 
@@ -86,7 +90,15 @@ private:
     // fold owns those minutes from now on: later writes to them are late.
     std::optional<std::map<unix_seconds, key_sums>> take_sums(unix_seconds begin, unix_seconds end);
 
+    // Whether to start a new per-second memtable before a batch whose first second is
+    // `first`: it opens a second no write reached before, and the current memtable holds
+    // entries_per_memtable (counted from here on). See usage_store.cpp.
+    bool memtable_switch_due(unix_seconds first) noexcept;
+
     database& db_;
+    // The newest second written, and the entries written since the memtable was switched.
+    std::atomic<unix_seconds> newest_second_{0};
+    std::atomic<std::uint64_t> entries_since_switch_{0};
     // Usage that arrives for an already folded minute (the clock stepped back, or a write was
     // delayed past the fold's grace) marks that minute to be folded again. The marks live in
     // memory only: one lost in a crash leaves the roll-up short of those late requests.

@@ -1,10 +1,14 @@
 // Per-second usage: added (from many threads), scanned in order, expired, flushed.
 
 #include <catch2/catch.hpp>
+#include <rocksdb/db.h>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 #include <vector>
+
+#include "storage/database.hpp"
 #include "tests/storage/data_dir_fixture.hpp"
 
 namespace {
@@ -74,11 +78,56 @@ TEST_CASE_METHOD(data_dir_fixture, "expiring usage drops only buckets before the
     CHECK(usage_between(*db, 0, 1000) ==
           std::vector<bucket_row>{{102, 1, 1, 0}, {102, 2, 1, 0}, {103, 1, 1, 0}});
 
-    // New usage for an expired second counts from zero; survivors keep their counts.
+    CHECK(db->usage().coverage(usage_resolution::second).kept_from == 102);
+
+    // Survivors keep their counts; usage written later for an expired second is not read back.
     REQUIRE(db->usage().add({bucket(101, 1, 7), bucket(102, 1, 1)}));
     reopen();
     CHECK(usage_between(*db, 0, 1000) ==
-          std::vector<bucket_row>{{101, 1, 7, 0}, {102, 1, 2, 0}, {102, 2, 1, 0}, {103, 1, 1, 0}});
+          std::vector<bucket_row>{{102, 1, 2, 0}, {102, 2, 1, 0}, {103, 1, 1, 0}});
+}
+
+TEST_CASE("per-second files move down unmerged and expire whole, unread", "[store]") {
+    temp_dir tmp;
+    const auto db = database::open(tmp / "data");
+    usage_store usage(*db);
+    const auto s = db->use();
+    auto* family = s.family(schema::family::usage_1s);
+    const auto files_at = [&](int level) {
+        std::vector<rocksdb::LiveFileMetaData> files;
+        s.db().GetLiveFilesMetaData(&files);
+        return std::count_if(files.begin(), files.end(), [&](const auto& f) {
+            return f.column_family_name == "usage_1s" && f.level == level;
+        });
+    };
+    const auto files = [&] { return files_at(0) + files_at(1); };
+    // Eight flushes of disjoint seconds: level-0 compactions then only move files down, oldest
+    // first, until three are left (time-ordered keys, one compression on every level).
+    for (unix_seconds t = 100; t <= 800; t += 100) {
+        REQUIRE(usage.add({bucket(t, 1, 1), bucket(t + 50, 2, 1)}));
+        REQUIRE(s.db().Flush(rocksdb::FlushOptions(), family).ok());
+    }
+    const auto busy = [&] {
+        std::uint64_t pending = 0, running = 0;
+        s.db().GetIntProperty(family, "rocksdb.compaction-pending", &pending);
+        s.db().GetIntProperty("rocksdb.num-running-compactions", &running);
+        return pending > 0 || running > 0 || files_at(0) > 3;
+    };
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (busy() && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    REQUIRE_FALSE(busy());
+    CHECK(files_at(1) == 5);
+    CHECK(files() == 8);  // moved, never merged
+
+    // Files wholly before the cutoff are deleted; the one holding 300 and 350 stays, and its
+    // 300 is not read any more.
+    usage.expire(usage_resolution::second, 320);
+    CHECK(files() == 6);
+    std::vector<unix_seconds> seen;
+    usage.scan({usage_resolution::second, 0, 1000, nullptr},
+               [&](const usage_bucket& b) { seen.push_back(b.start); });
+    CHECK(seen == std::vector<unix_seconds>{350, 400, 450, 500, 550, 600, 650, 700, 750, 800, 850});
 }
 
 TEST_CASE_METHOD(data_dir_fixture, "flush makes the WAL durable without changing anything",
