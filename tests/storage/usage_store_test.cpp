@@ -3,11 +3,13 @@
 #include <catch2/catch.hpp>
 #include <rocksdb/db.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
 #include <vector>
 
+#include "storage/codec.hpp"
 #include "storage/database.hpp"
 #include "tests/storage/data_dir_fixture.hpp"
 
@@ -102,7 +104,7 @@ TEST_CASE("per-second files move down unmerged and expire whole, unread", "[stor
     };
     const auto files = [&] { return files_at(0) + files_at(1); };
     // Eight flushes of disjoint seconds: level-0 compactions then only move files down, oldest
-    // first, until three are left (time-ordered keys, one compression on every level).
+    // first, until three are left.
     for (unix_seconds t = 100; t <= 800; t += 100) {
         REQUIRE(usage.add({bucket(t, 1, 1), bucket(t + 50, 2, 1)}));
         REQUIRE(s.db().Flush(rocksdb::FlushOptions(), family).ok());
@@ -128,6 +130,51 @@ TEST_CASE("per-second files move down unmerged and expire whole, unread", "[stor
     usage.scan({usage_resolution::second, 0, 1000, nullptr},
                [&](const usage_bucket& b) { seen.push_back(b.start); });
     CHECK(seen == std::vector<unix_seconds>{350, 400, 450, 500, 550, 600, 650, 700, 750, 800, 850});
+}
+
+TEST_CASE("a new second after a memtable's worth of entries starts the next memtable",
+          "[store]") {
+    temp_dir tmp;
+    const auto db = database::open(tmp / "data");
+    usage_store usage(*db);
+    const auto s = db->use();
+    auto* family = s.family(schema::family::usage_1s);
+    const auto write = [&](unix_seconds t, std::uint64_t entries) {
+        std::vector<usage_bucket> batch;
+        for (std::uint64_t k = 1; k <= entries; ++k) {
+            batch.push_back(bucket(t, k, 1));
+            if (batch.size() == 4096 || k == entries) {
+                REQUIRE(usage.add(batch));
+                batch.clear();
+            }
+        }
+    };
+    const auto immutable = [&] {
+        std::uint64_t n = 0;
+        s.db().GetIntProperty(family, "rocksdb.num-immutable-mem-table", &n);
+        return n;
+    };
+    write(100, usage_store::entries_per_memtable - 1);
+    write(101, 1);  // the count is reached inside second 101: no switch in it
+    write(101, 10);
+    CHECK(immutable() == 0);
+    write(102, 10);  // the first write of a new second: the switch
+    // The switched memtable is flushed alone (before the next one is), into its own file.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (immutable() > 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    REQUIRE(immutable() == 0);
+    REQUIRE(s.db().Flush(rocksdb::FlushOptions(), family).ok());
+
+    std::vector<rocksdb::LiveFileMetaData> files;
+    s.db().GetLiveFilesMetaData(&files);
+    std::vector<std::pair<unix_seconds, unix_seconds>> seconds;  // each file's first and last
+    for (const auto& f : files)
+        if (f.column_family_name == "usage_1s")
+            seconds.emplace_back(codec::decode_usage_key(f.smallestkey)->start,
+                                 codec::decode_usage_key(f.largestkey)->start);
+    std::sort(seconds.begin(), seconds.end());
+    CHECK(seconds == std::vector<std::pair<unix_seconds, unix_seconds>>{{100, 101}, {102, 102}});
 }
 
 TEST_CASE_METHOD(data_dir_fixture, "flush makes the WAL durable without changing anything",
