@@ -3,8 +3,10 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/table.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
@@ -80,6 +82,18 @@ rocksdb::ColumnFamilyOptions options_for(schema::family family) {
     return usage_options();
 }
 
+// Table files are opened once and kept open (-1) when the process may open plenty: the
+// per-second files are ~2 MiB each, so a long retention under load is thousands of them. Under
+// a lower limit (a login shell's 1024) RocksDB keeps half of it open and reopens the others as
+// reads need them, leaving the rest to sockets.
+int open_files_for(int resource) {
+    rlimit limit{};
+    if (::getrlimit(resource, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY ||
+        limit.rlim_cur >= 65536)
+        return -1;
+    return static_cast<int>(std::max<rlim_t>(limit.rlim_cur / 2, 32));
+}
+
 }  // namespace
 
 [[noreturn]] void fail(const rocksdb::Status& status, std::string_view doing) {
@@ -122,6 +136,7 @@ std::unique_ptr<database> database::open(const std::string& directory,
     options.create_missing_column_families = true;
     options.keep_log_file_num = 5;
     options.max_background_jobs = 2;
+    options.max_open_files = open_files_for(RLIMIT_NOFILE);
     options.allow_concurrent_memtable_write = false;  // required by the vector memtable
     options.info_log = std::make_shared<rocksdb_log>(directory + "/LOG");
     static_assert(schema::family_names[0] == "default");  // RocksDB's kDefaultColumnFamilyName

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 #include <rocksdb/db.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -175,6 +176,20 @@ TEST_CASE("a new second after a memtable's worth of entries starts the next memt
                                  codec::decode_usage_key(f.largestkey)->start);
     std::sort(seconds.begin(), seconds.end());
     CHECK(seconds == std::vector<std::pair<unix_seconds, unix_seconds>>{{100, 101}, {102, 102}});
+}
+
+TEST_CASE("table files are kept open within half of a low open-file limit", "[store]") {
+    temp_dir tmp;
+    rlimit saved{};
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+    rlimit low = saved;
+    low.rlim_cur = std::min<rlim_t>(saved.rlim_cur, 1024);
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+    const int kept = database::open(tmp / "low")->use().db().GetDBOptions().max_open_files;
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &saved) == 0);
+    CHECK(kept == static_cast<int>(low.rlim_cur / 2));
+    if (saved.rlim_cur == RLIM_INFINITY || saved.rlim_cur >= 65536)
+        CHECK(database::open(tmp / "high")->use().db().GetDBOptions().max_open_files == -1);
 }
 
 TEST_CASE_METHOD(data_dir_fixture, "flush makes the WAL durable without changing anything",
