@@ -71,8 +71,7 @@ int main(int argc, char** argv) {
             }
             // Retention as the server runs it, once a minute, here two minutes back.
             if (i % (60 * per_second) == 0 && i > 0)
-                usage.expire(rl::storage::usage_resolution::second,
-                             start + i / per_second - 120);
+                usage.expire(rl::storage::usage_resolution::second, start + i / per_second - 120);
             if ((i + 1) % 1'000'000 == 0) fmt::print(stderr, "{} entries written\n", i + 1);
         }
         const double process1 = cpu_seconds(RUSAGE_SELF), writer1 = cpu_seconds(RUSAGE_THREAD);

@@ -59,7 +59,7 @@ rocksdb::ColumnFamilyOptions usage_options() {
 
 // Per-second usage: usage_store switches memtables between seconds (before RocksDB's bound
 // here), so each flushed file holds seconds no other file does and moves down the levels
-// without being rewritten. A move keeps a file's compression, so every level has the same.
+// without being rewritten. A move keeps a file as it was flushed, so the flush compresses.
 rocksdb::ColumnFamilyOptions per_second_usage_options() {
     rocksdb::ColumnFamilyOptions options = usage_options();
     options.write_buffer_size = 32 << 20;

@@ -174,9 +174,10 @@ void usage_store::expire(usage_resolution resolution, unix_seconds cutoff) {
     batch.Put(s.family(schema::family::meta), kept_from, std::to_string(cutoff));
     s.write_logged(batch, "expire usage");
     // Then every table file wholly before the cutoff goes, unread. No range tombstone: one
-    // would make the memtable it lands in span from the cutoff to the newest second, and the
+    // would make the memtable it lands in span from the first key to the newest second, and the
     // file flushed from it be merged with every file in between.
-    const std::string begin = codec::encode_usage_key(0, 0), end = codec::encode_usage_key(cutoff, 0);
+    const std::string begin = codec::encode_usage_key(0, 0),
+                      end = codec::encode_usage_key(cutoff, 0);
     const rocksdb::Slice from(begin), until(end);
     check(rocksdb::DeleteFilesInRange(&s.db(), s.family(schema::usage_family(resolution)), &from,
                                       &until, false),

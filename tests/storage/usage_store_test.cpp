@@ -1,8 +1,8 @@
 // Per-second usage: added (from many threads), scanned in order, expired, flushed.
 
-#include <catch2/catch.hpp>
 #include <rocksdb/db.h>
 #include <sys/resource.h>
+#include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -133,8 +133,7 @@ TEST_CASE("per-second files move down unmerged and expire whole, unread", "[stor
     CHECK(seen == std::vector<unix_seconds>{350, 400, 450, 500, 550, 600, 650, 700, 750, 800, 850});
 }
 
-TEST_CASE("a new second after a memtable's worth of entries starts the next memtable",
-          "[store]") {
+TEST_CASE("a new second after a memtable's worth of entries starts the next memtable", "[store]") {
     temp_dir tmp;
     const auto db = database::open(tmp / "data");
     usage_store usage(*db);
