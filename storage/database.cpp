@@ -86,9 +86,9 @@ rocksdb::ColumnFamilyOptions options_for(schema::family family) {
 // per-second files are ~2 MiB each, so a long retention under load is thousands of them. Under
 // a lower limit (a login shell's 1024) RocksDB keeps half of it open and reopens the others as
 // reads need them, leaving the rest to sockets.
-int open_files_for(int resource) {
+int open_files_kept() {
     rlimit limit{};
-    if (::getrlimit(resource, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY ||
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY ||
         limit.rlim_cur >= 65536)
         return -1;
     return static_cast<int>(std::max<rlim_t>(limit.rlim_cur / 2, 32));
@@ -136,7 +136,7 @@ std::unique_ptr<database> database::open(const std::string& directory,
     options.create_missing_column_families = true;
     options.keep_log_file_num = 5;
     options.max_background_jobs = 2;
-    options.max_open_files = open_files_for(RLIMIT_NOFILE);
+    options.max_open_files = open_files_kept();
     options.allow_concurrent_memtable_write = false;  // required by the vector memtable
     options.info_log = std::make_shared<rocksdb_log>(directory + "/LOG");
     static_assert(schema::family_names[0] == "default");  // RocksDB's kDefaultColumnFamilyName

@@ -11,9 +11,13 @@
 
 namespace rl::storage {
 
+inline unix_seconds kept_from_in(const database::session& s, usage_resolution resolution) {
+    return s.meta_time(schema::kept_from_key(resolution)).value_or(0);
+}
+
 inline usage_coverage coverage_in(const database::session& s, usage_resolution resolution) {
     usage_coverage c;
-    c.kept_from = s.meta_time(schema::kept_from_key(resolution)).value_or(0);
+    c.kept_from = kept_from_in(s, resolution);
     c.folded_until = resolution == usage_resolution::second
                          ? std::numeric_limits<unix_seconds>::max()
                          : s.meta_time(schema::folded_until_key(resolution)).value_or(0);
@@ -28,7 +32,7 @@ struct usage_cursor : range_cursor {
                  unix_seconds end)
         : range_cursor(s, schema::usage_family(resolution),
                        codec::encode_usage_key(
-                           std::min(std::max(begin, coverage_in(s, resolution).kept_from), end), 0),
+                           std::min(std::max(begin, kept_from_in(s, resolution)), end), 0),
                        codec::encode_usage_key(end, 0)) {}
 };
 

@@ -166,12 +166,12 @@ void usage_store::scan(const usage_range& range,
 void usage_store::expire(usage_resolution resolution, unix_seconds cutoff) {
     if (cutoff <= 0) return;
     const auto s = db_.use();
-    const std::string kept_from = schema::kept_from_key(resolution);
-    if (cutoff <= s.meta_time(kept_from).value_or(0)) return;
+    if (cutoff <= kept_from_in(s, resolution)) return;
     // The cutoff first: every read starts from it (usage_cursor), so what the files below keep
     // of the expired seconds is never seen again.
     rocksdb::WriteBatch batch;
-    batch.Put(s.family(schema::family::meta), kept_from, std::to_string(cutoff));
+    batch.Put(s.family(schema::family::meta), schema::kept_from_key(resolution),
+              std::to_string(cutoff));
     s.write_logged(batch, "expire usage");
     // Then every table file wholly before the cutoff goes, unread. No range tombstone: one
     // would make the memtable it lands in span from the first key to the newest second, and the

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -18,6 +19,24 @@ namespace {
 
 using namespace rl::storage;
 using namespace rl::testing;
+
+// A database of its own with the usage store on it, and the per-second family's table files.
+struct per_second_fixture {
+    temp_dir tmp;
+    std::unique_ptr<database> db = database::open(tmp / "data");
+    usage_store usage{*db};
+    database::session s = db->use();
+    rocksdb::ColumnFamilyHandle* family = s.family(schema::family::usage_1s);
+
+    std::vector<rocksdb::LiveFileMetaData> files() const {
+        std::vector<rocksdb::LiveFileMetaData> all, mine;
+        s.db().GetLiveFilesMetaData(&all);
+        for (auto& f : all)
+            if (f.column_family_name == schema::name_of(schema::family::usage_1s))
+                mine.push_back(std::move(f));
+        return mine;
+    }
+};
 
 }  // namespace
 
@@ -90,20 +109,14 @@ TEST_CASE_METHOD(data_dir_fixture, "expiring usage drops only buckets before the
           std::vector<bucket_row>{{102, 1, 2, 0}, {102, 2, 1, 0}, {103, 1, 1, 0}});
 }
 
-TEST_CASE("per-second files move down unmerged and expire whole, unread", "[store]") {
-    temp_dir tmp;
-    const auto db = database::open(tmp / "data");
-    usage_store usage(*db);
-    const auto s = db->use();
-    auto* family = s.family(schema::family::usage_1s);
+TEST_CASE_METHOD(per_second_fixture, "per-second files move down unmerged and expire whole, unread",
+                 "[store]") {
     const auto files_at = [&](int level) {
-        std::vector<rocksdb::LiveFileMetaData> files;
-        s.db().GetLiveFilesMetaData(&files);
-        return std::count_if(files.begin(), files.end(), [&](const auto& f) {
-            return f.column_family_name == "usage_1s" && f.level == level;
-        });
+        const auto all = files();
+        return std::count_if(all.begin(), all.end(),
+                             [&](const auto& f) { return f.level == level; });
     };
-    const auto files = [&] { return files_at(0) + files_at(1); };
+    const auto count = [&] { return files_at(0) + files_at(1); };
     // Eight flushes of disjoint seconds: level-0 compactions then only move files down, oldest
     // first, until three are left.
     for (unix_seconds t = 100; t <= 800; t += 100) {
@@ -121,24 +134,21 @@ TEST_CASE("per-second files move down unmerged and expire whole, unread", "[stor
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     REQUIRE_FALSE(busy());
     CHECK(files_at(1) == 5);
-    CHECK(files() == 8);  // moved, never merged
+    CHECK(count() == 8);  // moved, never merged
 
     // Files wholly before the cutoff are deleted; the one holding 300 and 350 stays, and its
     // 300 is not read any more.
     usage.expire(usage_resolution::second, 320);
-    CHECK(files() == 6);
+    CHECK(count() == 6);
     std::vector<unix_seconds> seen;
     usage.scan({usage_resolution::second, 0, 1000, nullptr},
                [&](const usage_bucket& b) { seen.push_back(b.start); });
     CHECK(seen == std::vector<unix_seconds>{350, 400, 450, 500, 550, 600, 650, 700, 750, 800, 850});
 }
 
-TEST_CASE("a new second after a memtable's worth of entries starts the next memtable", "[store]") {
-    temp_dir tmp;
-    const auto db = database::open(tmp / "data");
-    usage_store usage(*db);
-    const auto s = db->use();
-    auto* family = s.family(schema::family::usage_1s);
+TEST_CASE_METHOD(per_second_fixture,
+                 "a new second after a memtable's worth of entries starts the next memtable",
+                 "[store]") {
     const auto write = [&](unix_seconds t, std::uint64_t entries) {
         std::vector<usage_bucket> batch;
         for (std::uint64_t k = 1; k <= entries; ++k) {
@@ -166,13 +176,10 @@ TEST_CASE("a new second after a memtable's worth of entries starts the next memt
     REQUIRE(immutable() == 0);
     REQUIRE(s.db().Flush(rocksdb::FlushOptions(), family).ok());
 
-    std::vector<rocksdb::LiveFileMetaData> files;
-    s.db().GetLiveFilesMetaData(&files);
     std::vector<std::pair<unix_seconds, unix_seconds>> seconds;  // each file's first and last
-    for (const auto& f : files)
-        if (f.column_family_name == "usage_1s")
-            seconds.emplace_back(codec::decode_usage_key(f.smallestkey)->start,
-                                 codec::decode_usage_key(f.largestkey)->start);
+    for (const auto& f : files())
+        seconds.emplace_back(codec::decode_usage_key(f.smallestkey)->start,
+                             codec::decode_usage_key(f.largestkey)->start);
     std::sort(seconds.begin(), seconds.end());
     CHECK(seconds == std::vector<std::pair<unix_seconds, unix_seconds>>{{100, 101}, {102, 102}});
 }
