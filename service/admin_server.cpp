@@ -66,7 +66,7 @@ http_reply admin_server::handle(std::string_view method, std::string_view path,
     if (token == token_kind::none) {
         auto reply = problem_reply(401, "unauthorized", "Unauthorized",
                                    "send the admin token as Authorization: Bearer <token>");
-        reply.headers.emplace_back("WWW-Authenticate", "Bearer");
+        reply.headers.add("WWW-Authenticate", "Bearer");
         return reply;
     }
     const bool change = method != "GET" && method != "HEAD";

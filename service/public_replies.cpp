@@ -33,20 +33,20 @@ long long seconds_until(std::chrono::nanoseconds d) {
 // seconds until it frees some (draft-ietf-httpapi-ratelimit-headers-11), closest to
 // exhaustion first.
 void add_ratelimit_headers(http_reply& reply, const terms& t, const limiter::policy_decision& d) {
-    reply.headers.emplace_back("RateLimit-Policy", t.policy_field);
-    text field(24 * d.count);
-    const auto item = [&](std::size_t i) {
-        const limiter::limit_reading& r = d.limits[i];
-        field << "\"" << t.names[i] << "\";r=" << static_cast<long long>(r.remaining)
-              << ";t=" << seconds_until(r.reset_after);
-    };
-    item(d.closest);
-    for (std::size_t i = 0; i < d.count; ++i) {
-        if (i == d.closest) continue;
-        field << ", ";
-        item(i);
-    }
-    reply.headers.emplace_back("RateLimit", field.take());
+    reply.headers.add("RateLimit-Policy", t.policy_field);
+    reply.headers.add_with("RateLimit", [&](text& field) {
+        const auto item = [&](std::size_t i) {
+            const limiter::limit_reading& r = d.limits[i];
+            field << "\"" << t.names[i] << "\";r=" << static_cast<long long>(r.remaining)
+                  << ";t=" << seconds_until(r.reset_after);
+        };
+        item(d.closest);
+        for (std::size_t i = 0; i < d.count; ++i) {
+            if (i == d.closest) continue;
+            field << ", ";
+            item(i);
+        }
+    });
 }
 
 // The 200 body: the limit closest to exhaustion, as the one-limit body always gave it.
@@ -61,11 +61,12 @@ void set_admitted(http_reply& reply, const limit_result& result) {
          << R"(,"remaining":)" << static_cast<long long>(closest.remaining) << "}")
             .take();
     add_ratelimit_headers(reply, *result.terms, result.decision);
-    reply.headers.emplace_back("X-RateLimit-User", result.user->name);
+    reply.headers.add("X-RateLimit-User", result.user->name);
 }
 
-const std::pair<std::string_view, std::string> www_authenticate{"WWW-Authenticate",
-                                                                "ApiKey header=\"X-API-KEY\""};
+void add_www_authenticate(http_reply& reply) {
+    reply.headers.add("WWW-Authenticate", "ApiKey header=\"X-API-KEY\"");
+}
 
 // A problem body up to the opening quote of its detail, which the caller writes and closes.
 text& problem_head(text& body, int status, std::string_view type, std::string_view title) {
@@ -114,7 +115,7 @@ void set_limited(http_reply& reply, const limit_result& result) {
         body << (first ? "\"" : ",\"") << result.terms->names[i] << "\"";
     });
     reply.body = (body << "]}").take();
-    reply.headers.emplace_back("Retry-After", std::to_string(retry));
+    reply.headers.add_with("Retry-After", [&](text& field) { field << retry; });
     add_ratelimit_headers(reply, *result.terms, d);
 }
 
@@ -122,37 +123,55 @@ void set_limited(http_reply& reply, const limit_result& result) {
 // to retry (and keeps adapt_for_auth_request from turning them into 403s).
 void set_retry_elsewhere(http_reply& reply, const problem& p) {
     set_problem(reply, p);
-    reply.headers.emplace_back("Retry-After", "1");
-    reply.headers.emplace_back("X-RateLimit-Reason", std::string(p.type));
+    reply.headers.add("Retry-After", "1");
+    reply.headers.add("X-RateLimit-Reason", p.type);
 }
 
 }  // namespace
 
+header_fields::header_fields(
+    std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
+    for (const auto& [name, value] : fields) add(name, value);
+}
+
+std::optional<std::string_view> header_fields::find(std::string_view name) const {
+    for (const auto& [n, v] : *this)
+        if (n == name) return v;
+    return std::nullopt;
+}
+
+void header_fields::const_iterator::parse() {
+    if (rest_.empty()) return;
+    const std::size_t colon = rest_.find(": ");
+    const std::size_t end = rest_.find("\r\n", colon);
+    field_ = {rest_.substr(0, colon), rest_.substr(colon + 2, end - colon - 2)};
+    line_size_ = end + 2;
+}
+
 http_reply render(const limit_result& result) {
     http_reply reply;
-    reply.headers.reserve(5);  // the most any outcome adds: one allocation, not one per header
     switch (result.outcome) {
         case limit_outcome::admitted: set_admitted(reply, result); break;
         case limit_outcome::shadow_limited:
             // The one difference shadow mode makes to the reply: enforcement would have limited.
             set_admitted(reply, result);
-            reply.headers.emplace_back("X-RateLimit-Shadow", "limited");
+            reply.headers.add("X-RateLimit-Shadow", "limited");
             break;
         case limit_outcome::limited: set_limited(reply, result); break;
         case limit_outcome::missing_key:
             set_problem(reply, 401, "missing-api-key", "Missing API key",
                         "send the API key in the X-API-KEY header");
-            reply.headers.push_back(www_authenticate);
+            add_www_authenticate(reply);
             break;
         case limit_outcome::invalid_key:
             set_problem(reply, 401, "invalid-api-key", "Invalid API key",
                         "the API key is unknown, revoked or malformed");
-            reply.headers.push_back(www_authenticate);
+            add_www_authenticate(reply);
             break;
         case limit_outcome::expired_key:
             set_problem(reply, 401, "expired-api-key", "Expired API key",
                         "the API key has expired");
-            reply.headers.push_back(www_authenticate);
+            add_www_authenticate(reply);
             break;
         case limit_outcome::user_disabled:
             set_problem(reply, 403, "user-disabled", "User disabled",
@@ -160,7 +179,7 @@ http_reply render(const limit_result& result) {
             break;
         case limit_outcome::not_ready:
             set_problem(reply, not_ready);
-            reply.headers.emplace_back("Retry-After", "1");
+            reply.headers.add("Retry-After", "1");
             break;
         case limit_outcome::repeated_key:
             set_problem(reply, 400, "repeated-api-key", "More than one API key",
@@ -179,10 +198,10 @@ http_reply render(const limit_result& result) {
         case limit_outcome::storage_unavailable:
             set_problem(reply, 503, "storage-unavailable", "Storage unavailable",
                         "usage could not be recorded; the request was not admitted");
-            reply.headers.emplace_back("Retry-After", "1");
+            reply.headers.add("Retry-After", "1");
             break;
     }
-    reply.headers.emplace_back("Cache-Control", "no-store");
+    reply.headers.add("Cache-Control", "no-store");
     return reply;
 }
 
@@ -238,9 +257,9 @@ http_reply problem_reply(int status, std::string_view type, std::string_view tit
 void adapt_for_auth_request(http_reply& reply) {
     if (reply.status < 300) return;
     // HAProxy retries these on another node only while they stay 503.
-    for (const auto& [name, value] : reply.headers)
-        if (name == "X-RateLimit-Reason") return;
-    reply.headers.emplace_back("X-RateLimit-Status", std::to_string(reply.status));
+    if (reply.headers.find("X-RateLimit-Reason")) return;
+    reply.headers.add_with("X-RateLimit-Status",
+                           [&](text& field) { field << static_cast<long long>(reply.status); });
     if (reply.status != 401 && reply.status != 403) reply.status = 403;
 }
 

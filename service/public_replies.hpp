@@ -2,22 +2,81 @@
 // Every status, header and body the public port answers, in one place: the reply to each
 // /limit outcome, /healthz, /readyz, 404, and the auth-request adaptation for gateways.
 
+#include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
-#include <vector>
 
 #include <restinio/all.hpp>
 
 #include "service/limit_handler.hpp"
+#include "service/text.hpp"
 
 namespace rl::service {
+
+// A reply's own header fields, kept as the lines they are sent as ("Name: value\r\n") in one
+// buffer: a field costs a copy into it, not a string and a vector slot of its own. Names are
+// fixed text; values never hold CR or LF.
+class header_fields {
+public:
+    // Each field's name and value, in the order added.
+    class const_iterator {
+    public:
+        using value_type = std::pair<std::string_view, std::string_view>;
+        explicit const_iterator(std::string_view rest) : rest_(rest) { parse(); }
+        const value_type& operator*() const noexcept { return field_; }
+        const value_type* operator->() const noexcept { return &field_; }
+        const_iterator& operator++() {
+            rest_.remove_prefix(line_size_);
+            parse();
+            return *this;
+        }
+        bool operator!=(const const_iterator& other) const noexcept {
+            return rest_.size() != other.rest_.size();
+        }
+
+    private:
+        void parse();
+        std::string_view rest_;  // this line and those after it
+        value_type field_;
+        std::size_t line_size_ = 0;
+    };
+
+    header_fields() = default;
+    header_fields(std::initializer_list<std::pair<std::string_view, std::string_view>> fields);
+
+    void add(std::string_view name, std::string_view value) {
+        add_with(name, [&](text& out) { out << value; });
+    }
+    // A value written in pieces: `write(text&)` appends it.
+    template <typename Write>
+    void add_with(std::string_view name, Write&& write) {
+        lines_ << name << ": ";
+        write(lines_);
+        lines_ << "\r\n";
+        ++count_;
+    }
+
+    // The first field of that name (names compared exactly, as they are all ours).
+    std::optional<std::string_view> find(std::string_view name) const;
+    std::size_t size() const noexcept { return count_; }
+    bool empty() const noexcept { return count_ == 0; }
+    // The lines as sent, each ending in CRLF.
+    std::string_view wire() const noexcept { return lines_.view(); }
+    const_iterator begin() const { return const_iterator(lines_.view()); }
+    const_iterator end() const { return const_iterator(std::string_view()); }
+
+private:
+    text lines_;
+    std::size_t count_ = 0;
+};
 
 // Content types and header names are fixed text (string literals), never built per reply.
 struct http_reply {
     int status = 200;
     std::string_view content_type;
-    std::vector<std::pair<std::string_view, std::string>> headers;
+    header_fields headers;
     std::string body;
 };
 

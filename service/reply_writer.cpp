@@ -63,16 +63,14 @@ restinio::request_handling_status_t send(const restinio::request_handle_t& req, 
     const bool with_body = req->header().method() != restinio::http_method_head();
 
     // 96: the status code and the fixed text of the lines below.
-    std::size_t size = 96 + reason.size() + reply.content_type.size() + reply.body.size();
-    for (const auto& [name, value] : reply.headers) size += name.size() + value.size() + 4;
-    text out(size);
+    text out(96 + reason.size() + reply.content_type.size() + reply.headers.wire().size() +
+             reply.body.size());
     out << "HTTP/1.1 " << reply.status << " " << reason;
     const std::size_t status_line_size = out.size();
     out << (keep_alive ? "\r\nConnection: keep-alive\r\n" : "\r\nConnection: close\r\n");
     out << "Content-Length: " << static_cast<long long>(reply.body.size()) << "\r\n";
     out << "Content-Type: " << reply.content_type << "\r\n";
-    for (const auto& [name, value] : reply.headers) out << name << ": " << value << "\r\n";
-    out << "\r\n";
+    out << reply.headers.wire() << "\r\n";
     if (with_body) out << reply.body;
     return response.done(out.take(), status_line_size);
 }

@@ -131,9 +131,9 @@ TEST_CASE("auth-request mode: 429 and 503 become 403 with the real status beside
     http_reply limited{429, "application/problem+json", {{"Retry-After", "1"}}, "{}"};
     adapt_for_auth_request(limited);
     REQUIRE(limited.status == 403);
-    REQUIRE(limited.headers.back() ==
-            std::pair<std::string_view, std::string>{"X-RateLimit-Status", "429"});
-    REQUIRE(limited.headers.front().first == "Retry-After");
+    REQUIRE(limited.headers.size() == 2);
+    REQUIRE(limited.headers.begin()->first == "Retry-After");
+    REQUIRE(limited.headers.find("X-RateLimit-Status") == "429");
 
     http_reply unauthorized{401, "application/problem+json", {}, "{}"};
     adapt_for_auth_request(unauthorized);
@@ -142,7 +142,7 @@ TEST_CASE("auth-request mode: 429 and 503 become 403 with the real status beside
     http_reply disabled{403, "application/problem+json", {}, "{}"};
     adapt_for_auth_request(disabled);
     REQUIRE(disabled.status == 403);
-    REQUIRE(disabled.headers.back().second == "403");
+    REQUIRE(disabled.headers.find("X-RateLimit-Status") == "403");
 
     http_reply admitted{200, "application/json", {}, "{}"};
     adapt_for_auth_request(admitted);

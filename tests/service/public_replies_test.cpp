@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "service/public_replies.hpp"
 #include "tests/service/handler_fixture.hpp"
@@ -14,9 +15,7 @@ using service::limit_outcome;
 namespace {
 
 std::string header(const service::http_reply& r, std::string_view name) {
-    for (const auto& [n, v] : r.headers)
-        if (n == name) return v;
-    return "(none)";
+    return std::string(r.headers.find(name).value_or("(none)"));
 }
 
 }  // namespace
@@ -79,4 +78,43 @@ TEST_CASE("a shadow-limited result needs usage but, like a 429, never waits for 
     CHECK(settled.outcome == limit_outcome::shadow_limited);
     CHECK(h.counters.decisions(limit_outcome::storage_unavailable) == 0);
     CHECK(h.handler.decide(key, h.t0, h.wall).outcome == limit_outcome::limited);
+}
+
+TEST_CASE("header fields are kept as the lines they are sent as, in the order added") {
+    service::header_fields fields;
+    CHECK(fields.empty());
+    CHECK(fields.wire().empty());
+    CHECK_FALSE(fields.find("Retry-After"));
+    fields.add("RateLimit-Policy", "\"default\";q=10;w=1");
+    fields.add_with("Retry-After", [](service::text& value) { value << 12LL; });
+    fields.add("X-Empty", "");
+    // Past the first growth of the buffer (256 bytes), nothing earlier is lost.
+    const std::string long_value(300, 'v');
+    fields.add("X-Long", long_value);
+    CHECK(fields.size() == 4);
+    CHECK(fields.wire() ==
+          "RateLimit-Policy: \"default\";q=10;w=1\r\nRetry-After: 12\r\nX-Empty: \r\nX-Long: " +
+              long_value + "\r\n");
+    CHECK(fields.find("Retry-After") == "12");
+    CHECK(fields.find("X-Empty") == "");
+    CHECK(fields.find("X-Long") == long_value);
+    CHECK_FALSE(fields.find("retry-after"));  // every name is ours: compared exactly
+    std::vector<std::string> seen;
+    for (const auto& [name, value] : fields)
+        seen.push_back(std::string(name) + "=" + std::string(value));
+    CHECK(seen == std::vector<std::string>{"RateLimit-Policy=\"default\";q=10;w=1",
+                                           "Retry-After=12", "X-Empty=", "X-Long=" + long_value});
+
+    const service::header_fields listed{{"A", "1"}, {"B", "2"}};
+    CHECK(listed.wire() == "A: 1\r\nB: 2\r\n");
+}
+
+TEST_CASE("text grows past its first estimate without losing what it holds") {
+    service::text out(4);
+    out << "abc" << -1234567890123LL << std::string_view("") << "xyz";
+    CHECK(out.size() == 20);
+    CHECK(out.view() == "abc-1234567890123xyz");
+    CHECK(out.take() == "abc-1234567890123xyz");
+    service::text none;
+    CHECK(none.take().empty());
 }
