@@ -55,13 +55,16 @@ public:
         lines_ << name << ": ";
         write(lines_);
         lines_ << "\r\n";
-        ++count_;
     }
 
     // The first field of that name (names compared exactly, as they are all ours).
     std::optional<std::string_view> find(std::string_view name) const;
-    std::size_t size() const noexcept { return count_; }
-    bool empty() const noexcept { return count_ == 0; }
+    std::size_t size() const {
+        std::size_t fields = 0;
+        for (auto it = begin(); it != end(); ++it) ++fields;
+        return fields;
+    }
+    bool empty() const noexcept { return lines_.size() == 0; }
     // The lines as sent, each ending in CRLF.
     std::string_view wire() const noexcept { return lines_.view(); }
     const_iterator begin() const { return const_iterator(lines_.view()); }
@@ -69,7 +72,6 @@ public:
 
 private:
     text lines_;
-    std::size_t count_ = 0;
 };
 
 // Content types and header names are fixed text (string literals), never built per reply.
