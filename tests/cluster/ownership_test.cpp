@@ -302,6 +302,13 @@ void check_moves(const sampler& s, boot_ns at_least) {
     }
 }
 
+// Every group admitted by node n at the sampler's last sweep.
+bool every_group_admitted_by(const sampler& s, int n, std::uint32_t groups) {
+    for (std::uint32_t g = 0; g < groups; ++g)
+        if (s.admitter(g) != n) return false;
+    return true;
+}
+
 constexpr boot_ns one_second = 1'000'000'000;
 
 // Every group of `own` answers `expected`; with `negate`, none does.
@@ -403,13 +410,7 @@ TEST_CASE(
     b.own.start();
     std::this_thread::sleep_for(1500ms);  // b is a member, below a's handback age for some
     a.own.stop();
-    REQUIRE(eventually(
-        [&] {
-            for (std::uint32_t g = 0; g < 4; ++g)
-                if (s.admitter(g) != 1) return false;
-            return true;
-        },
-        15s));
+    REQUIRE(eventually([&] { return every_group_admitted_by(s, 1, 4); }, 15s));
     CHECK(b.own.may_reply(0, boot_now() - 10 * one_second));  // O3 is off too
     s.finish();
     bool short_gap = false;
@@ -570,23 +571,26 @@ TEST_CASE("ownership: a node cut off from etcd fences itself; the next owner adm
     test_node b(etcd.client_url(), "rl2", test_settings(groups), 60s);
     sampler s({&a.own, &b.own}, groups);
     a.own.start();
-    REQUIRE(eventually([&] { return every_group(a.own, gate::admit); }, 15s));
+    REQUIRE(eventually([&] { return every_group_admitted_by(s, 0, groups); }, 15s));
     b.own.start();
     std::this_thread::sleep_for(500ms);
     REQUIRE(every_group(a.own, gate::admit));  // sticky: b is too young to get any back
 
-    const auto cut = std::chrono::steady_clock::now();
+    const boot_ns cut = boot_now();
     link.cut();
     // O1: the last keepalive that succeeded was sent before the cut, so admission ends by
-    // cut + TTL - F (0.75 s here), by the clock alone.
+    // cut + TTL - F (0.75 s here), by the clock alone. Read from the sampler's decisions, so a
+    // slow test thread cannot stretch it.
     REQUIRE(eventually([&] { return every_group(a.own, gate::admit, true); }, 5s));
-    CHECK(std::chrono::steady_clock::now() - cut < 1s);
+    CHECK(s.last_admit_of(0) - cut < one_second);
     CHECK(every_group(a.own, gate::fenced));  // a still holds them, as far as it knows
     // O3: a decision made just before the fence may still go out for R; after that, none.
     std::this_thread::sleep_for(300ms);
     CHECK_FALSE(a.own.may_reply(0, boot_now()));
-    // b takes them once etcd expired a's lease.
-    REQUIRE(eventually([&] { return every_group(b.own, gate::admit); }, 20s));
+    // b takes them once etcd expired a's lease. Waited for in the sampler's view, so that the
+    // sampler has seen every move before it stops.
+    REQUIRE(eventually([&] { return every_group_admitted_by(s, 1, groups); }, 20s));
+    CHECK(every_group(b.own, gate::admit));
     CHECK(every_group(a.own, gate::admit, true));
     s.finish();
     REQUIRE(s.moves().size() == groups);
