@@ -9,6 +9,7 @@
 //   policy_decide   one decision under a policy: one limit (1s:10) and three
 //                   (1s:10,1m:300,day:10000), side by side
 //   usage_record    one group-commit batch written to RocksDB's WAL (per request in the batch)
+//   usage_tally     one 429's count summed in memory (written once a second)
 //   render          the reply's status, headers and body
 //   request         decide + record + settle + render: everything but the socket
 // Sizes follow make bench: 100,000 users with one key each, limit 10/s.
@@ -163,6 +164,25 @@ void usage_record(benchmark::State& state) {
 }
 // Process CPU time: includes the RocksDB threads that flush and compact what the writes left.
 BENCHMARK(usage_record)->Arg(1)->Arg(16)->Arg(64)->MeasureProcessCPUTime()->UseRealTime();
+
+// range(0): distinct keys (100: hot, 100,000: spread); one iteration is one 429's count summed
+// in memory, and a write of the sums every 100,000 counts (the server writes once a second).
+void usage_tally(benchmark::State& state) {
+    world& w = world::get();
+    service::usage_recorder recorder(*w.store);
+    const auto keys = static_cast<std::uint64_t>(state.range(0));
+    std::uint64_t key = 0;
+    common::unix_seconds second = 1'800'000'000;
+    for (auto _ : state) {
+        recorder.tally({++key % keys + 1, second, service::usage_kind::limited});
+        if (key % 100'000 == 0) {
+            ++second;
+            benchmark::DoNotOptimize(recorder.write_tallied());
+        }
+    }
+    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+BENCHMARK(usage_tally)->Arg(100)->Arg(100'000);
 
 // range(0): limits in the policy (1: 1s:10; 3: 1s:10,1m:300,day:10000).
 void render(benchmark::State& state) {
