@@ -32,11 +32,12 @@ FROM debian:bookworm-slim AS runtime
 ARG DEBIAN_FRONTEND=noninteractive
 # What `ldd ratelimitd rlctl` resolves to: librocksdb7.8 (with gflags, snappy, lz4, zstd, bz2,
 # zlib), libfmt9, libhttp-parser2.9, libssl3 (libcrypto), libsystemd0 (sd_notify, a no-op in a
-# container), libcurl4 (rlctl); ca-certificates lets rlctl --server reach an https URL. No curl:
-# the HEALTHCHECK is `ratelimitd healthcheck`.
+# container), libjemalloc2 (ratelimitd's allocator), libcurl4 (rlctl); ca-certificates lets
+# rlctl --server reach an https URL. No curl: the HEALTHCHECK is `ratelimitd healthcheck`.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      librocksdb7.8 libfmt9 libhttp-parser2.9 libssl3 libsystemd0 libcurl4 ca-certificates \
+      librocksdb7.8 libfmt9 libhttp-parser2.9 libssl3 libsystemd0 libjemalloc2 libcurl4 \
+      ca-certificates \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*
 RUN groupadd --gid 10001 ratelimitd \

@@ -12,7 +12,7 @@ packages=(
   build-essential cmake pkg-config curl ca-certificates
   librestinio-dev libasio-dev libhttp-parser-dev libfmt-dev
   librocksdb-dev libcli11-dev catch2 nlohmann-json3-dev
-  libssl-dev libcurl4-openssl-dev libsystemd-dev
+  libssl-dev libcurl4-openssl-dev libsystemd-dev libjemalloc-dev
 )
 # Tests and benchmarks only: nginx (with auth_request) and caddy (forward_auth) in front of
 # ratelimitd, promtool (in prometheus) on /metrics, python3-yaml for the Envoy and Traefik
