@@ -14,6 +14,7 @@
 #include "service/group_commit.hpp"
 #include "service/limit_handler.hpp"
 #include "service/limit_observer.hpp"
+#include "service/ready_socket.hpp"
 #include "service/reply_writer.hpp"
 #include "service/request_limits.hpp"
 #include "service/usage_recorder.hpp"
@@ -34,6 +35,12 @@ struct capped_traits : Traits {
     static constexpr bool use_connection_count_limiter = true;
 };
 
+// The public listener reads a socket again only once it may have bytes (service/ready_socket.hpp).
+template <typename Traits>
+struct public_traits : capped_traits<Traits> {
+    using stream_socket_t = ready_socket;
+};
+
 // One public request: answered from the event loop at once (a 429's count tallied, written within
 // a second), or (an admit) queued for its usage write.
 restinio::request_handling_status_t serve_public(asio::io_context& io, limit_handler& limit,
@@ -48,7 +55,8 @@ restinio::request_handling_status_t serve_admin(const admin_server& admin,
 template <typename Traits>
 class listeners {
 public:
-    using server_t = restinio::http_server_t<Traits>;
+    using public_server_t = restinio::http_server_t<public_traits<Traits>>;
+    using admin_server_t = restinio::http_server_t<capped_traits<Traits>>;
 
     listeners(asio::io_context& io, asio::io_context& admin_io, const config& cfg,
               limit_handler& limit, usage_recorder& usage, limit_observer& observer,
@@ -62,14 +70,14 @@ public:
                   }),
           public_(
               restinio::external_io_context(io),
-              settings(cfg.listen, public_max_body, cfg.max_connections, cfg.idle_timeout,
-                       public_pipelined)
+              settings<public_traits<Traits>>(cfg.listen, public_max_body, cfg.max_connections,
+                                              cfg.idle_timeout, public_pipelined)
                   .request_handler([this, &io, &limit, &observer](restinio::request_handle_t req) {
                       return serve_public(io, limit, commit_, observer, std::move(req));
                   })),
           admin_(restinio::external_io_context(admin_io),
-                 settings(cfg.admin_listen, 64 << 20, admin_max_connections,
-                          std::chrono::seconds(60), admin_pipelined)
+                 settings<capped_traits<Traits>>(cfg.admin_listen, 64 << 20, admin_max_connections,
+                                                 std::chrono::seconds(60), admin_pipelined)
                      .request_handler([&admin](restinio::request_handle_t req) {
                          return serve_admin(admin, req);
                      })) {}
@@ -104,12 +112,12 @@ private:
 
     // restinio times "wait for the next whole request" with one timer, so the idle timeout
     // bounds idle keep-alive connections and slowly sent requests (slowloris) alike.
-    static restinio::server_settings_t<Traits> settings(const endpoint& where,
-                                                        std::uint64_t max_body,
-                                                        std::size_t max_connections,
-                                                        std::chrono::seconds idle_timeout,
-                                                        std::size_t max_pipelined) {
-        restinio::server_settings_t<Traits> s;
+    template <typename T>
+    static restinio::server_settings_t<T> settings(const endpoint& where, std::uint64_t max_body,
+                                                   std::size_t max_connections,
+                                                   std::chrono::seconds idle_timeout,
+                                                   std::size_t max_pipelined) {
+        restinio::server_settings_t<T> s;
         s.address(where.host)
             .port(where.port)
             .max_parallel_connections(max_connections)
@@ -125,14 +133,16 @@ private:
         return s;
     }
 
-    static void open_one(server_t& server) {
+    template <typename Server>
+    static void open_one(Server& server) {
         std::promise<void> opened;
         server.open_async([&] { opened.set_value(); },
                           [&](std::exception_ptr e) { opened.set_exception(e); });
         opened.get_future().get();
     }
 
-    static void close_one(server_t& server) {
+    template <typename Server>
+    static void close_one(Server& server) {
         std::promise<void> closed;
         server.close_async([&] { closed.set_value(); },
                            [&](std::exception_ptr) { closed.set_value(); });
@@ -140,8 +150,8 @@ private:
     }
 
     group_commit commit_;  // first: the public listener's handler uses it
-    server_t public_;
-    server_t admin_;
+    public_server_t public_;
+    admin_server_t admin_;
 };
 
 }  // namespace rl::service

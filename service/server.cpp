@@ -308,8 +308,8 @@ int run(const config& cfg) {
         return 1;
     }
     if (cfg.threads == 1)
-        return serve<capped_traits<restinio::default_single_thread_traits_t>>(cfg, *store, started);
-    return serve<capped_traits<restinio::default_traits_t>>(cfg, *store, started);
+        return serve<restinio::default_single_thread_traits_t>(cfg, *store, started);
+    return serve<restinio::default_traits_t>(cfg, *store, started);
 }
 
 }  // namespace rl::service

@@ -115,3 +115,44 @@ TEST_CASE("a 429 behind Connection: close is answered, counted once, and nothing
     const auto metrics = rl::testing::parse_metrics(rl::testing::fetch_metrics(server));
     REQUIRE(metrics.at("ratelimitd_decisions_total{outcome=\"limited\"}") == 1);
 }
+
+// The public socket waits for epoll after any read that leaves its buffer short
+// (service/ready_socket.hpp): whatever arrives after such a read must still be read, whether it
+// is the next request on a keep-alive connection, the rest of one sent in pieces, or more than
+// one read's buffer (4 KiB) holds. A byte left unseen would leave its request unanswered.
+TEST_CASE("a keep-alive connection's requests are read whole, in pieces and past the read buffer") {
+    for (const char* threads : {"1", "2"}) {
+        INFO("--threads " << threads);
+        live_server server({"--threads", threads});
+        server.create_user("pieces", 1000);
+        const auto key = server.create_key("pieces");
+        raw_connection c(server.process().public_port());
+        const auto answered = [&c] {
+            const auto replies = c.read_responses(1, 5s);
+            return replies.size() == 1 && replies.front().status == 200;
+        };
+        for (int i = 0; i < 20; ++i) {
+            REQUIRE(c.send_all(request("HTTP/1.1", key)));
+            REQUIRE(answered());
+        }
+        const std::string whole = request("HTTP/1.1", key);
+        for (std::size_t cut : {1UL, 5UL, 16UL, whole.size() - 2}) {
+            INFO("cut at " << cut);
+            REQUIRE(c.send_all(whole.substr(0, cut)));
+            std::this_thread::sleep_for(30ms);  // the server reads the first piece alone
+            REQUIRE(c.send_all(whole.substr(cut)));
+            REQUIRE(answered());
+        }
+        std::string large = fmt::format("GET /limit HTTP/1.1\r\nHost: t\r\nX-API-KEY: {}\r\n", key);
+        for (int i = 0; i < 3; ++i)
+            large += fmt::format("X-Filler-{}: {}\r\n", i, std::string(4000, 'f'));
+        large += "\r\n";
+        REQUIRE(c.send_all(large));
+        REQUIRE(answered());
+        REQUIRE(c.send_all(request("HTTP/1.1", key) + request("HTTP/1.1", key)));
+        const auto both = c.read_responses(2, 5s);
+        REQUIRE(both.size() == 2);
+        REQUIRE(both.back().status == 200);
+        REQUIRE(admitted_in_usage(server, "pieces") == 20 + 4 + 1 + 2);
+    }
+}
